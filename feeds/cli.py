@@ -1,0 +1,216 @@
+"""The ``feeds`` command: run, check, status, daemon.
+
+Exit codes: 0 ran and published; 1 published nothing, a failed source under
+``--strict``, or an internal error; 2 usage or config error; 3 another run
+holds the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from feeds import __version__
+from feeds.config import load_config
+from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
+from feeds.fetch import HttpFetcher
+from feeds.lock import run_lock
+from feeds.pipeline import run_once
+from feeds.state import Store
+from feeds.types import Config, RunReport
+
+log = logging.getLogger("feeds")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Options:
+    root: Path
+    verbosity: int  # -1 quiet, 0 normal, 1 verbose
+
+
+def _load(root: Path) -> Config:
+    try:
+        return load_config(root)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        n = len(exc.errors)
+        click.echo(f"{n} problem{'s' if n != 1 else ''} in the config; nothing was done", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _lock_path(config: Config) -> Path:
+    return config.settings.state_path.with_name("feeds.lock")
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def format_report(report: RunReport, verbosity: int) -> list[str]:
+    ok = [o for o in report.outcomes if o.status == "ok"]
+    same = [o for o in report.outcomes if o.status == "not-modified"]
+    failed = report.failed
+    updated = sum(o.updated_entries for o in report.outcomes)
+    seconds = (report.finished - report.started).total_seconds()
+    lines = [
+        f"{_plural(len(report.outcomes), 'source')}: {len(ok)} ok, {len(same)} not modified, "
+        f"{len(failed)} failed; {_plural(report.new_entries, 'new entry', 'new entries')}, "
+        f"{updated} updated; {_plural(len(report.files_written), 'file')} written, "
+        f"{report.files_unchanged} unchanged; "
+        f"{_plural(report.entries_published, 'entry', 'entries')} held; "
+        f"{seconds:.1f} s"
+    ]
+    if report.purged:
+        lines.append(f"{_plural(report.purged, 'entry', 'entries')} past retention removed")
+    for o in report.outcomes:
+        if o.status == "failed":
+            lines.append(f"  failed  {o.source_id}: {o.message}")
+        elif verbosity > 0:
+            extra = f" ({o.new_entries} new, {o.updated_entries} updated)" if o.status == "ok" else ""
+            lines.append(f"  {o.status:<7} {o.source_id}: {o.message}{extra}")
+        for w in o.warnings:
+            if verbosity > 0 or o.status == "ok":
+                lines.append(f"  warning {o.source_id}: {w}")
+    if verbosity > 0 and report.files_written:
+        lines.append("  written: " + ", ".join(report.files_written))
+    return lines
+
+
+def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: int) -> int:
+    """One locked run. Returns the exit code."""
+    started = datetime.now(UTC)
+    try:
+        with run_lock(_lock_path(config)), Store(config.settings.state_path) as store:
+            report = asyncio.run(run_once(
+                config, store=store, fetcher=HttpFetcher(config.settings.fetch),
+                now=started, only=only))
+    except LockedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_LOCKED
+    except FeedsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_FAILED
+    report = RunReport(**{**report.__dict__, "finished": datetime.now(UTC)})
+    all_failed = bool(report.outcomes) and len(report.failed) == len(report.outcomes)
+    code = EXIT_FAILED if all_failed or (strict and report.failed) else EXIT_OK
+    if verbosity >= 0 or code != EXIT_OK:
+        for line in format_report(report, verbosity):
+            click.echo(line, err=code != EXIT_OK and verbosity < 0)
+    if all_failed:
+        click.echo("error: every source failed; the feeds were not updated with anything new",
+                   err=True)
+    return code
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feeds")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Project folder holding config/ (and by default seeds/, public/, var/).")
+@click.option("-v", "--verbose", is_flag=True, help="Say what happened to every source.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something went wrong (for cron).")
+@click.pass_context
+def cli(ctx: click.Context, root: Path, verbose: bool, quiet: bool) -> None:
+    """Aggregate RSS/Atom feeds and local articles into topic feeds."""
+    verbosity = -1 if quiet else (1 if verbose else 0)
+    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    ctx.obj = Options(root=root, verbosity=verbosity)
+
+
+@cli.command()
+@click.option("--strict", is_flag=True, help="Exit 1 if any source failed.")
+@click.option("--source", "sources", multiple=True, metavar="ID", help="Run only this source (repeatable).")
+@click.pass_obj
+def run(opts: Options, strict: bool, sources: tuple[str, ...]) -> None:
+    """Fetch every source once, then publish the topic feeds."""
+    config = _load(opts.root)
+    known = {s.id for s in config.sources}
+    unknown = [s for s in sources if s not in known]
+    if unknown:
+        click.echo(f"error: unknown source {', '.join(repr(u) for u in unknown)} "
+                   f"(see config/sources.toml)", err=True)
+        sys.exit(EXIT_CONFIG)
+    sys.exit(do_run(config, strict=strict, only=set(sources) or None, verbosity=opts.verbosity))
+
+
+@cli.command()
+@click.pass_obj
+def check(opts: Options) -> None:
+    """Validate config/ without touching the network."""
+    config = _load(opts.root)
+    enabled = sum(1 for s in config.sources if s.enabled)
+    if opts.verbosity >= 0:
+        click.echo(f"config is valid: {_plural(len(config.sources), 'source')} ({enabled} enabled), "
+                   f"{_plural(len(config.topics), 'topic')}: {', '.join(config.topic_ids())}")
+
+
+@cli.command()
+@click.pass_obj
+def status(opts: Options) -> None:
+    """Show each source's health from the state database."""
+    config = _load(opts.root)
+    if not config.settings.state_path.exists():
+        click.echo("no runs yet: run 'feeds run' first")
+        return
+    try:
+        with Store(config.settings.state_path) as store:
+            rows = {r["id"]: r for r in store.source_rows()}
+            total = store.count_entries()
+    except StateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    table = Table(title=f"{config.settings.title}: {total} entries held")
+    for column in ("source", "state", "last success", "failures", "entries", "last error"):
+        table.add_column(column)
+    for source in config.sources:
+        r = rows.get(source.id)
+        if not source.enabled:
+            table.add_row(source.id, "disabled", "", "", "", "")
+        elif r is None:
+            table.add_row(source.id, "never run", "", "", "", "")
+        else:
+            table.add_row(source.id, r["last_status"] or "", (r["last_success"] or "")[:19],
+                          str(r["failures"]), str(r["entries"]), r["last_error"] or "")
+    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+
+
+@cli.command()
+@click.option("--interval", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Minutes between runs.")
+@click.pass_obj
+def daemon(opts: Options, interval: int) -> None:
+    """Run every INTERVAL minutes until SIGTERM or SIGINT."""
+    from feeds.schedule import run_forever
+
+    config = _load(opts.root)
+    current = {"config": config}
+    stop = threading.Event()
+
+    def job() -> None:
+        try:
+            current["config"] = load_config(opts.root)
+        except ConfigErrors as exc:
+            log.error("config has errors; keeping the last good one:\n%s", exc)
+        code = do_run(current["config"], strict=False, only=None, verbosity=opts.verbosity)
+        if code == EXIT_LOCKED:
+            log.warning("skipped this round: another run holds the lock")
+
+    if opts.verbosity >= 0:
+        logging.getLogger("feeds").setLevel(logging.INFO)
+    run_forever(job, timedelta(minutes=interval), stop)
+
+
+def main() -> None:
+    cli(prog_name="feeds")

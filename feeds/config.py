@@ -1,0 +1,366 @@
+"""Load ``config/feeds.toml`` and ``config/sources.toml`` into a validated ``Config``.
+
+Every problem is collected, not just the first, and each names the file, the
+line (tomllib gives no positions, so a small scanner of the raw text finds
+them) and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.errors import ConfigError, ConfigErrors
+from feeds.types import Config, FetchSettings, Settings, Source, Topic
+
+FEEDS_FILE = Path("config/feeds.toml")
+SOURCES_FILE = Path("config/sources.toml")
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+RESERVED_TOPICS = frozenset({"all", "index", "articles", "sources"})
+
+Key = tuple[str | int, ...]
+
+
+def _split_dotted(text: str) -> list[str]:
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
+    return [a or b or c for a, b, c in parts]
+
+
+def locate_keys(text: str) -> dict[Key, int]:
+    """Map each table and key path to the line it is written on.
+
+    Array-of-tables entries get their index in the path, so
+    ``("sources", 2, "url")`` is the url of the third ``[[sources]]``.
+    """
+    lines: dict[Key, int] = {}
+    current: Key = ()
+    counters: dict[Key, int] = {}
+    depth = 0  # inside a multi-line array, keys are not keys
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if depth == 0:
+            m = re.match(r"^\[\[\s*(.+?)\s*\]\]", line)
+            if m:
+                name = tuple(_split_dotted(m.group(1)))
+                index = counters.get(name, -1) + 1
+                counters[name] = index
+                current = (*name, index)
+                lines.setdefault(current, number)
+                continue
+            m = re.match(r"^\[\s*([^\[\]]+?)\s*\]", line)
+            if m:
+                current = tuple(_split_dotted(m.group(1)))
+                lines.setdefault(current, number)
+                continue
+            m = re.match(r"""^((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=(.*)$""", line)
+            if m:
+                lines.setdefault((*current, *_split_dotted(m.group(1))), number)
+                line = m.group(2)
+        # Track brackets of multi-line arrays, ignoring those inside strings.
+        stripped = re.sub(r'"(?:\\.|[^"\\])*"|\'[^\']*\'', "", line.split("#", 1)[0])
+        depth = max(0, depth + stripped.count("[") - stripped.count("]"))
+    return lines
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
+
+
+def _type_name(value: object) -> str:
+    for t, name in _TYPE_NAMES.items():
+        if type(value) is t:
+            return name
+    return type(value).__name__
+
+
+class _Checker:
+    """Validates one TOML document and collects its errors."""
+
+    def __init__(self, display: str, text: str) -> None:
+        self.display = display
+        self.lines = locate_keys(text)
+        self.errors: list[ConfigError] = []
+
+    def line_of(self, path: Key) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, path: Key, message: str) -> None:
+        key = ".".join(str(p) for p in path)
+        self.errors.append(
+            ConfigError(self.display, message, line=self.line_of(path), key=key)
+        )
+
+    def known_keys(self, table: Mapping[str, Any], path: Key, allowed: set[str], what: str) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, sorted(allowed), n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                self.error((*path, key), f"unknown key '{key}' in {what}{suggestion}")
+
+    def get(
+        self,
+        table: Mapping[str, Any],
+        path: Key,
+        key: str,
+        kind: type,
+        default: Any,
+        what: str,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            self.error((*path, key), f"{what} '{key}' must be {_TYPE_NAMES[kind]}, not {_type_name(value)}")
+            return default
+        if check is not None:
+            problem = check(value)
+            if problem:
+                self.error((*path, key), f"{what} '{key}' {problem}")
+                return default
+        return value
+
+    def get_strings(self, table: Mapping[str, Any], path: Key, key: str, what: str) -> tuple[str, ...]:
+        value = self.get(table, path, key, list, [], what)
+        out: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                self.error((*path, key), f"{what} '{key}' must be a list of non-empty strings, found {item!r}")
+                continue
+            out.append(item.strip())
+        return tuple(out)
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be greater than 0, not {value}"
+
+
+def _http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"'{value}' is not an http(s) URL"
+    if any(c.isspace() for c in value):
+        return f"'{value}' contains white space"
+    return None
+
+
+def _read(root: Path, relpath: Path) -> tuple[str, Any]:
+    display = relpath.as_posix()
+    path = root / relpath
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigErrors(
+            [ConfigError(display, f"not found in {root} (run in the project folder or pass --root)")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigErrors([ConfigError(display, f"cannot be read: {exc}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"at line (\d+), column (\d+)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        line = int(m.group(1)) if m else None
+        col = f", column {m.group(2)}" if m else ""
+        raise ConfigErrors(
+            [ConfigError(display, f"not valid TOML: {message}{col}", line=line)]
+        ) from None
+    return text, data
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate both config files; raise ``ConfigErrors`` listing every problem."""
+    root = root.resolve()
+    errors: list[ConfigError] = []
+    feeds_text, feeds_data = _read(root, FEEDS_FILE)
+    sources_text, sources_data = _read(root, SOURCES_FILE)
+
+    fc = _Checker(FEEDS_FILE.as_posix(), feeds_text)
+    settings = _settings(fc, feeds_data, root)
+    topics = _topics(fc, feeds_data)
+    errors.extend(fc.errors)
+
+    sc = _Checker(SOURCES_FILE.as_posix(), sources_text)
+    sources = _sources(sc, sources_data, root, {t.id for t in topics})
+    errors.extend(sc.errors)
+
+    if errors or settings is None:
+        raise ConfigErrors(errors)
+    return Config(root=root, settings=settings, sources=tuple(sources), topics=tuple(topics))
+
+
+def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
+    c.known_keys(data, (), {"site", "fetch", "topics"}, "config/feeds.toml")
+    site = data.get("site")
+    if not isinstance(site, dict):
+        c.error(("site",), "the [site] table is missing" if site is None else "'site' must be a table")
+        return None
+    p: Key = ("site",)
+    allowed = {
+        "title", "description", "base_url", "author", "language",
+        "output_dir", "state_path", "max_entries", "retention_days",
+    }
+    c.known_keys(site, p, allowed, "[site]")
+    title = c.get(site, p, "title", str, None, "site")
+    if not title:
+        c.error((*p, "title"), "site has no title")
+    base_url = c.get(site, p, "base_url", str, None, "site", _http_url)
+    if base_url is None and "base_url" not in site:
+        c.error(p, "site has no base_url (the public address of the output folder)")
+    language = c.get(site, p, "language", str, "en", "site",
+                     lambda v: None if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", v)
+                     else f"'{v}' is not a language tag such as 'en' or 'en-GB'")
+
+    fetch = data.get("fetch", {})
+    fp: Key = ("fetch",)
+    fetch_settings = FetchSettings()
+    if not isinstance(fetch, dict):
+        c.error(fp, "'fetch' must be a table")
+    else:
+        c.known_keys(fetch, fp, {
+            "concurrency", "connect_timeout", "read_timeout", "total_timeout",
+            "max_bytes", "max_redirects", "user_agent",
+        }, "[fetch]")
+        d = FetchSettings()
+        fetch_settings = FetchSettings(
+            concurrency=c.get(fetch, fp, "concurrency", int, d.concurrency, "fetch", _positive),
+            connect_timeout=c.get(fetch, fp, "connect_timeout", float, d.connect_timeout, "fetch", _positive),
+            read_timeout=c.get(fetch, fp, "read_timeout", float, d.read_timeout, "fetch", _positive),
+            total_timeout=c.get(fetch, fp, "total_timeout", float, d.total_timeout, "fetch", _positive),
+            max_bytes=c.get(fetch, fp, "max_bytes", int, d.max_bytes, "fetch", _positive),
+            max_redirects=c.get(fetch, fp, "max_redirects", int, d.max_redirects, "fetch",
+                                lambda v: None if v >= 0 else "must not be negative"),
+            user_agent=c.get(fetch, fp, "user_agent", str, d.user_agent, "fetch",
+                             lambda v: None if v.strip() else "must not be empty"),
+        )
+    if title is None or base_url is None:
+        return None
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return Settings(
+        title=title,
+        base_url=base_url,
+        description=c.get(site, p, "description", str, "", "site"),
+        author=c.get(site, p, "author", str, "", "site") or title,
+        language=language,
+        output_dir=root / c.get(site, p, "output_dir", str, "public", "site"),
+        state_path=root / c.get(site, p, "state_path", str, "var/state.db", "site"),
+        max_entries=c.get(site, p, "max_entries", int, 50, "site", _positive),
+        retention_days=c.get(site, p, "retention_days", int, 90, "site", _positive),
+        fetch=fetch_settings,
+    )
+
+
+def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
+    raw = data.get("topics", {})
+    if not isinstance(raw, dict):
+        c.error(("topics",), "'topics' must be a table of [topics.<id>] tables")
+        return []
+    if not raw:
+        c.error(("topics",), "no topics are defined: add at least one [topics.<id>] table")
+    topics: list[Topic] = []
+    for topic_id, body in raw.items():
+        p: Key = ("topics", topic_id)
+        if not _ID_RE.match(topic_id):
+            c.error(p, f"topic id '{topic_id}' must be lower-case letters, digits, '-' or '_'")
+            continue
+        if topic_id in RESERVED_TOPICS:
+            c.error(p, f"topic id '{topic_id}' is reserved for the feed of all entries or the index")
+            continue
+        if not isinstance(body, dict):
+            c.error(p, f"topic '{topic_id}' must be a table")
+            continue
+        c.known_keys(body, p, {"title", "description", "keywords", "require", "exclude"},
+                     f"topic '{topic_id}'")
+        title = c.get(body, p, "title", str, topic_id, f"topic '{topic_id}'")
+        topics.append(Topic(
+            id=topic_id,
+            title=title,
+            description=c.get(body, p, "description", str, "", f"topic '{topic_id}'"),
+            keywords=c.get_strings(body, p, "keywords", f"topic '{topic_id}'"),
+            require=c.get_strings(body, p, "require", f"topic '{topic_id}'"),
+            exclude=c.get_strings(body, p, "exclude", f"topic '{topic_id}'"),
+        ))
+    return topics
+
+
+def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str]) -> list[Source]:
+    c.known_keys(data, (), {"sources"}, "config/sources.toml")
+    raw = data.get("sources", [])
+    if not isinstance(raw, list):
+        c.error(("sources",), "'sources' must be an array of [[sources]] tables")
+        return []
+    sources: list[Source] = []
+    seen: dict[str, int | None] = {}
+    allowed = {"id", "title", "url", "path", "topics", "enabled"}
+    for index, body in enumerate(raw):
+        p: Key = ("sources", index)
+        if not isinstance(body, dict):
+            c.error(p, f"sources entry {index + 1} must be a table")
+            continue
+        source_id = body.get("id")
+        if not isinstance(source_id, str) or not source_id:
+            c.error((*p, "id"), f"source number {index + 1} has no id" if source_id is None
+                    else f"source number {index + 1}: 'id' must be a non-empty string")
+            continue
+        what = f"source '{source_id}'"
+        c.known_keys(body, p, allowed, what)
+        if not _ID_RE.match(source_id):
+            c.error((*p, "id"), f"{what}: id must be lower-case letters, digits, '-' or '_'")
+            continue
+        if source_id in seen:
+            first = seen[source_id]
+            at = f" (first at line {first})" if first else ""
+            c.error((*p, "id"), f"source id '{source_id}' is used twice{at}")
+            continue
+        seen[source_id] = c.line_of((*p, "id"))
+        url = c.get(body, p, "url", str, None, what, _http_url)
+        rel = c.get(body, p, "path", str, None, what)
+        if ("url" in body) == ("path" in body):
+            c.error(p, f"{what} has " + ("both url and path (give one)" if "url" in body
+                                         else "no url or path (give one)"))
+            continue
+        path: Path | None = None
+        if rel is not None:
+            path = (root / rel).resolve()
+            if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
+                c.error((*p, "path"), f"{what}: path '{rel}' is not a readable folder")
+                continue
+        elif url is None:
+            continue  # the bad url was reported already
+        topics = c.get_strings(body, p, "topics", what)
+        for t in topics:
+            if t not in topic_ids:
+                known = ", ".join(sorted(topic_ids)) or "none"
+                c.error((*p, "topics"), f"{what}: unknown topic '{t}' (known: {known})")
+        sources.append(Source(
+            id=source_id,
+            title=c.get(body, p, "title", str, source_id, what) or source_id,
+            url=url,
+            path=path,
+            topics=tuple(dict.fromkeys(topics)),
+            enabled=c.get(body, p, "enabled", bool, True, what),
+        ))
+    return sources

@@ -1,0 +1,145 @@
+"""The feedgen adapter: a topic's entries → Atom 1.0 and RSS 2.0 bytes.
+
+Pure and deterministic: the same view gives the same bytes. Every date is
+explicit (feedgen would otherwise stamp the current time), and each format gets
+its own generator because some feedgen setters write to both formats at once
+(``description()`` replaces the Atom content, for one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+
+from feeds import __version__
+from feeds.errors import EmitError
+from feeds.sanitize import text_to_html
+from feeds.types import Entry
+
+GENERATOR = "feeds"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    entry: Entry
+    source_title: str
+    source_url: str | None  # the source's feed or home page, for <source>
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """Everything that goes into one topic's feed files."""
+
+    topic: str
+    title: str
+    description: str
+    site_url: str  # the index page
+    atom_url: str
+    rss_url: str
+    author: str
+    language: str
+    items: Sequence[Item]
+    # For a feed with no entries: a fixed time, so that re-rendering it gives the same bytes.
+    empty_updated: datetime = _EPOCH
+
+    @property
+    def updated(self) -> datetime:
+        return max((i.entry.updated for i in self.items), default=self.empty_updated)
+
+
+def _ordered(items: Sequence[Item]) -> list[Item]:
+    return sorted(items, key=lambda i: (i.entry.published, i.entry.updated, i.id), reverse=True)
+
+
+def _base(view: FeedView) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.title(view.title)
+    fg.language(view.language)
+    fg.generator(GENERATOR, version=__version__)
+    return fg
+
+
+def render_atom(view: FeedView) -> bytes:
+    fg = _base(view)
+    fg.id(view.atom_url)
+    fg.updated(view.updated)
+    fg.author({"name": view.author})
+    if view.description:
+        fg.subtitle(view.description)
+    fg.link(href=view.atom_url, rel="self", type="application/atom+xml")
+    fg.link(href=view.site_url, rel="alternate", type="text/html")
+    for item in _ordered(view.items):
+        e = item.entry
+        fe = fg.add_entry(order="append")
+        fe.id(item.id)
+        fe.title(e.title)
+        fe.published(e.published)
+        fe.updated(e.updated)
+        for a in e.authors:
+            person: dict[str, str] = {"name": a.name}
+            if a.email:
+                person["email"] = a.email
+            if a.uri:
+                person["uri"] = a.uri
+            fe.author(person)
+        if e.link:
+            fe.link(href=e.link, rel="alternate", type="text/html")
+        for enc in e.enclosures:
+            fe.link(href=enc.url, rel="enclosure", type=enc.type, length=str(enc.length))
+        for c in e.categories:
+            fe.category(term=c)
+        if e.summary_html and e.summary_html != e.content_html:
+            fe.summary(e.summary_html, type="html")
+        content = e.content_html
+        if not content and not e.link:
+            # An Atom entry without an alternate link must have content.
+            content = e.summary_html or text_to_html(e.title)
+        if content:
+            fe.content(content, type="html")
+        if item.source_url:
+            fe.source(url=item.source_url, title=item.source_title)
+    try:
+        return bytes(fg.atom_str(pretty=True))
+    except (ValueError, TypeError) as exc:
+        raise EmitError(view.topic, f"cannot render Atom: {exc}") from None
+
+
+def render_rss(view: FeedView) -> bytes:
+    fg = _base(view)
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.description(view.description or view.title)
+    fg.lastBuildDate(view.updated)
+    fg.pubDate(view.updated)
+    fg.link(href=view.rss_url, rel="self", type="application/rss+xml")
+    # feedgen makes the channel <link> from the last link() call.
+    fg.link(href=view.site_url, rel="alternate")
+    for item in _ordered(view.items):
+        e = item.entry
+        fe = fg.add_entry(order="append")
+        fe.guid(item.id, permalink=False)
+        fe.title(e.title)
+        fe.pubDate(e.published)
+        if e.link:
+            fe.link(href=e.link)
+        # RSS <author> must be an e-mail address; dc:creator takes a name.
+        for a in e.authors:
+            fe.dc.dc_creator(a.name)
+        if e.enclosures:  # RSS allows one enclosure per item
+            enc = e.enclosures[0]
+            fe.enclosure(url=enc.url, length=str(enc.length), type=enc.type)
+        for c in e.categories:
+            fe.category(term=c)
+        fe.description(e.summary_html or e.content_html or text_to_html(e.title))
+        if e.content_html:
+            fe.content(e.content_html)
+        if item.source_url:
+            fe.source(url=item.source_url, title=item.source_title)
+    try:
+        return bytes(fg.rss_str(pretty=True))
+    except (ValueError, TypeError) as exc:
+        raise EmitError(view.topic, f"cannot render RSS: {exc}") from None

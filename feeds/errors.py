@@ -1,0 +1,64 @@
+"""Errors a user can meet. Each str() is one sentence that says what and where.
+
+FeedsError
+├── ConfigError(path, key, line)   bad config; ``feeds check`` prints all of them
+├── SourceError(source_id)         one source failed; recorded, never aborts the run
+│   ├── FetchError                 transport error, HTTP >= 400, too large, too slow
+│   └── ParseError                 not a feed, unreadable article
+├── StateError                     database problems, schema newer than the code
+├── EmitError(topic)               feedgen refused, or a write failed
+└── LockedError                    another run holds the lock
+"""
+
+from __future__ import annotations
+
+
+class FeedsError(Exception):
+    """Base of every error this program reports to a user."""
+
+
+class ConfigError(FeedsError):
+    def __init__(self, path: str, message: str, *, line: int | None = None, key: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        self.message = message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigErrors(FeedsError):
+    """Every problem found in a config, so an operator can fix them in one go."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class SourceError(FeedsError):
+    def __init__(self, source_id: str, message: str) -> None:
+        self.source_id = source_id
+        self.message = message
+        super().__init__(f"{source_id}: {message}")
+
+
+class FetchError(SourceError):
+    pass
+
+
+class ParseError(SourceError):
+    pass
+
+
+class StateError(FeedsError):
+    pass
+
+
+class EmitError(FeedsError):
+    def __init__(self, topic: str, message: str) -> None:
+        self.topic = topic
+        super().__init__(f"{topic}: {message}")
+
+
+class LockedError(FeedsError):
+    pass

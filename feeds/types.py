@@ -1,0 +1,256 @@
+"""The data that flows through a run. Every type here is a frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic feed and the rules that route entries into it.
+
+    ``keywords``: any one of these words or phrases puts an entry in the topic.
+    ``require``: if given, at least one of these must also match.
+    ``exclude``: any match keeps the entry out, whatever else matched.
+    A term written in capitals (``AI``, ``EU``) matches only in capitals.
+    """
+
+    id: str
+    title: str
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    url: str | None = None
+    path: Path | None = None  # absolute, resolved against the project root
+    topics: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @property
+    def is_local(self) -> bool:
+        return self.path is not None
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    concurrency: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = "feeds/0.1 (+https://github.com/feeds/feeds)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    title: str
+    base_url: str  # always ends with "/"
+    description: str = ""
+    author: str = ""
+    language: str = "en"
+    output_dir: Path = Path("public")
+    state_path: Path = Path("var/state.db")
+    max_entries: int = 50
+    retention_days: int = 90
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    settings: Settings
+    sources: tuple[Source, ...]
+    topics: tuple[Topic, ...]
+
+    def topic_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.topics)
+
+
+# --- retrieval -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    """A feed document as the server sent it."""
+
+    source_id: str
+    url: str  # the final URL, after redirects
+    body: bytes
+    headers: dict[str, str]  # lower-cased names
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """The server said 304, or sent the very bytes we parsed last time."""
+
+    source_id: str
+    reason: str  # "304" or "same body"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    relpath: str  # relative to the source folder, with "/" separators
+    body: bytes
+    mtime: datetime
+
+
+@dataclass(frozen=True)
+class LocalFolder:
+    source_id: str
+    files: tuple[LocalFile, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HttpCache:
+    """What we remember of a source's last good response."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+# --- entries -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str | None = None
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str = "application/octet-stream"
+    length: int = 0
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """A text construct as the source gave it, with the base for its relative URLs."""
+
+    value: str
+    is_html: bool
+    base: str | None = None
+
+
+@dataclass(frozen=True)
+class EntryData:
+    """One item as a source gave it, before normalisation."""
+
+    guid: str | None
+    link: str | None
+    title: TextBlock | None
+    summary: TextBlock | None
+    content: TextBlock | None
+    published: datetime | None  # aware, if known
+    updated: datetime | None
+    authors: tuple[Person, ...] = ()
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str | None = None
+    base: str | None = None  # base URL for the entry's own links
+    date_from_mtime: bool = False  # local article without a date
+
+
+@dataclass(frozen=True)
+class FeedData:
+    """What a parsed document said about itself, plus its entries."""
+
+    title: str | None
+    link: str | None
+    language: str | None
+    authors: tuple[Person, ...]
+    entries: tuple[EntryData, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    """Why an entry is in a topic: the rule that matched and the words it matched."""
+
+    topic: str
+    rule: str  # "source default" or "keyword", "keyword+require"
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry as we hold and publish it."""
+
+    source_id: str
+    item_key: str  # identity within the source: "guid:...", "url:...", "hash1:...", "file:..."
+    url_key: str | None  # canonical link, for deduplication across sources
+    link: str | None
+    title: str
+    summary_html: str
+    content_html: str
+    summary_text: str
+    published: datetime
+    updated: datetime
+    authors: tuple[Person, ...]
+    categories: tuple[str, ...]
+    enclosures: tuple[Enclosure, ...]
+    language: str | None
+    content_hash: str
+    topics: tuple[TopicMatch, ...] = ()
+    date_guessed: bool = False  # the source gave no date: ``published`` is first seen or mtime
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return tuple(m.topic for m in self.topics)
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as it is in the state database, with what only the store knows."""
+
+    id: str  # the published id, a URI that never changes
+    entry: Entry
+    first_seen: datetime
+    source_title: str
+
+
+# --- reporting --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    source_id: str
+    status: str  # "ok", "not-modified", "failed", "skipped"
+    message: str = ""
+    new_entries: int = 0
+    updated_entries: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunReport:
+    started: datetime
+    finished: datetime
+    outcomes: tuple[SourceOutcome, ...]
+    files_written: tuple[str, ...]
+    files_unchanged: int
+    entries_published: int
+    purged: int = 0
+
+    @property
+    def failed(self) -> tuple[SourceOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new_entries for o in self.outcomes)
