@@ -13,9 +13,10 @@ import html
 import json
 import re
 import tomllib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import lxml.html
 import yaml
@@ -41,26 +42,26 @@ _DAY_RE = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR_RE = r"(?P<year>\d{4})"
 _TIME_RE = (
     r"(?:(?:\s*(?:at|,|-|–|—|\|)\s*|\s+)(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?::(?P<second>\d{2}))?"
-    r"\s*(?P<ampm>[ap]\.?m\.?)?(?:\s*(?P<zone>[A-Za-z]{1,5}|[+-]\d{2}:?\d{2}))?)?"
+    r"\s*(?P<ampm>[ap]\.?m\.?)?"
+    r"(?:\s*(?P<zone>(?:(?:UTC|GMT)\s?)?[+-]\d{1,2}(?::?\d{2})?|[A-Za-z]{1,5}))?)?"
 )
 _WEEKDAY_RE = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 _PREFIX_RE = (
     r"^(?:(?:published|posted|updated|last updated|date|dated|first published)"
     r"(?:\s+on)?\s*[:\-–—]?\s*)?"
 )
-_CLOCK_FIRST_RE = re.compile(
-    r"^(?P<clock>\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s*[A-Za-z]{1,5})?)\s*[,|\-–—]?\s*(?P<date>.+)$",
-    re.I,
-)
 _DATE_PATTERNS = [
-    # Saturday, July 13, 2024 / July 13th, 2024 / Sept. 5, 2024 10:30 AM EDT
-    re.compile(_PREFIX_RE + _WEEKDAY_RE + _MONTH_RE + r"\s+" + _DAY_RE + r",?\s+" + _YEAR_RE + _TIME_RE + r"$", re.I),
-    # 12 February 2025 / Saturday 13 July 2024 / 13th of July, 2024
-    re.compile(_PREFIX_RE + _WEEKDAY_RE + _DAY_RE + r"(?:\s+of)?\s+" + _MONTH_RE + r",?\s+" + _YEAR_RE + _TIME_RE + r"$", re.I),
-    # 2024-11-02 / 2024/11/02 / 2024.11.02, optionally with a time
-    re.compile(_PREFIX_RE + _YEAR_RE + r"[-/.](?P<nmonth>\d{1,2})[-/.]" + r"(?P<day>\d{1,2})" + _TIME_RE + r"$", re.I),
-    # 13.07.2024 (day first, as in Europe) / 07/13/2024 (month first unless the first number is > 12)
-    re.compile(_PREFIX_RE + _WEEKDAY_RE + r"(?P<first>\d{1,2})(?P<sep>[./])(?P<second_n>\d{1,2})[./]" + _YEAR_RE + _TIME_RE + r"$", re.I),
+    re.compile(_PREFIX_RE + _WEEKDAY_RE + body + _TIME_RE + r"$", re.I)
+    for body in (
+        # Saturday, July 13, 2024 / July 13th, 2024 / Sept. 5, 2024 10:30 AM EDT
+        _MONTH_RE + r"\s+" + _DAY_RE + r",?\s+" + _YEAR_RE,
+        # 12 February 2025 / Saturday 13 July 2024 / 13th of July, 2024
+        _DAY_RE + r"(?:\s+of)?\s+" + _MONTH_RE + r",?\s+" + _YEAR_RE,
+        # 2024-11-02 / 2024/11/02 / 2024.11.02, optionally with a time
+        _YEAR_RE + r"[-/.](?P<nmonth>\d{1,2})[-/.](?P<day>\d{1,2})",
+        # 13.07.2024 (day first, as in Europe) / 07/13/2024 (month first unless the first is > 12)
+        r"(?P<first>\d{1,2})(?P<sep>[./])(?P<second_n>\d{1,2})[./]" + _YEAR_RE,
+    )
 ]
 # Zones newsrooms print. Ambiguous abbreviations take their North American meaning.
 _ZONES = {
@@ -69,6 +70,51 @@ _ZONES = {
     "AEDT": 11, "NZST": 12, "NZDT": 13, "EST": -5, "EDT": -4, "ET": -5, "CDT": -5,
     "CT": -6, "MST": -7, "MDT": -6, "MT": -7, "PST": -8, "PDT": -7, "PT": -8, "WIB": 7,
 }
+# Only a known zone may follow a leading clock, so that "10:30 Sat July 13" keeps its "Sat".
+_CLOCK_FIRST_RE = re.compile(
+    r"^(?P<clock>\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?"
+    r"(?:\s*(?:(?:UTC|GMT)?[+-]\d{1,2}(?::?\d{2})?|(?:"
+    + "|".join(sorted(_ZONES, key=len, reverse=True))
+    + r")\b))?)\s*[,|\-–—]?\s*(?P<date>.+)$",
+    re.I,
+)
+# "ET" and its kin name no offset: they mean EDT in July and EST in January.
+_GENERIC_ZONES = {
+    "ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver",
+    "PT": "America/Los_Angeles",
+}
+
+
+def _to_utc(value: datetime) -> datetime | None:
+    """Naive means UTC; None when the shift to UTC leaves the years datetime can hold."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _zone(name: str) -> tzinfo | None:
+    upper = name.upper().replace(" ", "")
+    if upper.startswith(("UTC", "GMT")) and len(upper) > 3:
+        upper = upper[3:]
+    if upper[0] in "+-":
+        hours, _, minutes = upper[1:].partition(":")
+        if not minutes and len(hours) > 2:
+            hours, minutes = hours[:-2], hours[-2:]
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if offset >= timedelta(hours=24) or int(minutes or 0) >= 60:
+            return None
+        return timezone(offset if upper[0] == "+" else -offset)
+    if upper in _GENERIC_ZONES:
+        try:
+            return ZoneInfo(_GENERIC_ZONES[upper])
+        except ZoneInfoNotFoundError:
+            pass  # no tz database here: the standard-time offset below is the best guess
+    if upper in _ZONES:
+        return timezone(timedelta(hours=_ZONES[upper]))
+    return None
 
 
 def parse_date(text: str) -> datetime | None:
@@ -77,7 +123,10 @@ def parse_date(text: str) -> datetime | None:
     A date without a time is taken as noon UTC, so that it shows as the same
     calendar day in every time zone from UTC-11 to UTC+11.
     """
-    s = " ".join(text.strip().split())
+    return _parse_date(" ".join(text.strip().split()), clock_first=True)
+
+
+def _parse_date(s: str, *, clock_first: bool) -> datetime | None:
     if not s or len(s) > 80:
         return None
     iso = s[:-1] + "+00:00" if s.endswith("Z") else s
@@ -86,22 +135,28 @@ def parse_date(text: str) -> datetime | None:
     except ValueError:
         pass
     else:
-        if "T" in s or " " in s.strip() and ":" in s:
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if re.match(r"^[A-Za-z]{3},\s+\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d", s):
+        if "T" in s or (" " in s.strip() and ":" in s):
+            return _to_utc(parsed)
+    rfc_match = re.match(r"^[A-Za-z]{3},\s+\d{1,2}\s+[A-Za-z]{3}\s+(\d{4})\s+\d", s)
+    if rfc_match:
         try:
             rfc = parsedate_to_datetime(s)
         except (TypeError, ValueError):
             rfc = None
-        if rfc is not None:
-            return rfc.astimezone(UTC) if rfc.tzinfo else rfc.replace(tzinfo=UTC)
+        # The email module reads years below 100 as two-digit ones, even when written "0024".
+        if rfc is not None and rfc.year == int(rfc_match.group(1)):
+            return _to_utc(rfc)
     for pattern in _DATE_PATTERNS:
         m = pattern.match(s)
         if m:
             return _from_match(m)
+    if not clock_first:
+        return None
+    # "3:15 PM ET, Sat July 13, 2024": move the clock to the end, once only, so that
+    # a string of clocks cannot send the rotation round for ever.
     m = _CLOCK_FIRST_RE.match(re.sub(_PREFIX_RE, "", s, count=1, flags=re.I))
-    if m and not m.group("date")[:1].isdigit():
-        return parse_date(f"{m.group('date')} {m.group('clock')}")
+    if m:
+        return _parse_date(f"{m.group('date')} {m.group('clock')}", clock_first=False)
     return None
 
 
@@ -131,16 +186,10 @@ def _from_match(m: re.Match[str]) -> datetime | None:
     except ValueError:
         return None
     zone = g.get("zone")
-    offset = 0.0
-    if zone:
-        if zone[0] in "+-":
-            digits = zone[1:].replace(":", "")
-            offset = (int(digits[:2]) + int(digits[2:]) / 60) * (1 if zone[0] == "+" else -1)
-        elif zone.upper() in _ZONES:
-            offset = _ZONES[zone.upper()]
-        else:
-            return None
-    return local.replace(tzinfo=timezone(timedelta(hours=offset))).astimezone(UTC)
+    tz = _zone(zone) if zone else UTC
+    if tz is None:
+        return None
+    return _to_utc(local.replace(tzinfo=tz))
 
 
 # --- helpers ---------------------------------------------------------------
@@ -232,7 +281,37 @@ _FURNITURE = re.compile(
 
 def _is_furniture_tail(blocks: list[str]) -> bool:
     """The rest of a page after a furniture heading: headings and short link lines only."""
-    return all(len(b.split()) <= 20 and "\n" not in b.strip() or _FURNITURE.match(b) for b in blocks)
+    return all(_is_link_list(b) or _FURNITURE.match(b) for b in blocks)
+
+
+def _is_link_list(block: str) -> bool:
+    """One short line, or a stack of short capitalised lines (headlines of other stories).
+
+    A hard-wrapped paragraph also has short lines, but almost always one that starts
+    in lower case; that keeps body text after a mid-article "Related" heading.
+    """
+    lines = [line.strip() for line in block.split("\n") if line.strip()]
+    if any(len(line.split()) > 20 for line in lines):
+        return False
+    return len(lines) <= 1 or all(not line[0].islower() for line in lines)
+
+
+# "By Jane Doe", "BY JANE DOE and Omar al-Haddad", "By Li Wei, Reuters": names only, so that
+# "By Tuesday, officials said." stays a paragraph.
+_NAME = r"(?:[A-Z][\w.'’-]*|de|da|di|du|van|von|der|den|la|le|bin|al|el|ibn)"
+_BYLINE = re.compile(
+    rf"^[Bb][Yy]:?\s+(?P<names>[A-Z][\w.'’-]*(?:(?:\s*,\s*|\s+(?:and|&)\s+|\s+){_NAME})*)$"
+)
+
+
+def _take_byline(blocks: list[str], out: dict[str, Any]) -> list[str]:
+    if blocks and "authors" not in out:
+        m = _BYLINE.match(" ".join(blocks[0].split()))
+        if m:
+            names = re.split(r"\s*,\s*|\s+(?:and|&)\s+", m.group("names"))
+            out["authors"] = [n.strip() for n in names if n.strip()]
+            return blocks[1:]
+    return blocks
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -253,17 +332,19 @@ def _plain(text: str) -> dict[str, Any]:
     # Drop the trailing furniture: from the first furniture heading that is followed
     # only by headings and short lines.
     for i, block in enumerate(blocks):
-        if _FURNITURE.match(block) and _is_furniture_tail(blocks[i + 1:]):
+        # The heading may sit on the first line of its list, with no blank line after it.
+        heading, _, listed = block.partition("\n")
+        if _FURNITURE.match(heading.strip()) and _is_furniture_tail(
+            ([listed] if listed.strip() else []) + blocks[i + 1:]
+        ):
             blocks = blocks[:i]
             break
-    # A bylines line ("By Jane Doe") right under the headline is the author.
-    if blocks and re.match(r"^by\s+[A-Z]", blocks[0]) and len(blocks[0].split()) <= 12:
-        out["authors"] = [a.strip() for a in re.split(r",| and ", blocks[0][3:]) if a.strip()]
-        blocks = blocks[1:]
+    # The byline sits right under the headline, or under the standfirst.
+    blocks = _take_byline(blocks, out)
     standfirst = None
     if len(blocks) >= 2 and _is_standfirst(blocks[0]):
         standfirst = " ".join(blocks[0].split())
-        blocks = blocks[1:]
+        blocks = _take_byline(blocks[1:], out)
     paragraphs = [" ".join(b.split()) for b in blocks]
     out["summary"] = standfirst or (paragraphs[0] if paragraphs else "")
     body = ([f"<p><strong>{html.escape(standfirst, quote=False)}</strong></p>"] if standfirst else [])
@@ -308,7 +389,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
 
 def _as_date(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return _to_utc(value)
     if hasattr(value, "year") and hasattr(value, "month"):  # a date
         return datetime(value.year, value.month, value.day, 12, tzinfo=UTC)
     if isinstance(value, str):
@@ -356,70 +437,107 @@ _DROP = ("script", "style", "nav", "header", "footer", "aside", "form", "noscrip
          "iframe", "template", "svg", "button", "dialog")
 
 
-def _meta(doc: Any, *names: str) -> str | None:
+def _elements(node: lxml.html.HtmlElement, expr: str) -> list[lxml.html.HtmlElement]:
+    found = node.xpath(expr)
+    return [el for el in found if isinstance(el, lxml.html.HtmlElement)] if isinstance(found, list) else []
+
+
+def _strings_at(node: lxml.html.HtmlElement, expr: str) -> list[str]:
+    found = node.xpath(expr)
+    return [str(v) for v in found if isinstance(v, str)] if isinstance(found, list) else []
+
+
+def _meta(doc: lxml.html.HtmlElement, *names: str) -> str | None:
     for name in names:
         for attr in ("property", "name", "itemprop"):
-            for el in doc.xpath(f'//meta[@{attr}="{name}"]'):
+            for el in _elements(doc, f'//meta[@{attr}="{name}"]'):
                 content = (el.get("content") or "").strip()
                 if content:
                     return content
     return None
 
 
-def _json_ld(doc: Any) -> dict[str, Any]:
-    for el in doc.xpath('//script[@type="application/ld+json"]'):
+def _json_ld(doc: lxml.html.HtmlElement) -> dict[str, Any]:
+    for el in _elements(doc, '//script[@type="application/ld+json"]'):
         try:
             data = json.loads(el.text or "")
         except ValueError:
             continue
-        items = data if isinstance(data, list) else data.get("@graph", [data]) if isinstance(data, dict) else []
+        if isinstance(data, dict):
+            graph = data.get("@graph", [data])
+            items = graph if isinstance(graph, list) else [graph]
+        else:
+            items = data if isinstance(data, list) else []
         for item in items:
             if isinstance(item, dict) and "datePublished" in item:
                 return item
     return {}
 
 
+def _ld_authors(value: Any) -> list[str]:
+    """JSON-LD gives one author or a list, each a name or a Person with a name."""
+    names: list[str] = []
+    for item in value if isinstance(value, list) else [value]:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, str) and name.strip():
+            names.append(" ".join(name.split()))
+    return names
+
+
 def _html(text: str) -> dict[str, Any]:
+    # lxml refuses a str that carries an encoding declaration, as XHTML pages often do;
+    # the text is decoded already, so the declaration says nothing we need.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     try:
         doc = lxml.html.document_fromstring(text)
     except (lxml.etree.ParserError, ValueError):
         return {}
     ld = _json_ld(doc)
     out: dict[str, Any] = {}
-    h1 = doc.xpath("//article//h1") or doc.xpath("//h1")
-    title = _meta(doc, "og:title", "twitter:title") or ld.get("headline")
+    h1 = _elements(doc, "//article//h1") or _elements(doc, "//h1")
+    title: Any = _meta(doc, "og:title", "twitter:title") or ld.get("headline")
     if not title and h1:
         title = h1[0].text_content()
     if not title:
-        found = doc.xpath("//title")
+        found = _elements(doc, "//title")
         title = found[0].text_content() if found else None
     out["title"] = " ".join(str(title).split()) if title else None
     out["summary"] = _meta(doc, "description", "og:description", "twitter:description")
-    date = _meta(doc, "article:published_time", "datePublished", "date", "dc.date", "pubdate")
+    date: Any = _meta(doc, "article:published_time", "datePublished", "date", "dc.date", "pubdate")
     date = date or ld.get("datePublished")
     if not date:
-        times = doc.xpath("//time[@datetime]")
+        times = _elements(doc, "//time[@datetime]")
         date = times[0].get("datetime") if times else None
     out["published"] = parse_date(str(date)) if date else None
     modified = _meta(doc, "article:modified_time", "dateModified") or ld.get("dateModified")
     out["updated"] = parse_date(str(modified)) if modified else None
     author = _meta(doc, "author", "article:author")
-    if not author and isinstance(ld.get("author"), dict):
-        author = ld["author"].get("name")
-    out["authors"] = [str(author)] if author and not str(author).startswith("http") else []
-    canonical = doc.xpath('//link[@rel="canonical"]/@href')
+    # article:author is often the writer's profile URL, which is no name.
+    if author and not author.startswith("http"):
+        out["authors"] = [author]
+    else:
+        out["authors"] = [a for a in _ld_authors(ld.get("author")) if not a.startswith("http")]
+    canonical = _strings_at(doc, '//link[@rel="canonical"]/@href')
     out["link"] = (canonical[0] if canonical else None) or _meta(doc, "og:url")
-    out["tags"] = [t for t in (_meta(doc, "keywords") or "").split(",") if t.strip()][:20]
+    out["tags"] = [t.strip() for t in (_meta(doc, "keywords") or "").split(",") if t.strip()][:20]
     lang = doc.get("lang")
     if lang:
         out["language"] = lang
-    for el in doc.xpath("|".join(f"//{t}" for t in _DROP)):
+    for el in _elements(doc, "|".join(f"//{t}" for t in _DROP)):
         el.drop_tree()
-    body_el = (doc.xpath("//article") or doc.xpath("//main") or doc.xpath("//body") or [doc])[0]
-    for el in body_el.xpath(".//h1"):
+    body_el = (
+        _elements(doc, "//article") or _elements(doc, "//main") or _elements(doc, "//body") or [doc]
+    )[0]
+    for el in _elements(body_el, ".//h1"):
         if " ".join(el.text_content().split()) == out["title"]:
             el.drop_tree()
-    out["content"] = "".join(
-        lxml.html.tostring(child, encoding="unicode") for child in body_el
-    ).strip()
+    # Text before the first child element is body text too ("<article>Lead <p>...").
+    parts = [html.escape(body_el.text or "", quote=False)]
+    for child in body_el:
+        if isinstance(child.tag, str):
+            parts.append(lxml.html.tostring(child, encoding="unicode"))
+        else:
+            # A comment or processing instruction: keep only the text that follows it.
+            parts.append(html.escape(child.tail or "", quote=False))
+    out["content"] = "".join(parts).strip()
     return out

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import click
 from rich.console import Console
@@ -117,7 +118,8 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: in
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Project folder holding config/ (and by default seeds/, public/, var/).")
+              show_default=True,
+              help="Project folder holding config/ (and by default seeds/, public/, var/).")
 @click.option("-v", "--verbose", is_flag=True, help="Say what happened to every source.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something went wrong (for cron).")
 @click.pass_context
@@ -186,12 +188,34 @@ def status(opts: Options) -> None:
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
 
 
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """A length of time such as ``90s``, ``30m`` or ``2h`` (a bare number is minutes)."""
+
+    name = "duration"
+    _UNITS: ClassVar[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower()
+        unit = text[-1:] if text[-1:] in self._UNITS else "m"
+        number = text[:-1] if text[-1:] in self._UNITS else text
+        try:
+            amount = float(number)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration such as 90s, 30m or 2h", param, ctx)
+        if amount <= 0:
+            self.fail(f"{value!r} must be longer than zero", param, ctx)
+        return timedelta(seconds=amount * self._UNITS[unit])
+
+
 @cli.command()
-@click.option("--interval", type=click.IntRange(min=1), default=30, show_default=True,
-              help="Minutes between runs.")
+@click.option("--interval", type=Duration(), default="30m", show_default=True,
+              help="Time between runs: 90s, 30m, 2h (a bare number is minutes).")
 @click.pass_obj
-def daemon(opts: Options, interval: int) -> None:
-    """Run every INTERVAL minutes until SIGTERM or SIGINT."""
+def daemon(opts: Options, interval: timedelta) -> None:
+    """Run now and then every INTERVAL until SIGTERM or SIGINT."""
     from feeds.schedule import run_forever
 
     config = _load(opts.root)
@@ -209,7 +233,7 @@ def daemon(opts: Options, interval: int) -> None:
 
     if opts.verbosity >= 0:
         logging.getLogger("feeds").setLevel(logging.INFO)
-    run_forever(job, timedelta(minutes=interval), stop)
+    run_forever(job, interval, stop)
 
 
 def main() -> None:

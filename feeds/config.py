@@ -27,6 +27,9 @@ RESERVED_TOPICS = frozenset({"all", "index", "articles", "sources"})
 
 Key = tuple[str | int, ...]
 
+_KEY_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)"""
+_KEY_LINE = re.compile(rf"^({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=(.*)$")
+
 
 def _split_dotted(text: str) -> list[str]:
     parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
@@ -61,7 +64,7 @@ def locate_keys(text: str) -> dict[Key, int]:
                 current = tuple(_split_dotted(m.group(1)))
                 lines.setdefault(current, number)
                 continue
-            m = re.match(r"""^((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=(.*)$""", line)
+            m = _KEY_LINE.match(line)
             if m:
                 lines.setdefault((*current, *_split_dotted(m.group(1))), number)
                 line = m.group(2)
@@ -133,7 +136,8 @@ class _Checker:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
         if not ok:
-            self.error((*path, key), f"{what} '{key}' must be {_TYPE_NAMES[kind]}, not {_type_name(value)}")
+            expected = _TYPE_NAMES[kind]
+            self.error((*path, key), f"{what} '{key}' must be {expected}, not {_type_name(value)}")
             return default
         if check is not None:
             problem = check(value)
@@ -147,7 +151,8 @@ class _Checker:
         out: list[str] = []
         for item in value:
             if not isinstance(item, str) or not item.strip():
-                self.error((*path, key), f"{what} '{key}' must be a list of non-empty strings, found {item!r}")
+                self.error((*path, key),
+                           f"{what} '{key}' must be a list of non-empty strings, found {item!r}")
                 continue
             out.append(item.strip())
         return tuple(out)

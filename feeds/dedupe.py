@@ -64,13 +64,22 @@ class Seen:
 Action = Insert | Update | Alias | Seen
 
 
+def _has_own_id(entry: Entry) -> bool:
+    """The publisher gave the item an id (GUID, Atom id, or a local file's name)."""
+    return entry.item_key.startswith(("guid:", "file:"))
+
+
 def unique_in_batch(entries: Sequence[Entry]) -> list[Entry]:
-    """Drop repeats within one document: the same item key or the same link, first wins."""
+    """Drop repeats within one document, first wins: the same item key, or the same link
+    for items without an id of their own. Items with distinct ids stay distinct even
+    when they share a link (day pages with one anchor per item, like Scripting News)."""
     seen_keys: set[str] = set()
     seen_urls: set[str] = set()
     out: list[Entry] = []
     for e in entries:
-        if e.item_key in seen_keys or (e.url_key is not None and e.url_key in seen_urls):
+        if e.item_key in seen_keys:
+            continue
+        if e.url_key is not None and e.url_key in seen_urls and not _has_own_id(e):
             continue
         seen_keys.add(e.item_key)
         if e.url_key is not None:
@@ -107,7 +116,7 @@ def plan(
                 actions.append(Seen(known.entry_id, entry))
             continue
         other = by_url.get(entry.url_key) if entry.url_key else None
-        if other is not None:
+        if other is not None and (other.source_id != entry.source_id or not _has_own_id(entry)):
             actions.append(Alias(other.entry_id, entry))
             continue
         actions.append(Insert(entry_id(entry.source_id, entry.item_key), entry))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,9 +40,24 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _connect_message(exc: Exception, url: str) -> str:
-    text = str(exc)
     host = httpx.URL(url).host
+    chain = _causes(exc)
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {host}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {host}"
+    text = "; ".join(dict.fromkeys(str(c) for c in chain if str(c)))
     low = text.lower()
     if any(s in low for s in ("name or service not known", "nodename nor servname",
                               "temporary failure in name resolution", "no address associated",

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from feeds.sanitize import html_to_text, sanitize_html, text_to_html
 from feeds.types import Entry, EntryData, FeedData, Person, Source
@@ -22,6 +22,11 @@ TRACKING_PARAMS = frozenset({
 })
 _TRACKING_PREFIXES = ("utm_", "__twitter", "pk_", "mtm_", "hsa_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PATH_CHARS = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
+_QUERY_CHARS = _PATH_CHARS | {"?"}
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 # How far ahead of our clock an entry's date may be before we believe our clock instead.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -48,21 +53,56 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None
-    host = parts.hostname.lower().rstrip(".")
+    host = parts.hostname.lower()
     try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+        host = host if host.isascii() else host.encode("idna").decode("ascii")
     except UnicodeError:
+        return None
+    # After IDNA, which turns "。" and "．" into ".".
+    host = host.rstrip(".")
+    if not host:
         return None
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~-._") or "/"
-    query_pairs = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)
-    ]
-    query = urlencode(query_pairs, quote_via=quote, safe="/:@!$'()*+,;=~-._")
+    path = _normalize_escapes(parts.path, _PATH_CHARS) or "/"
+    query = "&".join(
+        _normalize_escapes(pair, _QUERY_CHARS)
+        for pair in parts.query.split("&")
+        if pair and not _is_tracking(pair)
+    )
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _normalize_escapes(text: str, allowed: frozenset[str]) -> str:
+    """Percent-encoding in one canonical form, without changing what the URL means.
+
+    Escaped unreserved characters are decoded and other escapes upper-cased;
+    everything else that may not appear raw is escaped as UTF-8. Escapes of
+    reserved characters (``%2F``, ``%2B``, ``%26``) and of bytes that are not
+    UTF-8 stay as they are: decoding them would make a different URL.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        m = _ESCAPE.match(text, i)
+        if m:
+            char = chr(int(m.group(1), 16))
+            out.append(char if char in _UNRESERVED else m.group(0).upper())
+            i += 3
+            continue
+        char = text[i]
+        if char in allowed:
+            out.append(char)
+        else:
+            out.extend(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
+        i += 1
+    return "".join(out)
+
+
+def _is_tracking(pair: str) -> bool:
+    key = unquote_plus(pair.split("=", 1)[0]).strip().lower()
+    return key in TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
 
 
 def slugify(text: str, limit: int = 80) -> str:
@@ -121,8 +161,12 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
         raw = block_value if is_html else text_to_html(block_value)
         return sanitize_html(raw, block_base or link or base)
 
-    content_html = html_of(data.content.value, data.content.is_html, data.content.base) if data.content else ""
-    summary_html = html_of(data.summary.value, data.summary.is_html, data.summary.base) if data.summary else ""
+    content_html = ""
+    if data.content:
+        content_html = html_of(data.content.value, data.content.is_html, data.content.base)
+    summary_html = ""
+    if data.summary:
+        summary_html = html_of(data.summary.value, data.summary.is_html, data.summary.base)
     summary_text = html_to_text(summary_html or content_html)
 
     title = ""

@@ -8,21 +8,71 @@ work happens once, in ``normalize``, with nh3.
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
 import re
+import xml.sax
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
 from feeds.errors import ParseError
-from feeds.types import Document, EntryData, Enclosure, FeedData, Person, TextBlock
+from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
 
 # feedparser resolves hrefs against xml:base itself; these headers tell it the
-# document's URL and the charset the server declared.
-_PASSED_HEADERS = ("content-type", "content-location", "content-language", "last-modified", "etag")
+# document's URL and language. Content-Type is rebuilt by ``_content_type``.
+_PASSED_HEADERS = ("content-location", "content-language", "last-modified", "etag")
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32le"),
+    (codecs.BOM_UTF32_BE, "utf-32be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16le"),
+    (codecs.BOM_UTF16_BE, "utf-16be"),
+)
+_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^\"';\s]+)", re.I)
+
+
+def _bom(body: bytes) -> tuple[bytes, str | None]:
+    for mark, encoding in _BOMS:
+        if body.startswith(mark):
+            return mark, encoding
+    return b"", None
+
+
+def _content_type(doc: Document) -> str:
+    """The Content-Type to show feedparser: XML, with the charset that should win.
+
+    feedparser follows RFC 3023: with no Content-Type at all it defaults to
+    ISO-8859-1 (so UTF-8 names and hrefs come out as mojibake), and for text/*
+    without a charset it tries US-ASCII and flags every such feed as malformed.
+    RFC 7303, which replaced 3023, says: byte order mark, then the charset
+    parameter, then the XML declaration, then UTF-8. Calling everything
+    application/xml gets feedparser to do exactly that.
+    """
+    _, charset = _bom(doc.body)
+    if charset is None:
+        m = _CHARSET.search(doc.headers.get("content-type", ""))
+        charset = m.group(1) if m else None
+    return f"application/xml; charset={charset}" if charset else "application/xml"
+
+
+def _without_leading_space(body: bytes) -> bytes:
+    """A blank line before ``<?xml`` is common and makes the document not well-formed.
+
+    feedparser would fall back to its loose parser and ignore the declared
+    encoding; dropping the whitespace keeps the strict parser and the declaration.
+    """
+    mark, _ = _bom(body)
+    rest = body[len(mark):]
+    stripped = rest.lstrip(b" \t\r\n")
+    if len(stripped) != len(rest) and stripped.startswith(b"<?xml"):
+        return mark + stripped
+    return body
 
 
 def _date(value: Any) -> datetime | None:
@@ -35,13 +85,19 @@ def _date(value: Any) -> datetime | None:
         return None
 
 
-def _text(detail: Any, fallback: Any = None) -> TextBlock | None:
+def _text(detail: Any, document_url: str | None = None, fallback: Any = None) -> TextBlock | None:
     if detail:
         value = detail.get("value")
         if value is None or not str(value).strip():
             return None
         kind = str(detail.get("type") or "text/plain")
-        return TextBlock(str(value), is_html="html" in kind, base=detail.get("base") or None)
+        base = detail.get("base") or None
+        if base == document_url:
+            # No xml:base in scope, only feedparser's default. Publishers write
+            # relative URLs for the item's own page, so normalize should use the
+            # entry's link instead (the feed may live on another host).
+            base = None
+        return TextBlock(str(value), is_html="html" in kind, base=base)
     if fallback:
         return TextBlock(str(fallback), is_html=True)
     return None
@@ -74,15 +130,15 @@ def _length(value: Any) -> int:
         return 0
 
 
-def _entry(e: Any) -> EntryData:
+def _entry(e: Any, document_url: str) -> EntryData:
     contents = e.get("content") or []
     # Prefer the HTML body when a feed carries several content elements.
     content = None
     for c in sorted(contents, key=lambda c: "html" not in str(c.get("type", ""))):
-        content = _text(c)
+        content = _text(c, document_url)
         if content:
             break
-    summary = _text(e.get("summary_detail"))
+    summary = _text(e.get("summary_detail"), document_url)
     if content is not None and summary is not None and summary.value == content.value:
         summary = None
     link = e.get("link")
@@ -103,7 +159,7 @@ def _entry(e: Any) -> EntryData:
     return EntryData(
         guid=str(guid).strip() if guid and str(guid).strip() else None,
         link=str(link).strip() if link else None,
-        title=_text(e.get("title_detail")),
+        title=_text(e.get("title_detail"), document_url),
         summary=summary,
         content=content,
         published=_date(e.get("published_parsed")) or _date(e.get("created_parsed")),
@@ -116,31 +172,39 @@ def _entry(e: Any) -> EntryData:
     )
 
 
+def _looks_like_html(doc: Document) -> bool:
+    content_type = doc.headers.get("content-type", "").split(";")[0].strip().lower()
+    mark, _ = _bom(doc.body)
+    head = doc.body[len(mark):len(mark) + 1024].lstrip().lower()
+    return content_type in _HTML_TYPES or head.startswith((b"<!doctype html", b"<html"))
+
+
 def parse_document(doc: Document) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed."""
     headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
     headers.setdefault("content-location", doc.url)
+    headers["content-type"] = _content_type(doc)
     parsed = feedparser.parse(
-        io.BytesIO(doc.body),
+        io.BytesIO(_without_leading_space(doc.body)),
         response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    reason = (str(exc).strip() or type(exc).__name__) if exc is not None else ""
+    if not version and not entries:
+        if _looks_like_html(doc):
+            raise ParseError(doc.source_id, "not a feed: the server sent an HTML page")
+        raise ParseError(doc.source_id, f"not a feed: {reason or 'no RSS or Atom root element'}")
     warnings: list[str] = []
-    if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        reason = str(exc).strip() or type(exc).__name__
-        if not version and not entries:
-            content_type = doc.headers.get("content-type", "").split(";")[0].strip().lower()
-            head = doc.body[:1024].lstrip().lower()
-            if content_type in _HTML_TYPES or head.startswith((b"<!doctype html", b"<html")):
-                raise ParseError(doc.source_id, "not a feed: the server sent an HTML page")
-            raise ParseError(doc.source_id, f"not a feed: {reason}")
+    if exc is not None:
+        if not entries and isinstance(exc, xml.sax.SAXException):
+            # A truncated or broken document that yielded nothing is a failed
+            # fetch, not a feed that is now empty.
+            raise ParseError(doc.source_id, f"feed is malformed and has no readable entries: {reason}")
         warnings.append(f"feed is malformed ({reason}); {len(entries)} entries recovered")
-    elif not version:
-        raise ParseError(doc.source_id, "not a feed: no RSS or Atom root element")
     feed = parsed.get("feed") or {}
     title = _text(feed.get("title_detail"))
     return FeedData(
@@ -148,6 +212,6 @@ def parse_document(doc: Document) -> FeedData:
         link=feed.get("link") or None,
         language=feed.get("language") or None,
         authors=_people(feed),
-        entries=tuple(_entry(e) for e in entries),
+        entries=tuple(_entry(e, headers["content-location"]) for e in entries),
         warnings=tuple(warnings),
     )

@@ -1,0 +1,85 @@
+"""First-level deduplication and identity."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from helpers import NOW, make_entry
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feeds.dedupe import Alias, Insert, Known, Seen, Update, entry_id, plan, unique_in_batch
+
+
+def known(eid: str, source: str = "src", digest: str = "h", **kw: object) -> Known:
+    return Known(eid, source, digest, kw.get("published", NOW), kw.get("updated", NOW))  # type: ignore[arg-type]
+
+
+def test_entry_id_is_a_stable_uri() -> None:
+    a = entry_id("src", "guid:1")
+    assert a == entry_id("src", "guid:1")
+    assert a.startswith("urn:uuid:") and len(a) == len("urn:uuid:") + 36
+    assert a != entry_id("src", "guid:2") != entry_id("other", "guid:1")
+
+
+def test_same_item_twice_in_one_document_is_one() -> None:
+    a = make_entry(item_key="guid:1", url_key="https://x/1")
+    b = make_entry(item_key="guid:1", url_key="https://x/other")
+    c = make_entry(item_key="guid:2", url_key="https://x/1")  # same page, its own id: kept
+    d = make_entry(item_key="guid:3", url_key=None)
+    e = make_entry(item_key="url:https://x/1", url_key="https://x/1")  # no id, same link: dropped
+    assert unique_in_batch([a, b, c, d, e]) == [a, c, d]
+
+
+def test_items_with_own_ids_on_one_page_stay_apart_across_runs() -> None:
+    e = make_entry(item_key="guid:2", url_key="https://x/day")
+    same_source = {"https://x/day": known("urn:uuid:first", source="src")}
+    assert plan([e], {}, same_source, NOW) == [Insert(entry_id("src", "guid:2"), e)]
+
+
+def test_new_entries_are_inserted_with_derived_ids() -> None:
+    e = make_entry()
+    assert plan([e], {}, {}, NOW) == [Insert(entry_id("src", "guid:1"), e)]
+
+
+def test_same_link_from_another_source_is_an_alias() -> None:
+    e = make_entry(source_id="b")
+    actions = plan([e], {}, {e.url_key or "": known("urn:uuid:x", source="a")}, NOW)
+    assert actions == [Alias("urn:uuid:x", e)]
+
+
+def test_unchanged_entry_is_seen_and_changed_entry_updated() -> None:
+    e = make_entry()
+    assert plan([e], {e.item_key: known("id1", digest=e.content_hash)}, {}, NOW) == [Seen("id1", e)]
+    [action] = plan([e], {e.item_key: known("id1", digest="old")}, {}, NOW)
+    assert isinstance(action, Update) and action.entry_id == "id1"
+
+
+def test_silent_change_moves_updated_to_now() -> None:
+    old = NOW - timedelta(days=2)
+    e = make_entry(published=old, updated=old)
+    [action] = plan([e], {e.item_key: known("id1", digest="old", updated=old)}, {}, NOW)
+    assert action.entry.updated == NOW
+
+
+def test_undated_entry_keeps_its_first_published_time() -> None:
+    first = NOW - timedelta(days=3)
+    e = make_entry(date_guessed=True)
+    [action] = plan([e], {e.item_key: known("id1", digest="old", published=first, updated=first)}, {}, NOW)
+    assert action.entry.published == first
+
+
+def test_retired_item_does_not_come_back() -> None:
+    e = make_entry()
+    retired = Known("id1", "src", "", NOW, NOW, retired=True)
+    assert plan([e], {e.item_key: retired}, {}, NOW) == [Seen("id1", e)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=30))
+def test_plan_never_inserts_one_key_or_link_twice(pairs: list[tuple[int, int]]) -> None:
+    entries = [make_entry(item_key=f"url:{k}", url_key=f"https://x/{u}") for k, u in pairs]
+    inserted = [a.entry for a in plan(entries, {}, {}, NOW) if isinstance(a, Insert)]
+    assert len({e.item_key for e in inserted}) == len(inserted)
+    assert len({e.url_key for e in inserted}) == len(inserted)
+    assert len({replace(e, content_hash="") for e in inserted}) == len(inserted)

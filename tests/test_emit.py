@@ -1,0 +1,109 @@
+"""Rendering: valid, deterministic, and what we write is what readers parse back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+from atomschema import atom_errors
+from helpers import NOW, make_entry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feeds.emit import FeedView, Item, render_atom, render_rss
+from feeds.types import Enclosure, Person
+
+
+def view(items: list[Item]) -> FeedView:
+    return FeedView(topic="ai", title="Wire: AI", description="About AI", site_url="https://w.test/",
+                    atom_url="https://w.test/ai.atom", rss_url="https://w.test/ai.rss", author="Desk",
+                    language="en", items=items)
+
+
+def item(n: int, **kw: object) -> Item:
+    entry = make_entry(item_key=f"guid:{n}", title=f"Story {n}", link=f"https://e.test/{n}",
+                       published=NOW - timedelta(hours=n), updated=NOW - timedelta(hours=n), **kw)
+    return Item(f"urn:uuid:00000000-0000-4000-8000-{n:012d}", entry, "Source", "https://e.test/feed")
+
+
+def test_outputs_are_deterministic_and_newest_first() -> None:
+    items = [item(2), item(1), item(3)]
+    atom, rss = render_atom(view(items)), render_rss(view(items))
+    assert atom == render_atom(view(list(reversed(items))))
+    assert rss == render_rss(view(items))
+    assert [e.title for e in feedparser.parse(atom).entries] == ["Story 1", "Story 2", "Story 3"]
+    assert [e.title for e in feedparser.parse(rss).entries] == ["Story 1", "Story 2", "Story 3"]
+
+
+def test_atom_has_self_link_author_updated_and_html_content() -> None:
+    atom = render_atom(view([item(1, content_html="<p>Body &amp; more</p>")]))
+    assert atom_errors(atom) == []
+    feed = feedparser.parse(atom)
+    assert feed.feed.id == "https://w.test/ai.atom"
+    assert any(link.rel == "self" and link.href == "https://w.test/ai.atom" for link in feed.feed.links)
+    assert feed.feed.updated_parsed[:4] == (NOW - timedelta(hours=1)).timetuple()[:4]
+    entry = feed.entries[0]
+    assert entry.content[0].type == "text/html"
+    assert entry.content[0].value == "<p>Body &amp; more</p>"
+    assert entry.source.title == "Source"
+    assert b'type="html"' in atom
+
+
+def test_rss_has_atom_self_link_guid_dc_creator_and_enclosure() -> None:
+    rss = render_rss(view([item(1, authors=(Person("Jane Doe"), Person("Bob", "bob@e.test")),
+                                enclosures=(Enclosure("https://e.test/a.mp3", "audio/mpeg", 1234),),
+                                categories=("AI", "Policy"))]))
+    text = rss.decode()
+    assert '<atom:link href="https://w.test/ai.rss" rel="self" type="application/rss+xml"/>' in text
+    assert '<guid isPermaLink="false">urn:uuid:' in text
+    assert "<dc:creator>Jane Doe</dc:creator>" in text and "<dc:creator>Bob</dc:creator>" in text
+    assert "<link>https://w.test/</link>" in text
+    feed = feedparser.parse(rss)
+    entry = feed.entries[0]
+    assert entry.enclosures[0].href == "https://e.test/a.mp3"
+    assert entry.enclosures[0].length == "1234"
+    assert [t.term for t in entry.tags] == ["AI", "Policy"]
+    assert feed.feed.language == "en"
+
+
+def test_empty_feed_is_valid_and_stable() -> None:
+    empty = FeedView(**{**view([]).__dict__, "empty_updated": datetime(2026, 1, 1, tzinfo=UTC)})
+    atom = render_atom(empty)
+    assert atom_errors(atom) == []
+    assert atom == render_atom(empty)
+    assert b"2026-01-01T00:00:00" in atom
+
+
+def test_entry_without_link_or_content_still_valid_atom() -> None:
+    it = item(1)
+    bare = Item(it.id, make_entry(link=None, url_key=None, summary_html="", title="Only a title"), "S", None)
+    atom = render_atom(view([bare]))
+    assert atom_errors(atom) == []
+    assert feedparser.parse(atom).entries[0].title == "Only a title"
+
+
+text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60).filter(
+    lambda s: s.strip() != "")
+moments = st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2035, 1, 1),
+                       timezones=st.just(UTC)).map(lambda d: d.replace(microsecond=0))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=text, path=st.from_regex(r"[a-z0-9/_-]{0,20}", fullmatch=True), published=moments,
+       delta=st.integers(0, 10**6))
+def test_emit_then_parse_keeps_id_title_link_and_dates(title: str, path: str, published: datetime,
+                                                        delta: int) -> None:
+    title = " ".join(title.split())
+    updated = published + timedelta(seconds=delta)
+    entry = make_entry(title=title, link=f"https://e.test/{path}", published=published, updated=updated)
+    it = Item("urn:uuid:12345678-1234-4123-8123-123456789abc", entry, "S", None)
+    for data in (render_atom(view([it])), render_rss(view([it]))):
+        parsed = feedparser.parse(data)
+        assert not parsed.bozo
+        [e] = parsed.entries
+        assert e.id == it.id
+        assert e.title == title
+        assert e.link == entry.link
+        assert datetime(*e.published_parsed[:6]).replace(tzinfo=UTC) == published
+    atom_entry = feedparser.parse(render_atom(view([it]))).entries[0]
+    assert datetime(*atom_entry.updated_parsed[:6]).replace(tzinfo=UTC) == updated
