@@ -8,26 +8,26 @@ holds the lock.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from feeds import __version__
-from feeds.config import load_config
+from feeds.config import load_config, parse_duration
 from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
 from feeds.fetch import HttpFetcher
 from feeds.lock import run_lock
 from feeds.pipeline import run_once
 from feeds.state import Store
-from feeds.types import Config, RunReport
+from feeds.types import Config, RunReport, SourceHealth
 
 log = logging.getLogger("feeds")
 
@@ -63,11 +63,14 @@ def format_report(report: RunReport, verbosity: int) -> list[str]:
     ok = [o for o in report.outcomes if o.status == "ok"]
     same = [o for o in report.outcomes if o.status == "not-modified"]
     failed = report.failed
+    skipped = [o for o in report.outcomes if o.status == "skipped"]
+    gone = [o for o in report.outcomes if o.status == "gone"]
     updated = sum(o.updated_entries for o in report.outcomes)
     seconds = (report.finished - report.started).total_seconds()
+    rest = (f", {len(skipped)} not due" if skipped else "") + (f", {len(gone)} gone" if gone else "")
     lines = [
         f"{_plural(len(report.outcomes), 'source')}: {len(ok)} ok, {len(same)} not modified, "
-        f"{len(failed)} failed; {_plural(report.new_entries, 'new entry', 'new entries')}, "
+        f"{len(failed)} failed{rest}; {_plural(report.new_entries, 'new entry', 'new entries')}, "
         f"{updated} updated; {_plural(len(report.files_written), 'file')} written, "
         f"{report.files_unchanged} unchanged; "
         f"{_plural(report.entries_published, 'entry', 'entries')} held; "
@@ -76,8 +79,8 @@ def format_report(report: RunReport, verbosity: int) -> list[str]:
     if report.purged:
         lines.append(f"{_plural(report.purged, 'entry', 'entries')} past retention removed")
     for o in report.outcomes:
-        if o.status == "failed":
-            lines.append(f"  failed  {o.source_id}: {o.message}")
+        if o.status in ("failed", "gone"):
+            lines.append(f"  {o.status:<7} {o.source_id}: {o.message}")
         elif verbosity > 0:
             extra = f" ({o.new_entries} new, {o.updated_entries} updated)" if o.status == "ok" else ""
             lines.append(f"  {o.status:<7} {o.source_id}: {o.message}{extra}")
@@ -89,14 +92,15 @@ def format_report(report: RunReport, verbosity: int) -> list[str]:
     return lines
 
 
-def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: int) -> int:
+def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: int,
+           force: bool = False) -> int:
     """One locked run. Returns the exit code."""
     started = datetime.now(UTC)
     try:
         with run_lock(_lock_path(config)), Store(config.settings.state_path) as store:
             report = asyncio.run(run_once(
                 config, store=store, fetcher=HttpFetcher(config.settings.fetch),
-                now=started, only=only))
+                now=started, only=only, force=force))
     except LockedError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_LOCKED
@@ -104,7 +108,8 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: in
         click.echo(f"error: {exc}", err=True)
         return EXIT_FAILED
     report = RunReport(**{**report.__dict__, "finished": datetime.now(UTC)})
-    all_failed = bool(report.outcomes) and len(report.failed) == len(report.outcomes)
+    attempted = [o for o in report.outcomes if o.status not in ("skipped", "gone")]
+    all_failed = bool(attempted) and all(o.status == "failed" for o in attempted)
     code = EXIT_FAILED if all_failed or (strict and report.failed) else EXIT_OK
     if verbosity >= 0 or code != EXIT_OK:
         for line in format_report(report, verbosity):
@@ -133,10 +138,12 @@ def cli(ctx: click.Context, root: Path, verbose: bool, quiet: bool) -> None:
 
 @cli.command()
 @click.option("--strict", is_flag=True, help="Exit 1 if any source failed.")
-@click.option("--source", "sources", multiple=True, metavar="ID", help="Run only this source (repeatable).")
+@click.option("--force", is_flag=True, help="Fetch every source, due or not (gone ones too).")
+@click.option("--source", "sources", multiple=True, metavar="ID",
+              help="Run only this source, due or not (repeatable).")
 @click.pass_obj
-def run(opts: Options, strict: bool, sources: tuple[str, ...]) -> None:
-    """Fetch every source once, then publish the topic feeds."""
+def run(opts: Options, strict: bool, force: bool, sources: tuple[str, ...]) -> None:
+    """Fetch the sources that are due, then publish the topic feeds."""
     config = _load(opts.root)
     known = {s.id for s in config.sources}
     unknown = [s for s in sources if s not in known]
@@ -144,7 +151,8 @@ def run(opts: Options, strict: bool, sources: tuple[str, ...]) -> None:
         click.echo(f"error: unknown source {', '.join(repr(u) for u in unknown)} "
                    f"(see config/sources.toml)", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(do_run(config, strict=strict, only=set(sources) or None, verbosity=opts.verbosity))
+    sys.exit(do_run(config, strict=strict, only=set(sources) or None, verbosity=opts.verbosity,
+                    force=force))
 
 
 @cli.command()
@@ -158,56 +166,100 @@ def check(opts: Options) -> None:
                    f"{_plural(len(config.topics), 'topic')}: {', '.join(config.topic_ids())}")
 
 
+_STATE_ORDER = {"gone": 0, "failing": 1, "stale": 2, "new": 3, "ok": 4, "disabled": 5}
+_SORT_KEYS = ("state", "id", "last-success", "failures", "entries", "next-due")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
+    health = store.all_health() if store else {}
+    counts = store.entry_counts() if store else {}
+    rows: list[dict[str, object]] = []
+    for source in config.sources:
+        h = health.get(source.id, SourceHealth(source.id))
+        state = "disabled" if not source.enabled else ("stale" if h.stale and h.state == "ok" else h.state)
+        note = h.last_error or h.last_warning or ""
+        if h.redirect_adopted and h.redirect_target:
+            note = f"moved permanently to {h.redirect_target}; update the url in config" + (
+                f"; {note}" if note else "")
+        rows.append({
+            "id": source.id, "title": source.title, "state": state,
+            "url": source.url, "path": str(source.path) if source.path else None,
+            "http_status": h.http_status, "last_attempt": _iso(h.last_attempt),
+            "last_success": _iso(h.last_success), "next_due": _iso(h.next_due),
+            "failures": h.failures, "entries": counts.get(source.id, 0),
+            "entries_seen": h.entries_seen, "last_new_entry": _iso(h.last_new_entry),
+            "redirect_target": h.redirect_target if h.redirect_adopted else None,
+            "note": note,
+        })
+    return rows
+
+
+def _sort(rows: list[dict[str, object]], key: str) -> list[dict[str, object]]:
+    if key == "id":
+        return sorted(rows, key=lambda r: str(r["id"]))
+    if key == "failures":
+        return sorted(rows, key=lambda r: (-int(str(r["failures"])), str(r["id"])))
+    if key == "entries":
+        return sorted(rows, key=lambda r: (-int(str(r["entries"])), str(r["id"])))
+    if key in ("last-success", "next-due"):
+        field = key.replace("-", "_")
+        return sorted(rows, key=lambda r: (str(r[field] or ""), str(r["id"])))
+    return sorted(rows, key=lambda r: (_STATE_ORDER.get(str(r["state"]), 9), str(r["id"])))
+
+
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--sort", type=click.Choice(_SORT_KEYS), default="state", show_default=True,
+              help="Order of the rows; by state puts broken and stale sources first.")
 @click.pass_obj
-def status(opts: Options) -> None:
+def status(opts: Options, as_json: bool, sort: str) -> None:
     """Show each source's health from the state database."""
     config = _load(opts.root)
-    if not config.settings.state_path.exists():
-        click.echo("no runs yet: run 'feeds run' first")
-        return
     try:
-        with Store(config.settings.state_path) as store:
-            rows = {r["id"]: r for r in store.source_rows()}
-            total = store.count_entries()
+        if config.settings.state_path.exists():
+            with Store(config.settings.state_path) as store:
+                rows = status_rows(config, store)
+                total = store.count_entries()
+        else:
+            rows, total = status_rows(config, None), 0
     except StateError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-    table = Table(title=f"{config.settings.title}: {total} entries held")
-    for column in ("source", "state", "last success", "failures", "entries", "last error"):
-        table.add_column(column)
-    for source in config.sources:
-        r = rows.get(source.id)
-        if not source.enabled:
-            table.add_row(source.id, "disabled", "", "", "", "")
-        elif r is None:
-            table.add_row(source.id, "never run", "", "", "", "")
-        else:
-            table.add_row(source.id, r["last_status"] or "", (r["last_success"] or "")[:19],
-                          str(r["failures"]), str(r["entries"]), r["last_error"] or "")
-    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    rows = _sort(rows, sort)
+    if as_json:
+        click.echo(json.dumps({"entries": total, "sources": rows}, indent=2))
+        return
+    table = Table(title=f"{config.settings.title}: {_plural(total, 'entry', 'entries')} held")
+    for column in ("source", "state", "HTTP", "last success", "next due", "fails", "entries", "note"):
+        table.add_column(column, overflow="fold")
+    styles = {"gone": "red", "failing": "red", "stale": "yellow", "disabled": "dim"}
+    for r in rows:
+        table.add_row(
+            str(r["id"]), str(r["state"]), str(r["http_status"] or ""),
+            str(r["last_success"] or "")[:16].replace("T", " "),
+            str(r["next_due"] or "")[:16].replace("T", " "),
+            str(r["failures"] or ""), str(r["entries"]), str(r["note"]),
+            style=styles.get(str(r["state"])))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
     """A length of time such as ``90s``, ``30m`` or ``2h`` (a bare number is minutes)."""
 
     name = "duration"
-    _UNITS: ClassVar[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> timedelta:
         if isinstance(value, timedelta):
             return value
-        text = str(value).strip().lower()
-        unit = text[-1:] if text[-1:] in self._UNITS else "m"
-        number = text[:-1] if text[-1:] in self._UNITS else text
         try:
-            amount = float(number)
-        except ValueError:
-            self.fail(f"{value!r} is not a duration such as 90s, 30m or 2h", param, ctx)
-        if amount <= 0:
-            self.fail(f"{value!r} must be longer than zero", param, ctx)
-        return timedelta(seconds=amount * self._UNITS[unit])
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @cli.command()

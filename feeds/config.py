@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ FEEDS_FILE = Path("config/feeds.toml")
 SOURCES_FILE = Path("config/sources.toml")
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-RESERVED_TOPICS = frozenset({"all", "index", "articles", "sources"})
+RESERVED_TOPICS = frozenset({"all", "index", "articles", "sources", "health", "status"})
 
 Key = tuple[str | int, ...]
 
@@ -146,6 +147,17 @@ class _Checker:
                 return default
         return value
 
+    def duration(self, table: Mapping[str, Any], path: Key, key: str, default: timedelta | None,
+                 what: str) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.error((*path, key), f"{what} '{key}' {exc}")
+            return default
+
     def get_strings(self, table: Mapping[str, Any], path: Key, key: str, what: str) -> tuple[str, ...]:
         value = self.get(table, path, key, list, [], what)
         out: list[str] = []
@@ -156,6 +168,27 @@ class _Checker:
                 continue
             out.append(item.strip())
         return tuple(out)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d``; a bare number is minutes. Raises ``ValueError``
+    with the end of a sentence ("must be ...") for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("must be a duration such as \"90s\", \"30m\", \"2h\" or \"1d\"")
+    text = str(value).strip().lower()
+    unit = text[-1:] if text[-1:] in _UNITS else "m"
+    number = text[:-1] if text[-1:] in _UNITS else text
+    try:
+        amount = float(number)
+    except ValueError:
+        raise ValueError(f"must be a duration such as \"90s\", \"30m\", \"2h\" or \"1d\", "
+                         f"not {value!r}") from None
+    if not amount > 0 or amount > 10 * 365 * 86400:
+        raise ValueError(f"must be longer than zero and shorter than ten years, not {value!r}")
+    return timedelta(seconds=amount * _UNITS[unit])
 
 
 def _positive(value: Any) -> str | None:
@@ -246,7 +279,8 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
     else:
         c.known_keys(fetch, fp, {
             "concurrency", "connect_timeout", "read_timeout", "total_timeout",
-            "max_bytes", "max_redirects", "user_agent",
+            "max_bytes", "max_redirects", "user_agent", "per_host", "default_interval",
+            "min_interval", "max_interval", "max_backoff", "alert_after",
         }, "[fetch]")
         d = FetchSettings()
         fetch_settings = FetchSettings(
@@ -259,7 +293,15 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
                                 lambda v: None if v >= 0 else "must not be negative"),
             user_agent=c.get(fetch, fp, "user_agent", str, d.user_agent, "fetch",
                              lambda v: None if v.strip() else "must not be empty"),
+            per_host=c.get(fetch, fp, "per_host", int, d.per_host, "fetch", _positive),
+            default_interval=c.duration(fetch, fp, "default_interval", d.default_interval, "fetch"),
+            min_interval=c.duration(fetch, fp, "min_interval", d.min_interval, "fetch"),
+            max_interval=c.duration(fetch, fp, "max_interval", d.max_interval, "fetch"),
+            max_backoff=c.duration(fetch, fp, "max_backoff", d.max_backoff, "fetch"),
+            alert_after=c.get(fetch, fp, "alert_after", int, d.alert_after, "fetch", _positive),
         )
+        if fetch_settings.min_interval > fetch_settings.max_interval:
+            c.error((*fp, "min_interval"), "fetch 'min_interval' is longer than 'max_interval'")
     if title is None or base_url is None:
         return None
     if not base_url.endswith("/"):
@@ -311,6 +353,42 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
     return topics
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _headers(c: _Checker, body: dict[str, Any], p: Key, what: str) -> tuple[tuple[str, str], ...]:
+    raw = c.get(body, p, "headers", dict, {}, what)
+    out: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        if not _HEADER_NAME.match(name):
+            c.error((*p, "headers", name), f"{what}: '{name}' is not a valid HTTP header name")
+        elif not isinstance(value, str) or "\n" in value or "\r" in value:
+            c.error((*p, "headers", name), f"{what}: header '{name}' must be a one-line string")
+        else:
+            out.append((name, value))
+    return tuple(out)
+
+
+def _auth(c: _Checker, body: dict[str, Any], p: Key, what: str) -> tuple[str, str] | None:
+    user = c.get(body, p, "username", str, None, what)
+    password = c.get(body, p, "password", str, None, what)
+    env = c.get(body, p, "password_env", str, None, what)
+    if env is not None:
+        if password is not None:
+            c.error((*p, "password_env"), f"{what} has both password and password_env (give one)")
+        elif env not in os.environ:
+            c.error((*p, "password_env"), f"{what}: environment variable {env} is not set")
+        else:
+            password = os.environ[env]
+    if (user is None) != (password is None):
+        if user is not None:
+            c.error((*p, "username"), f"{what} has a username but no password (or password_env)")
+        else:
+            c.error((*p, "password"), f"{what} has a password but no username")
+        return None
+    return (user, password) if user is not None and password is not None else None
+
+
 def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str]) -> list[Source]:
     c.known_keys(data, (), {"sources"}, "config/sources.toml")
     raw = data.get("sources", [])
@@ -319,7 +397,8 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
         return []
     sources: list[Source] = []
     seen: dict[str, int | None] = {}
-    allowed = {"id", "title", "url", "path", "topics", "enabled"}
+    allowed = {"id", "title", "url", "path", "topics", "enabled", "headers", "user_agent",
+               "username", "password", "password_env", "timeout", "max_bytes", "interval"}
     for index, body in enumerate(raw):
         p: Key = ("sources", index)
         if not isinstance(body, dict):
@@ -367,5 +446,12 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             path=path,
             topics=tuple(dict.fromkeys(topics)),
             enabled=c.get(body, p, "enabled", bool, True, what),
+            headers=_headers(c, body, p, what),
+            user_agent=c.get(body, p, "user_agent", str, None, what,
+                             lambda v: None if v.strip() else "must not be empty"),
+            auth=_auth(c, body, p, what),
+            timeout=c.get(body, p, "timeout", float, None, what, _positive),
+            max_bytes=c.get(body, p, "max_bytes", int, None, what, _positive),
+            interval=c.duration(body, p, "interval", None, what),
         ))
     return sources

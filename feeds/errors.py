@@ -43,7 +43,15 @@ class SourceError(FeedsError):
 
 
 class FetchError(SourceError):
-    pass
+    def __init__(self, source_id: str, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(source_id, message)
+        self.status = status
+        self.retry_after = retry_after  # seconds, from a 429 or 503
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
 
 
 class ParseError(SourceError):

@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from feeds.errors import FetchError, SourceError
 from feeds.types import (
+    CacheHints,
     Document,
     FetchSettings,
     HttpCache,
@@ -72,56 +76,160 @@ def _connect_message(exc: Exception, url: str) -> str:
     return f"cannot connect to {host}: {text or type(exc).__name__}"
 
 
-async def _fetch(client: httpx.AsyncClient, source: Source, cache: HttpCache,
-                 settings: FetchSettings) -> Document | NotModified:
-    assert source.url is not None
-    headers = {"Accept": ACCEPT}
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def cache_hints(headers: httpx.Headers, now: datetime) -> CacheHints:
+    """Freshness the server grants: Cache-Control max-age, else Expires."""
+    control = headers.get("cache-control", "")
+    m = re.search(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?(\d+)", control, re.I)
+    if m:
+        return CacheHints(max_age=float(m.group(1)))
+    expires = headers.get("expires")
+    if expires:
+        try:
+            when = parsedate_to_datetime(expires)
+        except (TypeError, ValueError):
+            return CacheHints(max_age=0.0)  # RFC 9111: an invalid Expires means already stale
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return CacheHints(max_age=max(0.0, (when - now).total_seconds()))
+    return CacheHints()
+
+
+_CHALLENGE_MARKERS = (
+    b"just a moment", b"cf-browser-verification", b"challenge-platform", b"cf_chl_",
+    b"attention required! | cloudflare", b"ddos-guard", b"checking your browser",
+    b"_incapsula_resource", b"captcha",
+)
+
+
+def challenge_name(headers: httpx.Headers, body: bytes) -> str | None:
+    """The bot protection that answered instead of the feed, if any."""
+    head = body[:65536].lower()
+    if headers.get("cf-mitigated") == "challenge" or (
+        "cloudflare" in headers.get("server", "").lower()
+        and any(m in head for m in _CHALLENGE_MARKERS)
+    ):
+        return "Cloudflare"
+    if any(m in head for m in _CHALLENGE_MARKERS):
+        return "a bot-protection service"
+    return None
+
+
+def _permanent_target(response: httpx.Response) -> str | None:
+    """Where the redirects led, if every hop was permanent (301 or 308)."""
+    hops = response.history
+    if hops and all(h.status_code in (301, 308) for h in hops):
+        return str(response.url)
+    return None
+
+
+async def _read_capped(response: httpx.Response, limit: int, source_id: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    # aiter_bytes() yields decompressed bytes, so the cap also stops gzip bombs.
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(source_id, f"response exceeds the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _error_for(response: httpx.Response, source_id: str, now: datetime) -> FetchError:
+    status = response.status_code
+    try:
+        body = await _read_capped(response, 65536, source_id)
+    except (FetchError, httpx.HTTPError):
+        body = b""
+    where = f" from {response.url}"
+    retry = _retry_after(response.headers.get("retry-after"), now) if status in (429, 503) else None
+    challenge = challenge_name(response.headers, body) if status in (403, 429, 503) else None
+    reason = response.reason_phrase or ""
+    if challenge:
+        message = f"HTTP {status}: blocked by a {challenge} bot challenge page{where}"
+        if challenge != "Cloudflare":
+            message = f"HTTP {status}: blocked by {challenge} (a bot challenge page){where}"
+    elif status == 401:
+        message = f"HTTP 401 Unauthorized{where}: the feed needs credentials (set username and password)"
+    elif status == 403:
+        message = f"HTTP 403 Forbidden{where}: the server refuses us (it may block aggregators)"
+    elif status == 410:
+        message = f"HTTP 410 Gone{where}: the publisher removed this feed; it will not be polled again"
+    else:
+        message = f"HTTP {status} {reason}".strip() + where
+    if retry is not None:
+        message += f" (retry after {retry:.0f} s)"
+    return FetchError(source_id, message, status=status, retry_after=retry)
+
+
+def request_headers(source: Source, cache: HttpCache, settings: FetchSettings) -> dict[str, str]:
+    headers = {"Accept": ACCEPT, "User-Agent": source.user_agent or settings.user_agent}
+    headers.update(dict(source.headers))
     if cache.etag:
         headers["If-None-Match"] = cache.etag
     if cache.last_modified:
         headers["If-Modified-Since"] = cache.last_modified
-    async with client.stream("GET", source.url, headers=headers) as response:
+    return headers
+
+
+async def _fetch(client: httpx.AsyncClient, source: Source, url: str, cache: HttpCache,
+                 settings: FetchSettings, now: datetime) -> Document | NotModified:
+    limit = source.max_bytes or settings.max_bytes
+    auth = httpx.BasicAuth(*source.auth) if source.auth else None
+    headers = request_headers(source, cache, settings)
+    async with client.stream("GET", url, headers=headers, auth=auth) as response:
+        hints = cache_hints(response.headers, now)
+        moved = _permanent_target(response)
         if response.status_code == 304:
-            return NotModified(source.id, "304")
+            return NotModified(source.id, "304", hints, moved)
         if response.status_code >= 400:
-            reason = response.reason_phrase or ""
-            raise FetchError(source.id, f"HTTP {response.status_code} {reason}".strip()
-                             + f" from {response.url}")
+            raise await _error_for(response, source.id, now)
         if response.status_code != 200:
-            raise FetchError(source.id, f"unexpected HTTP {response.status_code} from {response.url}")
+            raise FetchError(source.id, f"unexpected HTTP {response.status_code} from {response.url}",
+                             status=response.status_code)
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > settings.max_bytes:
-            raise FetchError(source.id, f"response is {int(declared):,} bytes, over the limit of "
-                                        f"{settings.max_bytes:,}")
-        chunks: list[bytes] = []
-        size = 0
-        # aiter_bytes() yields decompressed bytes, so the cap also stops gzip bombs.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > settings.max_bytes:
-                raise FetchError(source.id, f"response exceeds the limit of {settings.max_bytes:,} bytes")
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchError(source.id, f"response is {int(declared):,} bytes, over the limit of {limit:,}")
+        body = await _read_capped(response, limit, source.id)
         final_url = str(response.url)
         hdrs = {k.lower(): v for k, v in response.headers.items()}
-    digest = body_hash(body)
-    etag = hdrs.get("etag")
-    last_modified = hdrs.get("last-modified")
-    if digest == cache.body_hash:
-        return NotModified(source.id, "same body")
+    if body_hash(body) == cache.body_hash:
+        return NotModified(source.id, "same body", hints, moved)
     return Document(source_id=source.id, url=final_url, body=body, headers=hdrs,
-                    etag=etag, last_modified=last_modified)
+                    etag=hdrs.get("etag"), last_modified=hdrs.get("last-modified"),
+                    hints=hints, permanent_redirect=moved)
 
 
 async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
-                    settings: FetchSettings) -> Document | NotModified:
-    """Fetch a feed within the wall-clock cap; raise ``FetchError`` with a clear reason."""
-    url = source.url or ""
+                    settings: FetchSettings, *, url: str | None = None,
+                    now: datetime | None = None) -> Document | NotModified:
+    """Fetch a feed within the wall-clock cap; raise ``FetchError`` with a clear reason.
+
+    ``url`` overrides the configured one (a permanent redirect we adopted).
+    """
+    url = url or source.url or ""
+    now = now or datetime.now(UTC)
+    cap = source.timeout or settings.total_timeout
     try:
-        async with asyncio.timeout(settings.total_timeout):
-            return await _fetch(client, source, cache, settings)
+        async with asyncio.timeout(cap):
+            return await _fetch(client, source, url, cache, settings, now)
     except TimeoutError:
-        raise FetchError(source.id, f"gave up after {settings.total_timeout:g} s in all "
+        raise FetchError(source.id, f"gave up after {cap:g} s in all "
                                     "(the server was too slow)") from None
     except httpx.ConnectTimeout:
         raise FetchError(source.id, f"connecting to {httpx.URL(url).host} timed out after "
@@ -142,6 +250,8 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
         raise FetchError(source.id, f"the server broke the HTTP protocol: {exc}") from None
     except httpx.UnsupportedProtocol:
         raise FetchError(source.id, f"unsupported URL scheme in {url}") from None
+    except httpx.InvalidURL as exc:
+        raise FetchError(source.id, f"invalid URL {url}: {exc}") from None
     except httpx.HTTPError as exc:
         raise FetchError(source.id, f"{type(exc).__name__}: {exc}") from None
 
@@ -193,31 +303,35 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
         limits=limits,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
-        headers={"User-Agent": settings.user_agent},
         trust_env=False,
     )
 
 
 class HttpFetcher:
-    """Retrieves every source concurrently, with at most ``concurrency`` requests at once."""
+    """Retrieves sources concurrently: at most ``concurrency`` requests at once, and at
+    most ``per_host`` to any one host, so fifty feeds on one server do not hit it at once."""
 
     def __init__(self, settings: FetchSettings) -> None:
         self.settings = settings
 
-    async def retrieve(self, sources: Sequence[Source],
-                       caches: dict[str, HttpCache]) -> list[tuple[Source, Result]]:
-        semaphore = asyncio.Semaphore(self.settings.concurrency)
+    async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
+                       urls: dict[str, str] | None = None) -> list[tuple[Source, Result]]:
+        urls = urls or {}
+        overall = asyncio.Semaphore(self.settings.concurrency)
+        per_host: dict[str, asyncio.Semaphore] = {}
         async with make_client(self.settings) as client:
 
             async def one(source: Source) -> tuple[Source, Result]:
                 try:
                     if source.is_local:
                         return source, await asyncio.to_thread(read_folder, source)
-                    async with semaphore:
+                    url = urls.get(source.id) or source.url or ""
+                    host = (urlsplit(url).hostname or "").lower()
+                    gate = per_host.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+                    async with gate, overall:
                         cache = caches.get(source.id, HttpCache())
-                        return source, await fetch_one(client, source, cache, self.settings)
+                        return source, await fetch_one(client, source, cache, self.settings, url=url)
                 except SourceError as exc:
                     return source, exc
 
             return list(await asyncio.gather(*(one(s) for s in sources)))
-

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import contextlib
 import io
 import re
 import xml.sax
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -179,8 +182,42 @@ def _looks_like_html(doc: Document) -> bool:
     return content_type in _HTML_TYPES or head.startswith((b"<!doctype html", b"<html"))
 
 
+_DECLARES_ENTITIES = re.compile(rb"<!ENTITY", re.I)
+_PROLOG_SCAN = 1 << 16
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml",
+               "application/feed+json", "application/json")
+
+
+class _AlternateLinks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        a = {k.lower(): (v or "") for k, v in attrs}
+        rels = a.get("rel", "").lower().split()
+        kind = a.get("type", "").lower().split(";")[0].strip()
+        if "alternate" in rels and kind in _FEED_TYPES and a.get("href", "").strip():
+            self.found.append(a["href"].strip())
+
+
+def advertised_feeds(body: bytes, page_url: str) -> list[str]:
+    """Feed URLs an HTML page advertises with <link rel="alternate" type="...">."""
+    finder = _AlternateLinks()
+    with contextlib.suppress(ValueError, AssertionError):
+        finder.feed(body[:1 << 20].decode("utf-8", errors="replace"))
+    return list(dict.fromkeys(urljoin(page_url, href) for href in finder.found))[:5]
+
+
 def parse_document(doc: Document) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed."""
+    if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
+        # Entity declarations are how XML bombs and external-entity (XXE) attacks
+        # work; no real feed needs them, so we refuse them before any parser runs.
+        raise ParseError(doc.source_id, "refused: the document declares XML entities "
+                                        "(a possible entity-expansion or XXE attack)")
     headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
     headers.setdefault("content-location", doc.url)
     headers["content-type"] = _content_type(doc)
@@ -196,7 +233,9 @@ def parse_document(doc: Document) -> FeedData:
     reason = (str(exc).strip() or type(exc).__name__) if exc is not None else ""
     if not version and not entries:
         if _looks_like_html(doc):
-            raise ParseError(doc.source_id, "not a feed: the server sent an HTML page")
+            alternates = advertised_feeds(doc.body, doc.url)
+            hint = f"; the page advertises {', '.join(alternates)}" if alternates else ""
+            raise ParseError(doc.source_id, f"not a feed: the server sent an HTML page{hint}")
         raise ParseError(doc.source_id, f"not a feed: {reason or 'no RSS or Atom root element'}")
     warnings: list[str] = []
     if exc is not None:
@@ -207,6 +246,7 @@ def parse_document(doc: Document) -> FeedData:
         warnings.append(f"feed is malformed ({reason}); {len(entries)} entries recovered")
     feed = parsed.get("feed") or {}
     title = _text(feed.get("title_detail"))
+    ttl = str(feed.get("ttl") or "").strip()
     return FeedData(
         title=title.value if title else None,
         link=feed.get("link") or None,
@@ -214,4 +254,5 @@ def parse_document(doc: Document) -> FeedData:
         authors=_people(feed),
         entries=tuple(_entry(e, headers["content-location"]) for e in entries),
         warnings=tuple(warnings),
+        ttl=int(ttl) if ttl.isdigit() and 0 < int(ttl) < 60 * 24 * 365 else None,
     )

@@ -7,6 +7,7 @@ fetcher and the output files; the clock comes in as ``now``.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,14 +16,17 @@ from typing import Protocol
 
 from feeds.articles import parse_article
 from feeds.classify import Classifier
-from feeds.dedupe import plan
+from feeds.dedupe import entry_id, plan
 from feeds.emit import FeedView, Item, render_atom, render_rss
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, body_hash
 from feeds.files import write_if_changed
+from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.normalize import Context, normalize
 from feeds.pages import Site, render_article, render_index
 from feeds.parse import parse_document
+from feeds.polling import is_due
+from feeds.sanitize import text_to_html
 from feeds.state import Store
 from feeds.types import (
     Config,
@@ -31,8 +35,10 @@ from feeds.types import (
     HttpCache,
     LocalFolder,
     NotModified,
+    Person,
     RunReport,
     Source,
+    SourceHealth,
     SourceOutcome,
     TopicMatch,
 )
@@ -43,19 +49,22 @@ ALL_TOPIC = "all"
 
 
 class Fetcher(Protocol):
-    async def retrieve(self, sources: Sequence[Source],
-                       caches: dict[str, HttpCache]) -> list[tuple[Source, Result]]: ...
+    async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
+                       urls: dict[str, str] | None = None) -> list[tuple[Source, Result]]: ...
 
 
 @dataclass
 class _Ingest:
     entries: list[Entry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ttl: int | None = None
+    partly_broken: str | None = None  # the parser recovered what it could
 
 
 def _ingest_document(config: Config, source: Source, doc: Document, now: datetime) -> _Ingest:
     feed = parse_document(doc)
-    out = _Ingest(warnings=list(feed.warnings))
+    out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
+                  partly_broken=feed.warnings[0] if feed.warnings else None)
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed)
     for data in feed.entries:
@@ -95,24 +104,36 @@ def _topics_function(config: Config, classifier: Classifier) -> TopicsOf:
 
 
 def _process(config: Config, store: Store, classifier: Classifier, source: Source,
-             result: Result, now: datetime) -> SourceOutcome:
+             result: Result, now: datetime, jitter: float) -> SourceOutcome:
+    settings = config.settings.fetch
+    prev = reset_if_reconfigured(store.health(source.id), source)
     if isinstance(result, SourceError):
-        store.record_failure(source.id, now, result.message)
-        return SourceOutcome(source.id, "failed", result.message)
-    if isinstance(result, NotModified):
+        health, events = after_failure(prev, source, settings, now, result, jitter)
         with store.transaction():
-            store.record_success(source.id, now, "not-modified", None)
+            store.save_health(health, events)
+        status = "gone" if health.state == "gone" else "failed"
+        return SourceOutcome(source.id, status, result.message)
+    if isinstance(result, NotModified):
+        health, events = after_success(
+            prev, source, settings, now, http_status=304 if result.reason == "304" else 200,
+            hints=result.hints, ttl_minutes=None, permanent_redirect=result.permanent_redirect,
+            entries_seen=None, new_entries=0, warning=prev.last_warning,
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)))
+        with store.transaction():
+            store.save_health(health, events)
         why = "304 Not Modified" if result.reason == "304" else "same content as last time"
         return SourceOutcome(source.id, "not-modified", why)
+    ttl: int | None = None
     try:
         if isinstance(result, Document):
             ingest = _ingest_document(config, source, result, now)
-            cache = HttpCache(result.etag, result.last_modified, body_hash(result.body))
+            ttl = ingest.ttl
         else:
             ingest = _ingest_folder(config, source, result, now)
-            cache = None
     except SourceError as exc:
-        store.record_failure(source.id, now, exc.message)
+        health, events = after_failure(prev, source, settings, now, exc, jitter)
+        with store.transaction():
+            store.save_health(health, events)
         return SourceOutcome(source.id, "failed", exc.message)
 
     topics_of = _topics_function(config, classifier)
@@ -125,7 +146,18 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
             if gone:
                 ingest.warnings.append(f"{gone} article(s) no longer in the folder; they stay "
                                        "published until retention ends")
-        store.record_success(source.id, now, "ok", cache)
+        else:
+            store.save_cache(source.id, HttpCache(result.etag, result.last_modified,
+                                                  body_hash(result.body)))
+        health, events = after_success(
+            prev, source, settings, now,
+            http_status=200 if isinstance(result, Document) else None,
+            hints=result.hints if isinstance(result, Document) else None, ttl_minutes=ttl,
+            permanent_redirect=result.permanent_redirect if isinstance(result, Document) else None,
+            entries_seen=len(ingest.entries), new_entries=new,
+            warning=ingest.partly_broken,
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)))
+        store.save_health(health, events)
     count = len(ingest.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
     return SourceOutcome(source.id, "ok", message, new, updated, tuple(ingest.warnings))
@@ -145,9 +177,7 @@ def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Class
 
 def build_views(config: Config, store: Store) -> list[FeedView]:
     s = config.settings
-    newest = store.newest_update()
-    created = store.get_meta("created")
-    empty_updated = newest or (datetime.fromisoformat(created) if created else datetime.now(UTC))
+    empty_updated = _empty_updated(store)
     titles = {src.id: src.title for src in config.sources}
     urls = {src.id: src.url for src in config.sources}
     views: list[FeedView] = []
@@ -171,6 +201,43 @@ def build_views(config: Config, store: Store) -> list[FeedView]:
     return views
 
 
+HEALTH_TOPIC = "health"
+HEALTH_ENTRIES = 100
+
+
+def health_view(config: Config, store: Store) -> FeedView:
+    """The operators' feed: one entry per change in a source's health."""
+    s = config.settings
+    sources = {src.id: src for src in config.sources}
+    namespace = store.get_meta("created") or ""
+    items: list[Item] = []
+    for event_id, event in store.events(HEALTH_ENTRIES):
+        source = sources.get(event.source_id)
+        title = source.title if source else event.source_id
+        message = event.message
+        entry = Entry(
+            source_id=event.source_id, item_key=f"event:{event_id}", url_key=None,
+            link=source.url if source and source.url else None,
+            title=f"{title}: {event.kind}", summary_html=text_to_html(message), content_html="",
+            summary_text=message, published=event.at, updated=event.at,
+            authors=(Person(s.author),), categories=(event.kind,), enclosures=(), language=None,
+            content_hash="")
+        # The database's creation time keeps ids unique if the database is ever rebuilt.
+        items.append(Item(entry_id(f"health {namespace}", str(event_id)), entry, title, None))
+    return FeedView(
+        topic=HEALTH_TOPIC, title=f"{s.title}: source health",
+        description="Sources that started failing, recovered, moved, went quiet or went away",
+        site_url=s.base_url, atom_url=f"{s.base_url}{HEALTH_TOPIC}.atom",
+        rss_url=f"{s.base_url}{HEALTH_TOPIC}.rss", author=s.author, language=s.language,
+        items=items, empty_updated=_empty_updated(store))
+
+
+def _empty_updated(store: Store) -> datetime:
+    newest = store.newest_update()
+    created = store.get_meta("created")
+    return newest or (datetime.fromisoformat(created) if created else datetime.now(UTC))
+
+
 def publish(config: Config, store: Store) -> tuple[list[str], int]:
     """Render every output and write those whose bytes changed. Returns (written, unchanged)."""
     s = config.settings
@@ -182,6 +249,9 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
         files[out_dir / f"{view.topic}.atom"] = render_atom(view)
         files[out_dir / f"{view.topic}.rss"] = render_rss(view)
     files[out_dir / "index.html"] = render_index(site, views)
+    health = health_view(config, store)
+    files[out_dir / "health.atom"] = render_atom(health)
+    files[out_dir / "health.rss"] = render_rss(health)
     files.update(_article_pages(config, store, site))
     written: list[str] = []
     unchanged = 0
@@ -219,27 +289,66 @@ def _remove_stale_pages(folder: Path, keep: set[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class _Selection:
+    sources: list[Source]  # to fetch
+    skipped: list[SourceOutcome]  # not due, or gone
+    urls: dict[str, str]  # adopted permanent redirects
+    caches: dict[str, HttpCache]  # validators to send
+
+
+def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
+            force: bool) -> _Selection:
+    health = store.all_health()
+    chosen: list[Source] = []
+    skipped: list[SourceOutcome] = []
+    urls: dict[str, str] = {}
+    caches: dict[str, HttpCache] = {}
+    for source in config.sources:
+        if not source.enabled or (only is not None and source.id not in only):
+            continue
+        h = reset_if_reconfigured(health.get(source.id, SourceHealth(source.id)), source)
+        if not (force or only is not None or source.is_local):
+            if h.state == "gone":
+                skipped.append(SourceOutcome(source.id, "gone", h.last_error or "HTTP 410 Gone"))
+                continue
+            if not is_due(h.next_due, now):
+                due = h.next_due.strftime("%Y-%m-%d %H:%M UTC") if h.next_due else ""
+                skipped.append(SourceOutcome(source.id, "skipped", f"not due until {due}"))
+                continue
+        if h.fetch_url:
+            urls[source.id] = h.fetch_url
+        if not source.is_local:
+            # Validators of another URL mean nothing for this one.
+            reconfigured = source.id in health and health[source.id].config_url not in (None, source.url)
+            caches[source.id] = HttpCache() if reconfigured else store.http_cache(source.id)
+        chosen.append(source)
+    return _Selection(chosen, skipped, urls, caches)
+
+
 async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datetime,
-                   only: set[str] | None = None) -> RunReport:
+                   only: set[str] | None = None, force: bool = False,
+                   rng: random.Random | None = None) -> RunReport:
+    """One run. Sources that are not due (or gone) are skipped unless ``force``
+    or named in ``only``; local folders are read every time."""
+    rng = rng or random.Random()
     if store.get_meta("created") is None:
         with store.transaction():
             store.set_meta("created", now.isoformat())
-    sources = [s for s in config.sources if s.enabled and (only is None or s.id in only)]
-    caches = {s.id: store.http_cache(s.id) for s in sources if not s.is_local}
-    results = await fetcher.retrieve(sources, caches)
+    selection = _select(config, store, now, only, force)
+    outcomes = list(selection.skipped)
+    results = await fetcher.retrieve(selection.sources, selection.caches, selection.urls)
     classifier = Classifier(config.topics)
     _reclassify_if_rules_changed(config, store, classifier)
-    outcomes: list[SourceOutcome] = []
     for source, result in results:
         try:
-            outcome = _process(config, store, classifier, source, result, now)
+            outcome = _process(config, store, classifier, source, result, now, rng.random())
         except FeedsError:
             raise
         except Exception as exc:  # a bug meeting odd input must not cost the other sources
             log.exception("internal error while processing source %s", source.id)
-            message = f"internal error while processing: {type(exc).__name__}: {exc}"
-            store.record_failure(source.id, now, message)
-            outcome = SourceOutcome(source.id, "failed", message)
+            error = SourceError(source.id, f"internal error while processing: {type(exc).__name__}: {exc}")
+            outcome = _process(config, store, classifier, source, error, now, rng.random())
         outcomes.append(outcome)
         log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
     purged = store.purge(now - timedelta(days=config.settings.retention_days))

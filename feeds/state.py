@@ -22,11 +22,14 @@ from typing import Any
 
 from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update
 from feeds.errors import StateError
-from feeds.types import Enclosure, Entry, HttpCache, Person, TopicMatch
+from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+# The first schema, as version 1 shipped it. A new database is created with it
+# and then brought forward by the same migrations as an old one, so every
+# migration is exercised on every install.
+_SCHEMA_V1 = """
 CREATE TABLE sources (
     id TEXT PRIMARY KEY,
     etag TEXT,
@@ -70,6 +73,43 @@ CREATE TABLE items (
 CREATE INDEX items_entry ON items(entry_id);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# Forward-only migrations: MIGRATIONS[n] takes a database from version n - 1 to n.
+MIGRATIONS: dict[int, str] = {
+    2: """
+ALTER TABLE sources ADD COLUMN state TEXT NOT NULL DEFAULT 'new';
+UPDATE sources SET state = CASE WHEN last_status = 'failed' THEN 'failing'
+                                WHEN last_status IS NULL THEN 'new' ELSE 'ok' END;
+ALTER TABLE sources DROP COLUMN last_status;
+ALTER TABLE sources ADD COLUMN config_url TEXT;
+ALTER TABLE sources ADD COLUMN http_status INTEGER;
+ALTER TABLE sources ADD COLUMN last_warning TEXT;
+ALTER TABLE sources ADD COLUMN next_due TEXT;
+ALTER TABLE sources ADD COLUMN redirect_target TEXT;
+ALTER TABLE sources ADD COLUMN redirect_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN redirect_adopted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN entries_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN last_new_entry TEXT;
+ALTER TABLE sources ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sources ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE health_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX health_events_at ON health_events(at);
+""",
+}
+
+_HEALTH_COLUMNS = (
+    "state", "config_url", "last_attempt", "last_success", "http_status", "failures",
+    "last_error", "last_warning", "next_due", "redirect_target", "redirect_seen",
+    "redirect_adopted", "entries_seen", "last_new_entry", "alerted", "stale",
+)
+_TIME_COLUMNS = frozenset({"last_attempt", "last_success", "next_due", "last_new_entry"})
+_BOOL_COLUMNS = frozenset({"redirect_adopted", "alerted", "stale"})
 
 
 def _ts(value: datetime) -> str:
@@ -167,14 +207,20 @@ class Store:
             ).fetchone()[0]
             if tables:
                 raise StateError(f"{self.path}: this is not a feeds state database")
-            # One transaction: a crash leaves either no schema or all of it.
-            try:
-                self.db.executescript(
-                    f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
+            self._script(_SCHEMA_V1, 1)
+            version = 1
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self._script(MIGRATIONS[target], target)
+
+    def _script(self, script: str, version: int) -> None:
+        """Run a schema script and set the version in one transaction: a crash
+        leaves the database at the old version or the new one, never between."""
+        try:
+            self.db.executescript(f"BEGIN IMMEDIATE;{script}PRAGMA user_version = {version};COMMIT;")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -205,32 +251,62 @@ class Store:
         ).fetchone()
         return HttpCache() if row is None else HttpCache(row[0], row[1], row[2])
 
-    def record_success(self, source_id: str, now: datetime, status: str,
-                       cache: HttpCache | None) -> None:
+    def save_cache(self, source_id: str, cache: HttpCache) -> None:
         self.db.execute("INSERT OR IGNORE INTO sources(id) VALUES (?)", (source_id,))
         self.db.execute(
-            "UPDATE sources SET last_attempt = ?, last_success = ?, last_status = ?, "
-            "last_error = NULL, failures = 0 WHERE id = ?",
-            (_ts(now), _ts(now), status, source_id))
-        if cache is not None:
-            self.db.execute(
-                "UPDATE sources SET etag = ?, last_modified = ?, body_hash = ? WHERE id = ?",
-                (cache.etag, cache.last_modified, cache.body_hash, source_id))
+            "UPDATE sources SET etag = ?, last_modified = ?, body_hash = ? WHERE id = ?",
+            (cache.etag, cache.last_modified, cache.body_hash, source_id))
 
-    def record_failure(self, source_id: str, now: datetime, message: str) -> None:
-        with self.transaction():
-            self.db.execute("INSERT OR IGNORE INTO sources(id) VALUES (?)", (source_id,))
-            self.db.execute(
-                "UPDATE sources SET last_attempt = ?, last_status = 'failed', last_error = ?, "
-                "failures = failures + 1 WHERE id = ?", (_ts(now), message, source_id))
+    def health(self, source_id: str) -> SourceHealth:
+        return self.all_health().get(source_id) or SourceHealth(source_id)
 
-    def source_rows(self) -> list[dict[str, Any]]:
-        cur = self.db.execute(
-            "SELECT s.id, s.last_attempt, s.last_success, s.last_status, s.last_error, s.failures,"
-            " (SELECT count(*) FROM entries e WHERE e.source_id = s.id) FROM sources s ORDER BY s.id")
-        keys = ("id", "last_attempt", "last_success", "last_status", "last_error", "failures",
-                "entries")
-        return [dict(zip(keys, row, strict=True)) for row in cur]
+    def all_health(self) -> dict[str, SourceHealth]:
+        cols = ", ".join(_HEALTH_COLUMNS)
+        out: dict[str, SourceHealth] = {}
+        for row in self.db.execute(f"SELECT id, {cols} FROM sources"):
+            values: dict[str, Any] = {}
+            for name, value in zip(_HEALTH_COLUMNS, row[1:], strict=True):
+                if name in _TIME_COLUMNS:
+                    value = _dt(value) if value else None
+                elif name in _BOOL_COLUMNS:
+                    value = bool(value)
+                values[name] = value
+            out[row[0]] = SourceHealth(source_id=row[0], **values)
+        return out
+
+    def save_health(self, health: SourceHealth, events: Iterable[HealthEvent] = ()) -> None:
+        """Write a source's health and its events; call inside ``transaction()``."""
+        self.db.execute("INSERT OR IGNORE INTO sources(id) VALUES (?)", (health.source_id,))
+        values: list[Any] = []
+        for name in _HEALTH_COLUMNS:
+            value = getattr(health, name)
+            if name in _TIME_COLUMNS:
+                value = _ts(value) if value else None
+            elif name in _BOOL_COLUMNS:
+                value = int(value)
+            values.append(value)
+        assignments = ", ".join(f"{name} = ?" for name in _HEALTH_COLUMNS)
+        self.db.execute(f"UPDATE sources SET {assignments} WHERE id = ?", (*values, health.source_id))
+        self.db.executemany(
+            "INSERT INTO health_events(source_id, at, kind, message) VALUES (?, ?, ?, ?)",
+            [(e.source_id, _ts(e.at), e.kind, e.message) for e in events])
+
+    def events(self, limit: int) -> list[tuple[int, HealthEvent]]:
+        """The newest health events, newest first, with their ids."""
+        rows = self.db.execute(
+            "SELECT id, source_id, at, kind, message FROM health_events ORDER BY id DESC LIMIT ?",
+            (limit,))
+        return [(eid, HealthEvent(src, _dt(at), kind, msg)) for eid, src, at, kind, msg in rows]
+
+    def entry_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT source_id, count(*) FROM entries GROUP BY source_id")
+        return dict(rows)
+
+    def first_seen_times(self, source_id: str, limit: int) -> list[datetime]:
+        rows = self.db.execute(
+            "SELECT first_seen FROM entries WHERE source_id = ? ORDER BY first_seen DESC LIMIT ?",
+            (source_id, limit))
+        return [_dt(first) for (first,) in rows]
 
     # --- entries ----------------------------------------------------------------
 

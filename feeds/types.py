@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 
@@ -33,6 +33,13 @@ class Source:
     path: Path | None = None  # absolute, resolved against the project root
     topics: tuple[str, ...] = ()
     enabled: bool = True
+    # Per-source fetch options; None means the [fetch] default.
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    auth: tuple[str, str] | None = None  # basic auth: user, password
+    timeout: float | None = None  # wall-clock cap for this source
+    max_bytes: int | None = None
+    interval: timedelta | None = None  # poll this often, whatever the server hints
 
     @property
     def is_local(self) -> bool:
@@ -48,6 +55,12 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = "feeds/0.1 (+https://github.com/feeds/feeds)"
+    per_host: int = 2  # requests at once to one host
+    default_interval: timedelta = timedelta(minutes=30)
+    min_interval: timedelta = timedelta(minutes=10)
+    max_interval: timedelta = timedelta(days=1)
+    max_backoff: timedelta = timedelta(days=2)
+    alert_after: int = 2  # consecutive failures before the health feed says so
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,13 @@ class Config:
 
 
 @dataclass(frozen=True)
+class CacheHints:
+    """How long the server says its answer stays fresh."""
+
+    max_age: float | None = None  # seconds, from Cache-Control or Expires
+
+
+@dataclass(frozen=True)
 class Document:
     """A feed document as the server sent it."""
 
@@ -88,6 +108,8 @@ class Document:
     headers: dict[str, str]  # lower-cased names
     etag: str | None = None
     last_modified: str | None = None
+    hints: CacheHints = field(default_factory=CacheHints)
+    permanent_redirect: str | None = None  # where every hop of a 301/308 chain led
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,8 @@ class NotModified:
 
     source_id: str
     reason: str  # "304" or "same body"
+    hints: CacheHints = field(default_factory=CacheHints)
+    permanent_redirect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +200,7 @@ class FeedData:
     authors: tuple[Person, ...]
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...] = ()
+    ttl: int | None = None  # RSS <ttl>: minutes the feed may be cached
 
 
 @dataclass(frozen=True)
@@ -254,3 +279,43 @@ class RunReport:
     @property
     def new_entries(self) -> int:
         return sum(o.new_entries for o in self.outcomes)
+
+
+# --- source health ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """What we know of a source between runs (one row of the ``sources`` table)."""
+
+    source_id: str
+    state: str = "new"  # new, ok, failing, gone
+    config_url: str | None = None  # the URL in config when this was recorded
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    http_status: int | None = None
+    failures: int = 0  # consecutive
+    last_error: str | None = None
+    last_warning: str | None = None  # a success with trouble, e.g. a partly broken feed
+    next_due: datetime | None = None
+    redirect_target: str | None = None  # a permanent redirect seen on the last fetches
+    redirect_seen: int = 0  # how many fetches in a row showed it
+    redirect_adopted: bool = False  # fetch the target instead of the configured URL
+    entries_seen: int = 0  # items in the last document
+    last_new_entry: datetime | None = None
+    alerted: bool = False  # the health feed said it is failing
+    stale: bool = False  # the health feed said it went quiet
+
+    @property
+    def fetch_url(self) -> str | None:
+        return self.redirect_target if self.redirect_adopted else None
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    """A change in a source's health, published in the health feed."""
+
+    source_id: str
+    at: datetime
+    kind: str  # failing, recovered, gone, moved, stale, active
+    message: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import shutil
@@ -31,6 +32,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     validators: bool = True  # send ETag and Last-Modified, answer 304 to them
     gzip: bool = False
+    delay: float = 0.0  # seconds before answering
+    auth: str | None = None  # "user:password" required as basic auth
 
 
 @dataclass
@@ -52,6 +55,8 @@ class FeedServer:
         self.hits: list[Hit] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
+        self.inflight = 0
+        self.max_inflight = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,9 +68,19 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}))
-                server.handle(self)
+                    server.inflight += 1
+                    server.max_inflight = max(server.max_inflight, server.inflight)
+                try:
+                    server.handle(self)
+                finally:
+                    with server._lock:
+                        server.inflight -= 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients that hang up on purpose (size caps, timeouts) are expected
+
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
@@ -103,6 +118,9 @@ class FeedServer:
         elif path == "/redirect":
             target = h.path.split("to=", 1)[1]
             self._send(h, 302, b"", "text/plain", {"Location": target})
+        elif path.startswith("/r/"):  # /r/301?to=/x: a redirect with the given status
+            target = h.path.split("to=", 1)[1]
+            self._send(h, int(path[3:]), b"", "text/plain", {"Location": target})
         elif path == "/loop":
             self._send(h, 301, b"", "text/plain", {"Location": "/loop"})
         elif path == "/stall":
@@ -147,6 +165,13 @@ class FeedServer:
             self._send(h, 404, b"not found", "text/plain")
 
     def _static(self, h: BaseHTTPRequestHandler, route: Route) -> None:
+        if route.delay:
+            self.stopping.wait(min(route.delay, MAX_STALL))
+        if route.auth is not None:
+            expected = "Basic " + base64.b64encode(route.auth.encode()).decode()
+            if h.headers.get("Authorization") != expected:
+                self._send(h, 401, b"auth", "text/plain", {"WWW-Authenticate": 'Basic realm="feeds"'})
+                return
         headers = dict(route.headers)
         if route.validators and route.status == 200:
             etag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'

@@ -51,4 +51,4 @@ def test_interval_must_be_a_duration(project: Project) -> None:
 
     code, _out, err = run_cli(project.root, "daemon", "--interval", "soon")
     assert code == 2
-    assert "'soon' is not a duration" in err
+    assert "must be a duration such as" in err and "'soon'" in err

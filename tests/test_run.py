@@ -68,7 +68,8 @@ def test_seed_article_is_published_in_ai_and_internet_policy(project: Project) -
     assert "1 source: 1 ok" in out
     names = sorted(p.name for p in project.public.iterdir())
     assert names == ["ai.atom", "ai.rss", "all.atom", "all.rss", "articles", "chips.atom", "chips.rss",
-                     "index.html", "internet-policy.atom", "internet-policy.rss"]
+                     "health.atom", "health.rss", "index.html", "internet-policy.atom",
+                     "internet-policy.rss"]
     for topic in ("ai", "internet-policy", "all"):
         for ext in ("atom", "rss"):
             feed = parsed(project.public / f"{topic}.{ext}")
@@ -94,7 +95,7 @@ def test_every_atom_output_is_valid_rfc4287(project: Project, server: FeedServer
     full_project(project, server)
     assert run_cli(project.root, "run")[0] == 0
     atoms = sorted(project.public.glob("*.atom"))
-    assert len(atoms) == 4
+    assert [a.stem for a in atoms] == ["ai", "all", "chips", "health", "internet-policy"]
     for path in atoms:
         assert atom_errors(path.read_bytes()) == [], path.name
 
@@ -142,12 +143,18 @@ def test_full_run_against_loopback_server(project: Project, server: FeedServer) 
 def test_second_run_uses_conditional_get_and_rewrites_nothing(project: Project, server: FeedServer) -> None:
     full_project(project, server)
     assert run_cli(project.root, "run")[0] == 0
-    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in project.public.rglob("*") if p.is_file()}
-    code, out, _ = run_cli(project.root, "run")
+
+    def files() -> dict[Path, tuple[int, bytes]]:
+        return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in project.public.rglob("*")
+                if p.is_file() and not p.name.startswith("health.")}
+
+    before = files()
+    code, out, _ = run_cli(project.root, "-v", "run", "--force")
     assert code == 0
-    assert "3 not modified" in out and "0 files written" in out
-    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in project.public.rglob("*") if p.is_file()}
-    assert after == before
+    assert "3 not modified" in out
+    # Only the health feed changes: the two broken sources have now failed twice in a row.
+    assert "written: health.atom, health.rss" in out
+    assert files() == before
     assert server.hits_for("/ai.rss")[-1].headers.get("if-none-match")
 
 
@@ -161,7 +168,7 @@ def test_ids_are_stable_and_dropped_entries_stay(project: Project, server: FeedS
     body = re.sub(r"<item>\s*<title>Bakery.*?</item>", "", body, flags=re.S)
     body = body.replace("Labs are shrinking their models.", "Labs are shrinking their models fast.")
     server.add("/ai.rss", body)
-    assert run_cli(project.root, "run")[0] == 0
+    assert run_cli(project.root, "run", "--force")[0] == 0
     entries = parsed(project.public / "all.atom").entries
     second = {e.title: e.id for e in entries}
     assert second == first
@@ -261,7 +268,7 @@ def test_all_sources_failing_exits_1(project: Project, server: FeedServer) -> No
 def test_strict_makes_a_failed_source_exit_1(project: Project, server: FeedServer) -> None:
     project.write_sources([{"id": "seeds", "path": "seeds"}, {"id": "bad", "url": server.url("/status/500")}])
     assert run_cli(project.root, "run")[0] == 0
-    assert run_cli(project.root, "run", "--strict")[0] == 1
+    assert run_cli(project.root, "run", "--strict", "--force")[0] == 1
 
 
 def test_quiet_prints_nothing_on_success(project: Project) -> None:
@@ -282,7 +289,7 @@ def test_status_shows_source_health(project: Project, server: FeedServer) -> Non
     run_cli(project.root, "run")
     code, out, _ = run_cli(project.root, "status")
     assert code == 0
-    assert re.search(r"gone\s.*failed.*HTTP 404", out)
+    assert re.search(r"gone\s.*failing.*404.*HTTP 404", out)
     assert re.search(r"seeds\s.*ok", out)
 
 
@@ -300,7 +307,7 @@ def test_state_database_is_consistent_after_runs(project: Project, server: FeedS
     run_cli(project.root, "run")
     db = sqlite3.connect(project.root / "var" / "state.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     orphans = db.execute("SELECT count(*) FROM entry_topics WHERE entry_id NOT IN (SELECT id FROM entries)")
     assert orphans.fetchone()[0] == 0
 
