@@ -15,19 +15,25 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from feeds import __version__
-from feeds.config import load_config, parse_duration
+from feeds.config import SOURCES_FILE, load_config, parse_duration
+from feeds.discover import discover_feed
 from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
 from feeds.fetch import HttpFetcher
+from feeds.files import write_atomic
 from feeds.lock import run_lock
 from feeds.pipeline import run_once
 from feeds.state import Store
 from feeds.types import Config, RunReport, SourceHealth
+
+if TYPE_CHECKING:
+    from feeds.opml import OpmlFeed
 
 log = logging.getLogger("feeds")
 
@@ -286,6 +292,113 @@ def daemon(opts: Options, interval: timedelta) -> None:
     if opts.verbosity >= 0:
         logging.getLogger("feeds").setLevel(logging.INFO)
     run_forever(job, interval, stop)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.pass_obj
+def serve_command(opts: Options, host: str, port: int) -> None:
+    """Serve the output folder over HTTP, for previews and small sites."""
+    from feeds.serve import serve
+
+    config = _load(opts.root)
+    try:
+        serve(config.settings.output_dir, host, port,
+              on_ready=lambda url: click.echo(f"serving {config.settings.output_dir} at {url}"))
+    except NotADirectoryError:
+        click.echo(f"error: {config.settings.output_dir} does not exist yet: run 'feeds run' first",
+                   err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@cli.group()
+def sources() -> None:
+    """Import, export and add sources (OPML)."""
+
+
+@sources.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@click.pass_obj
+def sources_export(opts: Options, output: Path | None) -> None:
+    """Write the source list as OPML, grouped by topic."""
+    from feeds.opml import render_opml
+
+    data = render_opml(_load(opts.root))
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        write_atomic(output, data)
+
+
+def _merge_sources(opts: Options, config: Config, feeds: list[OpmlFeed], dry_run: bool) -> None:
+    from feeds.opml import merge_into_sources
+
+    path = opts.root / SOURCES_FILE
+    text = path.read_text(encoding="utf-8-sig")
+    merged, report = merge_into_sources(text, feeds, set(config.topic_ids()),
+                                        {t.id: t.title for t in config.topics})
+    for item in report.items:
+        click.echo(item.describe())
+    click.echo(report.summary() + (" (dry run: nothing written)" if dry_run else ""))
+    if report.added and not dry_run:
+        write_atomic(path, merged.encode("utf-8"))
+
+
+@sources.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Report what would be added; change nothing.")
+@click.pass_obj
+def sources_import(opts: Options, file: Path, dry_run: bool) -> None:
+    """Add the subscriptions of an OPML file to config/sources.toml.
+
+    Comments and order in the file are kept; OPML categories that name a topic
+    become the source's topics; duplicates and invalid URLs are reported.
+    """
+    from feeds.opml import OpmlError, parse_opml
+
+    config = _load(opts.root)
+    try:
+        feeds = parse_opml(file.read_bytes())
+    except OpmlError as exc:
+        click.echo(f"error: {file}: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    _merge_sources(opts, config, feeds, dry_run)
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--title", help="Title for the source (default: the feed's own).")
+@click.option("--topic", "topics", multiple=True, help="A default topic (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
+@click.pass_obj
+def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, ...],
+                dry_run: bool) -> None:
+    """Add a feed, given its URL or the URL of a page that links to it.
+
+    The feed is fetched once to check that it is one.
+    """
+    from feeds.opml import OpmlFeed
+
+    config = _load(opts.root)
+    unknown = [t for t in topics if t not in config.topic_ids()]
+    if unknown:
+        click.echo(f"error: unknown topic {', '.join(unknown)} "
+                   f"(known: {', '.join(config.topic_ids())})", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        feed_url, feed_title = asyncio.run(discover_feed(url, config.settings.fetch))
+    except FeedsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    if feed_url != url:
+        click.echo(f"found the feed {feed_url} on {url}")
+    name = title or feed_title or ""
+    _merge_sources(opts, config, [OpmlFeed(feed_url, name, tuple((t,) for t in topics))], dry_run)
 
 
 def main() -> None:

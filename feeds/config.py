@@ -258,7 +258,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
     p: Key = ("site",)
     allowed = {
         "title", "description", "base_url", "author", "language",
-        "output_dir", "state_path", "max_entries", "retention_days",
+        "output_dir", "state_path", "max_entries", "retention_days", "hub",
     }
     c.known_keys(site, p, allowed, "[site]")
     title = c.get(site, p, "title", str, None, "site")
@@ -317,6 +317,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         max_entries=c.get(site, p, "max_entries", int, 50, "site", _positive),
         retention_days=c.get(site, p, "retention_days", int, 90, "site", _positive),
         fetch=fetch_settings,
+        hub=c.get(site, p, "hub", str, None, "site", _http_url),
     )
 
 

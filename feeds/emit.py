@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from xml.sax.saxutils import escape as xml_escape
 
 from feedgen.feed import FeedGenerator
 
@@ -46,13 +47,15 @@ class FeedView:
     items: Sequence[Item]
     # For a feed with no entries: a fixed time, so that re-rendering it gives the same bytes.
     empty_updated: datetime = _EPOCH
+    hub: str | None = None  # WebSub hub to advertise
 
     @property
     def updated(self) -> datetime:
         return max((i.entry.updated for i in self.items), default=self.empty_updated)
 
 
-def _ordered(items: Sequence[Item]) -> list[Item]:
+def ordered_items(items: Sequence[Item]) -> list[Item]:
+    """Newest published first: the order of every format and of the index page."""
     return sorted(items, key=lambda i: (i.entry.published, i.entry.updated, i.id), reverse=True)
 
 
@@ -72,8 +75,10 @@ def render_atom(view: FeedView) -> bytes:
     if view.description:
         fg.subtitle(view.description)
     fg.link(href=view.atom_url, rel="self", type="application/atom+xml")
+    if view.hub:
+        fg.link(href=view.hub, rel="hub")
     fg.link(href=view.site_url, rel="alternate", type="text/html")
-    for item in _ordered(view.items):
+    for item in ordered_items(view.items):
         e = item.entry
         fe = fg.add_entry(order="append")
         fe.id(item.id)
@@ -104,9 +109,29 @@ def render_atom(view: FeedView) -> bytes:
         if item.source_url:
             fe.source(url=item.source_url, title=item.source_title)
     try:
-        return bytes(fg.atom_str(pretty=True))
+        data = bytes(fg.atom_str(pretty=True))
     except (ValueError, TypeError) as exc:
         raise EmitError(view.topic, f"cannot render Atom: {exc}") from None
+    return _complete_atom_sources(data, [i for i in ordered_items(view.items) if i.source_url])
+
+
+def _complete_atom_sources(data: bytes, items: Sequence[Item]) -> bytes:
+    """Give each Atom <source> the id and updated that RFC 4287 readers expect.
+
+    feedgen writes only a title and a link there. The source feed's own id is
+    not kept, so its URL stands in; its updated is at least the entry's.
+    """
+    opening = b"    <source>\n"
+    parts: list[bytes] = []
+    at = 0
+    for item in items:
+        found = data.index(opening, at) + len(opening)
+        url = xml_escape(item.source_url or "")
+        parts += [data[at:found], f"      <id>{url}</id>\n      <updated>"
+                  f"{item.entry.updated.isoformat()}</updated>\n".encode()]
+        at = found
+    parts.append(data[at:])
+    return b"".join(parts)
 
 
 def render_rss(view: FeedView) -> bytes:
@@ -118,7 +143,7 @@ def render_rss(view: FeedView) -> bytes:
     fg.link(href=view.rss_url, rel="self", type="application/rss+xml")
     # feedgen makes the channel <link> from the last link() call.
     fg.link(href=view.site_url, rel="alternate")
-    for item in _ordered(view.items):
+    for item in ordered_items(view.items):
         e = item.entry
         fe = fg.add_entry(order="append")
         fe.guid(item.id, permalink=False)
@@ -140,6 +165,17 @@ def render_rss(view: FeedView) -> bytes:
         if item.source_url:
             fe.source(url=item.source_url, title=item.source_title)
     try:
-        return bytes(fg.rss_str(pretty=True))
+        data = bytes(fg.rss_str(pretty=True))
     except (ValueError, TypeError) as exc:
         raise EmitError(view.topic, f"cannot render RSS: {exc}") from None
+    if view.hub:
+        data = _with_rss_hub(data, view.hub)
+    return data
+
+
+def _with_rss_hub(data: bytes, hub: str) -> bytes:
+    """feedgen writes no hub link in RSS; add it beside the self link it did write."""
+    marker = b' rel="self" type="application/rss+xml"/>'
+    at = data.index(marker) + len(marker)
+    link = f'\n    <atom:link href="{xml_escape(hub, {chr(34): "&quot;"})}" rel="hub"/>'.encode()
+    return data[:at] + link + data[at:]

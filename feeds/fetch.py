@@ -11,7 +11,9 @@ import hashlib
 import os
 import re
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -303,35 +305,54 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
         limits=limits,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
+        headers={"User-Agent": settings.user_agent},
         trust_env=False,
     )
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    source: Source
+    result: Result
+    seconds: float  # wall time of the fetch or folder read
+
+
+Progress = Callable[[Source, Result], None]
 
 
 class HttpFetcher:
     """Retrieves sources concurrently: at most ``concurrency`` requests at once, and at
     most ``per_host`` to any one host, so fifty feeds on one server do not hit it at once."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, progress: Progress | None = None) -> None:
         self.settings = settings
+        self.progress = progress
 
     async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
-                       urls: dict[str, str] | None = None) -> list[tuple[Source, Result]]:
+                       urls: dict[str, str] | None = None) -> list[Retrieved]:
         urls = urls or {}
         overall = asyncio.Semaphore(self.settings.concurrency)
         per_host: dict[str, asyncio.Semaphore] = {}
         async with make_client(self.settings) as client:
 
-            async def one(source: Source) -> tuple[Source, Result]:
+            async def get(source: Source) -> Result:
                 try:
                     if source.is_local:
-                        return source, await asyncio.to_thread(read_folder, source)
+                        return await asyncio.to_thread(read_folder, source)
                     url = urls.get(source.id) or source.url or ""
                     host = (urlsplit(url).hostname or "").lower()
                     gate = per_host.setdefault(host, asyncio.Semaphore(self.settings.per_host))
                     async with gate, overall:
                         cache = caches.get(source.id, HttpCache())
-                        return source, await fetch_one(client, source, cache, self.settings, url=url)
+                        return await fetch_one(client, source, cache, self.settings, url=url)
                 except SourceError as exc:
-                    return source, exc
+                    return exc
+
+            async def one(source: Source) -> Retrieved:
+                started = time.monotonic()
+                result = await get(source)
+                if self.progress is not None:
+                    self.progress(source, result)
+                return Retrieved(source, result, time.monotonic() - started)
 
             return list(await asyncio.gather(*(one(s) for s in sources)))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from feeds.emit import FeedView, Item
+from feeds.emit import FeedView, Item, ordered_items
+from feeds.jsonfeed import json_feed_url
 
 _STYLE = """
 :root { color-scheme: light dark; --muted: #666; --rule: #ddd; --accent: #0b57d0; }
@@ -74,6 +75,8 @@ def render_index(site: Site, views: Sequence[FeedView]) -> bytes:
         f'href="{escape(v.atom_url)}">\n'
         f'<link rel="alternate" type="application/rss+xml" title="{escape(v.title)} (RSS)" '
         f'href="{escape(v.rss_url)}">\n'
+        f'<link rel="alternate" type="application/feed+json" title="{escape(v.title)} (JSON Feed)" '
+        f'href="{escape(json_feed_url(v.atom_url))}">\n'
         for v in views
     )
     parts = [_head(site, site.title, alternates), "<body>\n<header>\n",
@@ -89,16 +92,21 @@ def render_index(site: Site, views: Sequence[FeedView]) -> bytes:
             parts.append(f'<p class="sub">{escape(v.description)}</p>\n')
         parts.append(
             f'<p class="sub subscribe">Subscribe: <a href="{escape(v.atom_url)}">Atom</a>'
-            f'<a href="{escape(v.rss_url)}">RSS</a></p>\n'
+            f'<a href="{escape(v.rss_url)}">RSS</a>'
+            f'<a href="{escape(json_feed_url(v.atom_url))}">JSON Feed</a></p>\n'
         )
-        latest = sorted(v.items, key=lambda i: (i.entry.published, i.id), reverse=True)
+        latest = ordered_items(v.items)
         if latest:
             parts.append("<ol>\n" + "\n".join(
                 _headline(i) for i in latest[:HEADLINES_PER_TOPIC]) + "\n</ol>\n")
         else:
             parts.append('<p class="sub">No entries yet.</p>\n')
         parts.append("</section>\n")
-    parts.append("</main>\n<footer><p>Made with feeds.</p></footer>\n</body>\n</html>\n")
+    parts.append(
+        "</main>\n<footer><p>"
+        f'<a href="{escape(site.base_url)}sources.opml">All sources (OPML)</a> · '
+        f'<a href="{escape(site.base_url)}health.atom">Source health</a> · '
+        "Made with feeds.</p></footer>\n</body>\n</html>\n")
     return "".join(parts).encode("utf-8")
 
 

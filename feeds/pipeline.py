@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -19,10 +19,12 @@ from feeds.classify import Classifier
 from feeds.dedupe import entry_id, plan
 from feeds.emit import FeedView, Item, render_atom, render_rss
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
-from feeds.fetch import Result, body_hash
+from feeds.fetch import Result, Retrieved, body_hash, make_client
 from feeds.files import write_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
+from feeds.jsonfeed import render_json
 from feeds.normalize import Context, normalize
+from feeds.opml import render_opml
 from feeds.pages import Site, render_article, render_index
 from feeds.parse import parse_document
 from feeds.polling import is_due
@@ -42,6 +44,7 @@ from feeds.types import (
     SourceOutcome,
     TopicMatch,
 )
+from feeds.websub import ping_hub
 
 log = logging.getLogger("feeds")
 
@@ -50,7 +53,7 @@ ALL_TOPIC = "all"
 
 class Fetcher(Protocol):
     async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
-                       urls: dict[str, str] | None = None) -> list[tuple[Source, Result]]: ...
+                       urls: dict[str, str] | None = None) -> list[Retrieved]: ...
 
 
 @dataclass
@@ -196,7 +199,7 @@ def build_views(config: Config, store: Store) -> list[FeedView]:
             topic=topic_id, title=title, description=description,
             site_url=s.base_url, atom_url=f"{s.base_url}{topic_id}.atom",
             rss_url=f"{s.base_url}{topic_id}.rss", author=s.author, language=s.language,
-            items=items, empty_updated=empty_updated,
+            items=items, empty_updated=empty_updated, hub=s.hub,
         ))
     return views
 
@@ -248,7 +251,9 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
     for view in views:
         files[out_dir / f"{view.topic}.atom"] = render_atom(view)
         files[out_dir / f"{view.topic}.rss"] = render_rss(view)
+        files[out_dir / f"{view.topic}.json"] = render_json(view)
     files[out_dir / "index.html"] = render_index(site, views)
+    files[out_dir / "sources.opml"] = render_opml(config)
     health = health_view(config, store)
     files[out_dir / "health.atom"] = render_atom(health)
     files[out_dir / "health.rss"] = render_rss(health)
@@ -328,9 +333,10 @@ def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
 
 async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datetime,
                    only: set[str] | None = None, force: bool = False,
-                   rng: random.Random | None = None) -> RunReport:
+                   rng: random.Random | None = None, publish_outputs: bool = True) -> RunReport:
     """One run. Sources that are not due (or gone) are skipped unless ``force``
-    or named in ``only``; local folders are read every time."""
+    or named in ``only``; local folders are read every time. The daemon passes
+    ``publish_outputs=False`` and publishes once fetches settle."""
     rng = rng or random.Random()
     if store.get_meta("created") is None:
         with store.transaction():
@@ -340,7 +346,8 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     results = await fetcher.retrieve(selection.sources, selection.caches, selection.urls)
     classifier = Classifier(config.topics)
     _reclassify_if_rules_changed(config, store, classifier)
-    for source, result in results:
+    for item in results:
+        source, result = item.source, item.result
         try:
             outcome = _process(config, store, classifier, source, result, now, rng.random())
         except FeedsError:
@@ -349,10 +356,12 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
             log.exception("internal error while processing source %s", source.id)
             error = SourceError(source.id, f"internal error while processing: {type(exc).__name__}: {exc}")
             outcome = _process(config, store, classifier, source, error, now, rng.random())
+        outcome = replace(outcome, seconds=item.seconds)
         outcomes.append(outcome)
         log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
     purged = store.purge(now - timedelta(days=config.settings.retention_days))
-    written, unchanged = publish(config, store)
+    written, unchanged = publish(config, store) if publish_outputs else ([], 0)
+    warnings = await ping_hub_for(config, written)
     return RunReport(
         started=now,
         finished=now,
@@ -361,4 +370,17 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
         files_unchanged=unchanged,
         entries_published=store.count_entries(),
         purged=purged,
+        warnings=tuple(warnings),
     )
+
+
+async def ping_hub_for(config: Config, written: Sequence[str]) -> list[str]:
+    """Tell the WebSub hub about every topic feed this run changed."""
+    s = config.settings
+    changed = [s.base_url + rel for rel in written
+               if "/" not in rel and rel.endswith((".atom", ".rss", ".json"))
+               and not rel.startswith(f"{HEALTH_TOPIC}.")]
+    if not s.hub or not changed:
+        return []
+    async with make_client(s.fetch) as client:
+        return await ping_hub(client, s.hub, changed)

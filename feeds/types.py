@@ -75,6 +75,7 @@ class Settings:
     max_entries: int = 50
     retention_days: int = 90
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    hub: str | None = None  # WebSub hub pinged when a feed changes
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ class SourceOutcome:
     new_entries: int = 0
     updated_entries: int = 0
     warnings: tuple[str, ...] = ()
+    seconds: float | None = None  # how long the fetch took
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,7 @@ class RunReport:
     files_unchanged: int
     entries_published: int
     purged: int = 0
+    warnings: tuple[str, ...] = ()  # about the run as a whole, e.g. a hub that did not answer
 
     @property
     def failed(self) -> tuple[SourceOutcome, ...]:

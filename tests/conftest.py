@@ -40,6 +40,7 @@ class Route:
 class Hit:
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class FeedServer:
@@ -75,6 +76,16 @@ class FeedServer:
                 finally:
                     with server._lock:
                         server.inflight -= 1
+
+            def do_POST(self) -> None:  # a WebSub hub stub: records the ping, answers 204
+                length = int(self.headers.get("Content-Length", "0") or 0)
+                body = self.rfile.read(min(length, 1 << 20))
+                with server._lock:
+                    server.hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()},
+                                           body))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
         class QuietServer(ThreadingHTTPServer):
             def handle_error(self, request: object, client_address: object) -> None:

@@ -142,7 +142,9 @@ def test_fetcher_runs_all_sources_and_keeps_failures_per_source(server: FeedServ
         Source("bad", "Bad", url=server.url("/status/500")),
         Source("local", "Local", path=tmp_path),
     ]
-    results = {s.id: r for s, r in asyncio.run(HttpFetcher(SETTINGS).retrieve(sources, {}))}
+    retrieved = asyncio.run(HttpFetcher(SETTINGS).retrieve(sources, {}))
+    assert all(r.seconds >= 0 for r in retrieved)
+    results = {r.source.id: r.result for r in retrieved}
     assert isinstance(results["good"], Document)
     assert isinstance(results["bad"], SourceError)
     local = results["local"]

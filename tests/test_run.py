@@ -67,9 +67,10 @@ def test_seed_article_is_published_in_ai_and_internet_policy(project: Project) -
     assert code == 0, err
     assert "1 source: 1 ok" in out
     names = sorted(p.name for p in project.public.iterdir())
-    assert names == ["ai.atom", "ai.rss", "all.atom", "all.rss", "articles", "chips.atom", "chips.rss",
-                     "health.atom", "health.rss", "index.html", "internet-policy.atom",
-                     "internet-policy.rss"]
+    assert names == ["ai.atom", "ai.json", "ai.rss", "all.atom", "all.json", "all.rss", "articles",
+                     "chips.atom", "chips.json", "chips.rss", "health.atom", "health.rss",
+                     "index.html", "internet-policy.atom", "internet-policy.json",
+                     "internet-policy.rss", "sources.opml"]
     for topic in ("ai", "internet-policy", "all"):
         for ext in ("atom", "rss"):
             feed = parsed(project.public / f"{topic}.{ext}")
