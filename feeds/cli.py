@@ -11,26 +11,30 @@ import asyncio
 import json
 import logging
 import sys
-import threading
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from feeds import __version__
 from feeds.config import SOURCES_FILE, load_config, parse_duration
 from feeds.discover import discover_feed
 from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
-from feeds.fetch import HttpFetcher
-from feeds.files import write_atomic
+from feeds.fetch import HttpFetcher, Result
+from feeds.files import write_atomic, write_if_changed
 from feeds.lock import run_lock
-from feeds.pipeline import run_once
+from feeds.logs import setup_logging
+from feeds.pipeline import ping_hub_for, run_once
 from feeds.state import Store
-from feeds.types import Config, RunReport, SourceHealth
+from feeds.status import make_snapshot, render_status_json
+from feeds.types import Config, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
     from feeds.opml import OpmlFeed
@@ -44,6 +48,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 class Options:
     root: Path
     verbosity: int  # -1 quiet, 0 normal, 1 verbose
+    log_format: str = "text"
 
 
 def _load(root: Path) -> Config:
@@ -98,31 +103,111 @@ def format_report(report: RunReport, verbosity: int) -> list[str]:
     return lines
 
 
-def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: int,
+def report_fields(report: RunReport) -> dict[str, object]:
+    """The run summary as fields, for JSON logs."""
+    counts = Counter(o.status for o in report.outcomes)
+    return {
+        "event": "run", "sources": len(report.outcomes), "ok": counts["ok"],
+        "not_modified": counts["not-modified"], "failed": counts["failed"],
+        "not_due": counts["skipped"], "gone": counts["gone"], "new_entries": report.new_entries,
+        "updated_entries": sum(o.updated_entries for o in report.outcomes),
+        "files_written": len(report.files_written), "files_unchanged": report.files_unchanged,
+        "entries_held": report.entries_published, "purged": report.purged,
+        "seconds": round((report.finished - report.started).total_seconds(), 3),
+    }
+
+
+def log_report(report: RunReport, verbosity: int, log_format: str) -> None:
+    """One summary line per run (and a line per source at -v) through logging."""
+    if log_format == "json":
+        for o in report.outcomes:
+            fields = {"event": "source", "source": o.source_id, "status": o.status,
+                      "detail": o.message, "new_entries": o.new_entries,
+                      "updated_entries": o.updated_entries, "seconds": o.seconds}
+            if o.status in ("failed", "gone"):
+                log.warning("%s: %s", o.source_id, o.message, extra=fields)
+            elif verbosity > 0:
+                log.info("%s: %s", o.source_id, o.status, extra=fields)
+            for w in o.warnings:
+                log.warning("%s: %s", o.source_id, w, extra={"event": "warning", "source": o.source_id})
+        for w in report.warnings:
+            log.warning("%s", w, extra={"event": "warning"})
+        log.info("run finished", extra=report_fields(report))
+        return
+    lines = format_report(report, verbosity)
+    log.info("%s", lines[0])
+    for line in lines[1:]:
+        trouble = line.lstrip().startswith(("failed", "gone", "warning"))
+        log.log(logging.WARNING if trouble else logging.INFO, "%s", line.strip())
+
+
+def _progress(enabled: bool) -> tuple[Progress | None, Callable[[Source, Result], None] | None]:
+    """A progress bar on the terminal; nothing under cron or in tests."""
+    if not enabled:
+        return None, None
+    bar = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[last]}"), console=Console(stderr=True), transient=True)
+    task = bar.add_task("fetch", total=None, last="")
+
+    def advance(source: Source, _result: Result) -> None:
+        bar.update(task, advance=1, last=source.id)
+
+    bar.start_task(task)
+    return bar, advance
+
+
+def write_status(config: Config, store: Store, report: RunReport | None) -> None:
+    snapshot = make_snapshot(config, store.all_health(), store.topic_counts(), store.count_entries(),
+                             report)
+    write_if_changed(config.settings.output_dir / "status.json", render_status_json(snapshot))
+
+
+def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options,
            force: bool = False) -> int:
     """One locked run. Returns the exit code."""
+    verbosity = opts.verbosity
     started = datetime.now(UTC)
+    show_bar = verbosity >= 0 and opts.log_format == "text" and sys.stderr.isatty()
+    bar, advance = _progress(show_bar)
     try:
         with run_lock(_lock_path(config)), Store(config.settings.state_path) as store:
-            report = asyncio.run(run_once(
-                config, store=store, fetcher=HttpFetcher(config.settings.fetch),
-                now=started, only=only, force=force))
+            if bar is not None:
+                bar.update(bar.task_ids[0], total=sum(1 for s in config.sources if s.enabled))
+                bar.start()
+            try:
+                report = asyncio.run(run_once(
+                    config, store=store, fetcher=HttpFetcher(config.settings.fetch, advance),
+                    now=started, only=only, force=force))
+            finally:
+                if bar is not None:
+                    bar.stop()
+            report = replace(report, finished=datetime.now(UTC))
+            write_status(config, store, report)
     except LockedError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_LOCKED
     except FeedsError as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_FAILED
-    report = RunReport(**{**report.__dict__, "finished": datetime.now(UTC)})
+    except OSError as exc:
+        click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        return EXIT_FAILED
     attempted = [o for o in report.outcomes if o.status not in ("skipped", "gone")]
     all_failed = bool(attempted) and all(o.status == "failed" for o in attempted)
     code = EXIT_FAILED if all_failed or (strict and report.failed) else EXIT_OK
-    if verbosity >= 0 or code != EXIT_OK:
+    if opts.log_format == "json":
+        if verbosity >= 0 or code != EXIT_OK:
+            log_report(report, verbosity, "json")
+    elif verbosity >= 0 or code != EXIT_OK:
         for line in format_report(report, verbosity):
             click.echo(line, err=code != EXIT_OK and verbosity < 0)
+        for w in report.warnings:
+            click.echo(f"  warning {w}", err=code != EXIT_OK and verbosity < 0)
     if all_failed:
-        click.echo("error: every source failed; the feeds were not updated with anything new",
-                   err=True)
+        log.error("every source failed; the feeds were not updated with anything new")
+        if opts.log_format != "json":
+            click.echo("error: every source failed; the feeds were not updated with anything new",
+                       err=True)
     return code
 
 
@@ -133,13 +218,18 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, verbosity: in
               help="Project folder holding config/ (and by default seeds/, public/, var/).")
 @click.option("-v", "--verbose", is_flag=True, help="Say what happened to every source.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless something went wrong (for cron).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object a line on standard error, for log collectors.")
 @click.pass_context
-def cli(ctx: click.Context, root: Path, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, root: Path, verbose: bool, quiet: bool, log_format: str) -> None:
     """Aggregate RSS/Atom feeds and local articles into topic feeds."""
     verbosity = -1 if quiet else (1 if verbose else 0)
-    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    ctx.obj = Options(root=root, verbosity=verbosity)
+    if log_format == "json":
+        level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
+    else:
+        level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
+    setup_logging(level, log_format)
+    ctx.obj = Options(root=root, verbosity=verbosity, log_format=log_format)
 
 
 @cli.command()
@@ -157,14 +247,20 @@ def run(opts: Options, strict: bool, force: bool, sources: tuple[str, ...]) -> N
         click.echo(f"error: unknown source {', '.join(repr(u) for u in unknown)} "
                    f"(see config/sources.toml)", err=True)
         sys.exit(EXIT_CONFIG)
-    sys.exit(do_run(config, strict=strict, only=set(sources) or None, verbosity=opts.verbosity,
-                    force=force))
+    sys.exit(do_run(config, strict=strict, only=set(sources) or None, opts=opts, force=force))
 
 
 @cli.command()
+@click.option("--reference", is_flag=True,
+              help="Print the reference of every config key (as in docs/operations.md) and exit.")
 @click.pass_obj
-def check(opts: Options) -> None:
+def check(opts: Options, reference: bool) -> None:
     """Validate config/ without touching the network."""
+    if reference:
+        from feeds.reference import reference_markdown
+
+        click.echo(reference_markdown())
+        return
     config = _load(opts.root)
     enabled = sum(1 for s in config.sources if s.enabled)
     if opts.verbosity >= 0:
@@ -269,29 +365,62 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
 
 
 @cli.command()
-@click.option("--interval", type=Duration(), default="30m", show_default=True,
-              help="Time between runs: 90s, 30m, 2h (a bare number is minutes).")
+@click.option("--tick", type=Duration(), default="30s", show_default=True,
+              help="How often due times are checked.")
+@click.option("--debounce", type=Duration(), default="5s", show_default=True,
+              help="Publish this long after the last fetch of a round.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
 @click.pass_obj
-def daemon(opts: Options, interval: timedelta) -> None:
-    """Run now and then every INTERVAL until SIGTERM or SIGINT."""
-    from feeds.schedule import run_forever
+def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: int | None) -> None:
+    """Keep every source on its own schedule until SIGTERM or SIGINT.
+
+    Each source is fetched when it is due (server hints, backoff, its own
+    interval); the feeds are published once a round of fetches settles.
+    SIGHUP, or an edit to config/, reloads the config after validating it.
+    """
+    from feeds.metrics import MetricsServer
+    from feeds.schedule import Daemon
 
     config = _load(opts.root)
-    current = {"config": config}
-    stop = threading.Event()
-
-    def job() -> None:
-        try:
-            current["config"] = load_config(opts.root)
-        except ConfigErrors as exc:
-            log.error("config has errors; keeping the last good one:\n%s", exc)
-        code = do_run(current["config"], strict=False, only=None, verbosity=opts.verbosity)
-        if code == EXIT_LOCKED:
-            log.warning("skipped this round: another run holds the lock")
-
     if opts.verbosity >= 0:
-        logging.getLogger("feeds").setLevel(logging.INFO)
-    run_forever(job, interval, stop)
+        logging.getLogger("feeds").setLevel(logging.DEBUG if opts.verbosity > 0 else logging.INFO)
+    fetches: Counter[str] = Counter()
+
+    def on_report(report: RunReport, cfg: Config, store: Store) -> None:
+        fetches.update(o.status for o in report.outcomes if o.status not in ("skipped", "gone"))
+        log_report(report, opts.verbosity, opts.log_format)
+
+    def on_publish(written: list[str], cfg: Config, store: Store) -> None:
+        write_status(cfg, store, daemon_.stats.last_report)
+        for warning in asyncio.run(ping_hub_for(cfg, written)):
+            log.warning("%s", warning)
+        if written:
+            log.info("published: %s", ", ".join(written), extra={"event": "publish",
+                                                                    "files_written": len(written)})
+
+    try:
+        with run_lock(_lock_path(config)), Store(config.settings.state_path, shared=True) as store:
+            daemon_ = Daemon(opts.root, config, store, tick=tick, debounce=debounce,
+                             on_report=on_report, on_publish=on_publish)
+            metrics = None
+            if metrics_port is not None:
+                metrics = MetricsServer(lambda: daemon_.metrics_text(dict(fetches)), metrics_port)
+                log.info("metrics at %s", metrics.url)
+            try:
+                daemon_.run()
+            finally:
+                if metrics is not None:
+                    metrics.close()
+    except LockedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except FeedsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command("serve")

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError, ConfigErrors
+from feeds.reference import keys
 from feeds.types import Config, FetchSettings, Settings, Source, Topic
 
 FEEDS_FILE = Path("config/feeds.toml")
@@ -256,11 +257,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         c.error(("site",), "the [site] table is missing" if site is None else "'site' must be a table")
         return None
     p: Key = ("site",)
-    allowed = {
-        "title", "description", "base_url", "author", "language",
-        "output_dir", "state_path", "max_entries", "retention_days", "hub",
-    }
-    c.known_keys(site, p, allowed, "[site]")
+    c.known_keys(site, p, keys("[site]"), "[site]")
     title = c.get(site, p, "title", str, None, "site")
     if not title:
         c.error((*p, "title"), "site has no title")
@@ -277,11 +274,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
     if not isinstance(fetch, dict):
         c.error(fp, "'fetch' must be a table")
     else:
-        c.known_keys(fetch, fp, {
-            "concurrency", "connect_timeout", "read_timeout", "total_timeout",
-            "max_bytes", "max_redirects", "user_agent", "per_host", "default_interval",
-            "min_interval", "max_interval", "max_backoff", "alert_after",
-        }, "[fetch]")
+        c.known_keys(fetch, fp, keys("[fetch]"), "[fetch]")
         d = FetchSettings()
         fetch_settings = FetchSettings(
             concurrency=c.get(fetch, fp, "concurrency", int, d.concurrency, "fetch", _positive),
@@ -340,8 +333,7 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
         if not isinstance(body, dict):
             c.error(p, f"topic '{topic_id}' must be a table")
             continue
-        c.known_keys(body, p, {"title", "description", "keywords", "require", "exclude"},
-                     f"topic '{topic_id}'")
+        c.known_keys(body, p, keys("[topics.<id>]"), f"topic '{topic_id}'")
         title = c.get(body, p, "title", str, topic_id, f"topic '{topic_id}'")
         topics.append(Topic(
             id=topic_id,
@@ -398,8 +390,7 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
         return []
     sources: list[Source] = []
     seen: dict[str, int | None] = {}
-    allowed = {"id", "title", "url", "path", "topics", "enabled", "headers", "user_agent",
-               "username", "password", "password_env", "timeout", "max_bytes", "interval"}
+    allowed = keys("[[sources]]")
     for index, body in enumerate(raw):
         p: Key = ("sources", index)
         if not isinstance(body, dict):

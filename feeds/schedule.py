@@ -1,51 +1,208 @@
-"""``feeds daemon``: apscheduler 3.x runs a job on an interval until SIGTERM or SIGINT."""
+"""``feeds daemon``: apscheduler 3.x keeps every source on its own schedule.
+
+A dispatcher job wakes every ``tick`` and fetches the sources whose due time
+(kept in the state database, so a restart picks up where it left off) has
+come; due times carry the servers' hints, backoff and jitter. Publishing
+happens once fetches settle: a publish job checks every ``debounce`` and
+publishes when something changed and no round has touched anything for
+``debounce``. Both jobs run on one worker thread, so they never overlap and
+never fetch one source twice at once; neither calls back into the scheduler,
+which could deadlock with its shutdown.
+
+The daemon holds the run lock for its whole life, so a cron ``feeds run`` at
+the same time exits 3 instead of racing it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import signal
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
+from feeds.errors import ConfigErrors, FeedsError
+from feeds.fetch import HttpFetcher
+from feeds.pipeline import publish, run_once
+from feeds.state import Store
+from feeds.status import make_snapshot, render_metrics
+from feeds.types import Config, RunReport
+
 log = logging.getLogger("feeds")
 
+CLOCK_JUMP = 30.0  # seconds of disagreement between wall and monotonic clocks
 
-def run_forever(job: Callable[[], None], interval: timedelta,
-                stop: threading.Event | None = None) -> None:
-    """Run ``job`` now and then every ``interval``, never two at once, until signalled.
 
-    Missed runs (a long job, a suspended machine) are coalesced into one. On
-    SIGTERM or SIGINT the job in progress finishes its writes before we return.
-    """
-    stop = stop or threading.Event()
+@dataclass
+class DaemonStats:
+    """What the metrics endpoint and status.json report."""
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; stopping after the current run", signal.Signals(signum).name)
-        stop.set()
+    started: datetime
+    last_dispatch: datetime | None = None
+    last_dispatch_seconds: float = 0.0
+    last_publish: datetime | None = None
+    reports: int = 0
+    last_report: RunReport | None = None
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(
-        job,
-        IntervalTrigger(seconds=max(1, int(interval.total_seconds())), timezone=UTC),
-        id="run",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=int(interval.total_seconds()),
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.start()
-    log.info("daemon started; running every %s", interval)
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        scheduler.shutdown(wait=True)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        log.info("daemon stopped")
+
+class Daemon:
+    def __init__(self, root: Path, config: Config, store: Store, *, tick: timedelta,
+                 debounce: timedelta, on_report: Callable[[RunReport, Config, Store], None],
+                 on_publish: Callable[[list[str], Config, Store], None]) -> None:
+        self.root = root
+        self.config = config
+        self.store = store
+        self.tick = tick
+        self.debounce = debounce
+        self.on_report = on_report
+        self.on_publish = on_publish
+        self.stats = DaemonStats(started=datetime.now(UTC))
+        self.stop = threading.Event()
+        self.reload_requested = threading.Event()
+        self._mtimes = self._config_mtimes()
+        self._dirty = False
+        self._touched = 0.0  # monotonic time of the last change
+        self._rng = random.Random()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+
+    # --- config -------------------------------------------------------------------
+
+    def _config_mtimes(self) -> tuple[int, ...]:
+        out = []
+        for rel in (FEEDS_FILE, SOURCES_FILE):
+            try:
+                out.append((self.root / rel).stat().st_mtime_ns)
+            except OSError:
+                out.append(0)
+        return tuple(out)
+
+    def maybe_reload(self) -> None:
+        """On SIGHUP or when a config file changed: load and validate it; a bad edit
+        keeps the config that is running and says why, once."""
+        mtimes = self._config_mtimes()
+        if not self.reload_requested.is_set() and mtimes == self._mtimes:
+            return
+        self.reload_requested.clear()
+        self._mtimes = mtimes
+        try:
+            config = load_config(self.root)
+        except ConfigErrors as exc:
+            log.error("config not reloaded, keeping the running one: %s",
+                      "; ".join(str(e) for e in exc.errors))
+            return
+        if config.settings.state_path != self.config.settings.state_path:
+            log.error("config not reloaded: state_path cannot change while the daemon runs")
+            return
+        self.config = config
+        self._dirty = True
+        self._touched = time.monotonic()
+        log.info("config reloaded: %d sources, %d topics", len(config.sources), len(config.topics))
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Fetch whatever is due now; publish later, once fetches settle."""
+        try:
+            self.maybe_reload()
+            started = time.monotonic()
+            now = datetime.now(UTC)
+            report = asyncio.run(run_once(
+                self.config, store=self.store, fetcher=HttpFetcher(self.config.settings.fetch),
+                now=now, rng=self._rng, publish_outputs=False))
+            report = replace(report, finished=datetime.now(UTC))
+            self.stats.last_dispatch = now
+            self.stats.last_dispatch_seconds = time.monotonic() - started
+            fetched = [o for o in report.outcomes if o.status not in ("skipped", "gone")]
+            if fetched:
+                self.stats.reports += 1
+                self.stats.last_report = report
+                self.on_report(report, self.config, self.store)
+            if fetched:
+                self._dirty = True
+                self._touched = time.monotonic()
+        except FeedsError as exc:
+            log.error("%s", exc)
+        except Exception:  # the daemon must outlive a bug in one round
+            log.exception("internal error in the fetch round")
+
+    def publish_when_settled(self) -> None:
+        if self._dirty and time.monotonic() - self._touched >= self.debounce.total_seconds():
+            self.publish()
+
+    def publish(self) -> None:
+        try:
+            written, _unchanged = publish(self.config, self.store)
+            self._dirty = False
+            self.stats.last_publish = datetime.now(UTC)
+            self.on_publish(written, self.config, self.store)
+        except FeedsError as exc:
+            log.error("publishing failed: %s", exc)
+        except Exception:
+            log.exception("internal error while publishing")
+
+    def metrics_text(self, fetches_total: dict[str, int]) -> str:
+        # Read on the metrics thread: a second connection keeps it off the worker's.
+        with Store(self.config.settings.state_path) as store:
+            snapshot = make_snapshot(self.config, store.all_health(), store.topic_counts(),
+                                     store.count_entries(), self.stats.last_report)
+        return render_metrics(snapshot, fetches_total=fetches_total, up_since=self.stats.started)
+
+    # --- life cycle -----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until SIGTERM or SIGINT; SIGHUP reloads the config."""
+        handlers = {
+            signal.SIGTERM: self._on_stop, signal.SIGINT: self._on_stop, signal.SIGHUP: self._on_hup,
+        }
+        previous = {s: signal.signal(s, h) for s, h in handlers.items()}
+        self.scheduler.add_job(self.dispatch, IntervalTrigger(
+            seconds=max(1, int(self.tick.total_seconds())), timezone=UTC),
+            id="dispatch", next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(self.publish_when_settled, IntervalTrigger(
+            seconds=max(0.1, self.debounce.total_seconds()), timezone=UTC), id="publish")
+        self.scheduler.start()
+        log.info("daemon started: %d sources, checking every %s", len(self.config.sources), self.tick)
+        wall, mono = time.time(), time.monotonic()
+        try:
+            while not self.stop.wait(1.0):
+                if self.reload_requested.is_set():
+                    self._wake()
+                # apscheduler waits on wall-clock times: after the clock jumps
+                # back it would sleep through the gap, so wake it now.
+                now_wall, now_mono = time.time(), time.monotonic()
+                drift = (now_wall - wall) - (now_mono - mono)
+                if abs(drift) > CLOCK_JUMP:
+                    log.warning("the clock jumped by %+.0f s; rescheduling", drift)
+                    self._wake()
+                wall, mono = now_wall, now_mono
+        finally:
+            # Finishes the job in progress, so that no write is cut short.
+            self.scheduler.shutdown(wait=True)
+            if self._dirty:
+                self.publish()
+            for s, h in previous.items():
+                signal.signal(s, h)
+            log.info("daemon stopped")
+
+    def _wake(self) -> None:
+        self.scheduler.modify_job("dispatch", next_run_time=datetime.now(UTC))
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; stopping after the current round", signal.Signals(signum).name)
+        self.stop.set()
+
+    def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
+        self.reload_requested.set()

@@ -169,11 +169,14 @@ def _entry_from_json(text: str) -> Entry:
 class Store:
     """The one owner of the state database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
+        """``shared``: the connection may be used from another thread (one at a time),
+        as the daemon's worker thread does."""
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30,
+                                      check_same_thread=not shared)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -454,6 +457,10 @@ class Store:
     def newest_update(self) -> datetime | None:
         row = self.db.execute("SELECT max(updated) FROM entries").fetchone()
         return _dt(row[0]) if row and row[0] else None
+
+    def topic_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT topic, count(*) FROM entry_topics GROUP BY topic")
+        return dict(rows)
 
     def count_entries(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])

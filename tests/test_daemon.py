@@ -1,54 +1,178 @@
-"""`feeds daemon` as a real process: it runs on schedule and stops cleanly on SIGTERM."""
+"""`feeds daemon` as a real process against loopback sources: it fetches on schedule,
+publishes, reloads a changed config, keeps running on a broken one, serves metrics,
+keeps cron runs out, and stops cleanly on a signal."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import Project
+from conftest import DATA, FeedServer, Project
+from test_run import run_cli
+
+RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
 
 
-def wait_for(predicate: object, timeout: float) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.1)
     return False
 
 
+class DaemonProcess:
+    def __init__(self, project: Project, log: Path, *args: str) -> None:
+        self.log = log
+        self.out = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feeds", "--root", str(project.root), *args, "daemon",
+             "--tick", "1s", "--debounce", "0.2s"],
+            stdout=self.out, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            self.proc.wait(timeout=10)
+            raise AssertionError("the daemon did not stop:\n" + self.text()) from None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.out.close()
+
+
+@pytest.fixture
+def start_daemon(project: Project, tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    started: list[DaemonProcess] = []
+
+    def start(*args: str) -> DaemonProcess:
+        started.append(DaemonProcess(project, tmp_path / f"daemon{len(started)}.log", *args))
+        return started[-1]
+
+    yield start
+    for d in started:
+        d.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_daemon_runs_repeatedly_and_stops_on_signal(project: Project, tmp_path: Path,
-                                                   sig: signal.Signals) -> None:
-    out = (tmp_path / "out.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feeds", "--root", str(project.root), "daemon", "--interval", "1s"],
-        stdout=out, stderr=subprocess.STDOUT, text=True)
-    try:
-        log = tmp_path / "out.log"
-        assert wait_for(lambda: log.read_text().count("1 source: 1 ok") >= 2, 30), log.read_text()
-        assert (project.public / "ai.atom").exists()
-        proc.send_signal(sig)
-        assert proc.wait(timeout=30) == 0
-        text = log.read_text()
-        assert f"received {sig.name}" in text
-        assert "daemon stopped" in text
-        assert "Traceback" not in text
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        out.close()
+def test_daemon_fetches_on_schedule_publishes_and_stops(
+        project: Project, server: FeedServer, start_daemon: Callable[..., DaemonProcess],
+        sig: signal.Signals) -> None:
+    server.add("/feed.rss", RSS)
+    project.write_sources([{"id": "seeds", "path": "seeds"},
+                           {"id": "a", "url": server.url("/feed.rss"), "interval": "1s"}])
+    d = start_daemon()
+    assert wait_for((project.public / "all.atom").exists, 20), d.text()
+    # Due every second: fetched again and again, with validators, without a restart.
+    assert wait_for(lambda: len(server.hits_for("/feed.rss")) >= 3, 20), d.text()
+    assert "if-none-match" in server.hits_for("/feed.rss")[-1].headers
+    assert wait_for(lambda: "published:" in d.text(), 10)
+    assert d.stop(sig) == 0
+    text = d.text()
+    assert f"received {sig.name}" in text and "daemon stopped" in text
+    assert "Traceback" not in text
+    status = json.loads((project.public / "status.json").read_bytes())
+    assert status["sources"] == {"ok": 2}
 
 
-def test_interval_must_be_a_duration(project: Project) -> None:
-    from test_run import run_cli
+@pytest.mark.slow
+def test_daemon_reloads_config_and_survives_a_broken_edit(
+        project: Project, server: FeedServer, start_daemon: Callable[..., DaemonProcess]) -> None:
+    server.add("/one.rss", RSS)
+    server.add("/two.rss", RSS.replace("ai-news-", "two-"))
+    project.write_sources([{"id": "one", "url": server.url("/one.rss"), "interval": "1s"}])
+    d = start_daemon()
+    assert wait_for(lambda: len(server.hits_for("/one.rss")) >= 1, 20), d.text()
+    time.sleep(0.05)  # a new mtime, even on coarse file systems
+    project.write_sources([{"id": "one", "url": server.url("/one.rss"), "interval": "1s"},
+                           {"id": "two", "url": server.url("/two.rss"), "interval": "1s"}])
+    assert wait_for(lambda: len(server.hits_for("/two.rss")) >= 1, 20), d.text()
+    assert "config reloaded: 2 sources" in d.text()
+    (project.root / "config" / "sources.toml").write_text("[[sources]\nid = ", encoding="utf-8")
+    assert wait_for(lambda: "config not reloaded, keeping the running one" in d.text(), 20), d.text()
+    hits = len(server.hits_for("/two.rss"))
+    assert wait_for(lambda: len(server.hits_for("/two.rss")) > hits, 20), d.text()  # still running
+    # SIGHUP reloads too, once the file is good again.
+    project.write_sources([{"id": "one", "url": server.url("/one.rss"), "interval": "1s"}])
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: d.text().count("config reloaded") >= 2, 20), d.text()
+    assert d.stop() == 0
 
-    code, _out, err = run_cli(project.root, "daemon", "--interval", "soon")
+
+@pytest.mark.slow
+def test_cron_run_exits_3_while_the_daemon_runs_and_logs_are_json(
+        project: Project, server: FeedServer, start_daemon: Callable[..., DaemonProcess]) -> None:
+    server.add("/feed.rss", RSS)
+    project.write_sources([{"id": "seeds", "path": "seeds"}, {"id": "a", "url": server.url("/feed.rss")},
+                           {"id": "broken", "url": server.url("/status/500")}])
+    d = start_daemon("--log-format", "json")
+    assert wait_for((project.public / "all.atom").exists, 20), d.text()
+    code, _out, err = run_cli(project.root, "run")
+    assert code == 3 and "another feeds run is in progress" in err
+    d.stop()
+    # JSON logs: every line is one object; the round summary has its counts.
+    records = [json.loads(line) for line in d.text().splitlines() if line.strip()]
+    run = next(r for r in records if r.get("event") == "run")
+    assert (run["ok"], run["failed"]) == (2, 1)
+    assert any(r.get("source") == "broken" and r["level"] == "warning" for r in records)
+
+
+@pytest.mark.slow
+def test_metrics_endpoint(project: Project, server: FeedServer, tmp_path: Path) -> None:
+    server.add("/feed.rss", RSS)
+    project.write_sources([{"id": "seeds", "path": "seeds"}, {"id": "a", "url": server.url("/feed.rss")}])
+    log = tmp_path / "m.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "feeds", "--root", str(project.root), "daemon", "--tick", "1s",
+             "--debounce", "0.2s", "--metrics-port", "0"], stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert wait_for(lambda: "published:" in log.read_text(), 20), log.read_text()
+            found = re.search(r"metrics at (http://127\.0\.0\.1:\d+/metrics)", log.read_text())
+            assert found is not None
+            body = httpx.get(found.group(1), timeout=5).text
+            assert 'feeds_sources{state="ok"} 2' in body
+            assert 'feeds_entries{topic="ai"} 2' in body
+            assert 'feeds_fetches_total{outcome="ok"} 2' in body
+            assert "feeds_fetch_duration_seconds_count 2" in body
+            assert "feeds_last_run_duration_seconds" in body
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def test_json_log_format_for_feeds_run(project: Project) -> None:
+    code, out, err = run_cli(project.root, "--log-format", "json", "run")
+    assert code == 0 and out == ""
+    records = [json.loads(line) for line in err.splitlines()]
+    assert records[-1]["message"] == "run finished"
+    assert records[-1]["event"] == "run" and records[-1]["ok"] == 1 and records[-1]["new_entries"] == 1
+
+
+def test_tick_must_be_a_duration(project: Project) -> None:
+    code, _out, err = run_cli(project.root, "daemon", "--tick", "soon")
     assert code == 2
     assert "must be a duration such as" in err and "'soon'" in err

@@ -1,0 +1,96 @@
+"""Every config key: its table, type, default and meaning.
+
+``config.py`` accepts exactly these keys, and ``docs/operations.md`` holds the
+table ``reference_markdown()`` renders (a test keeps the two equal), so the
+documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    name: str
+    type: str
+    default: str
+    meaning: str
+
+
+REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
+    "[site] in config/feeds.toml": (
+        KeyDoc("title", "string", "required", "the site's name, used in every feed title"),
+        KeyDoc("base_url", "http(s) URL", "required",
+               "where the output folder is served; ids of feeds, self links and article links use it"),
+        KeyDoc("description", "string", '""', "subtitle of the feeds and the index page"),
+        KeyDoc("author", "string", "the title", "author of the feeds"),
+        KeyDoc("language", "language tag", '"en"', "xml:lang and language of the outputs"),
+        KeyDoc("output_dir", "path", '"public"', "where the outputs are written"),
+        KeyDoc("state_path", "path", '"var/state.db"',
+               "the SQLite state database; the run lock sits beside it"),
+        KeyDoc("max_entries", "integer > 0", "50", "entries in each published feed"),
+        KeyDoc("retention_days", "integer > 0", "90",
+               "days an entry is kept, counted from when it was first seen"),
+        KeyDoc("hub", "http(s) URL", "none", "WebSub hub to advertise and ping when a feed changes"),
+    ),
+    "[fetch] in config/feeds.toml": (
+        KeyDoc("concurrency", "integer > 0", "8", "requests at once"),
+        KeyDoc("per_host", "integer > 0", "2", "requests at once to any one host"),
+        KeyDoc("connect_timeout", "seconds > 0", "10", "time to connect"),
+        KeyDoc("read_timeout", "seconds > 0", "30", "longest silence while reading a response"),
+        KeyDoc("total_timeout", "seconds > 0", "60", "wall-clock cap on one fetch"),
+        KeyDoc("max_bytes", "integer > 0", "10485760", "largest response, after decompression"),
+        KeyDoc("max_redirects", "integer >= 0", "5", "redirects followed before giving up"),
+        KeyDoc("user_agent", "string", '"feeds/0.1 (+https://github.com/feeds/feeds)"',
+               "User-Agent header"),
+        KeyDoc("default_interval", "duration", '"30m"', "poll interval when a server gives no hint"),
+        KeyDoc("min_interval", "duration", '"10m"', "shortest interval a server's hint can set"),
+        KeyDoc("max_interval", "duration", '"1d"', "longest interval a server's hint can set"),
+        KeyDoc("max_backoff", "duration", '"2d"', "longest wait after repeated failures"),
+        KeyDoc("alert_after", "integer > 0", "2",
+               "consecutive failures before the health feed reports a source"),
+    ),
+    "[topics.<id>] in config/feeds.toml": (
+        KeyDoc("title", "string", "the id", "the topic's name"),
+        KeyDoc("description", "string", '""', "the topic feed's subtitle"),
+        KeyDoc("keywords", "list of strings", "[]", "any one of these puts an entry in the topic"),
+        KeyDoc("require", "list of strings", "[]", "if given, one of these must match too"),
+        KeyDoc("exclude", "list of strings", "[]", "any of these keeps an entry out"),
+    ),
+    "[[sources]] in config/sources.toml": (
+        KeyDoc("id", "string", "required", "unique; lower-case letters, digits, '-' and '_'"),
+        KeyDoc("title", "string", "the id", "the source's name in the outputs"),
+        KeyDoc("url", "http(s) URL", "one of url or path", "an RSS or Atom feed"),
+        KeyDoc("path", "path", "one of url or path", "a folder of local articles"),
+        KeyDoc("topics", "list of topic ids", "[]", "topics every entry of the source belongs to"),
+        KeyDoc("enabled", "boolean", "true", "false keeps the source without fetching it"),
+        KeyDoc("interval", "duration", "none", "poll this often, whatever the server hints"),
+        KeyDoc("timeout", "seconds > 0", "[fetch] total_timeout", "wall-clock cap on one fetch"),
+        KeyDoc("max_bytes", "integer > 0", "[fetch] max_bytes", "largest response"),
+        KeyDoc("user_agent", "string", "[fetch] user_agent", "User-Agent header"),
+        KeyDoc("headers", "table of strings", "{}", "extra request headers"),
+        KeyDoc("username", "string", "none", "HTTP basic auth user"),
+        KeyDoc("password", "string", "none", "HTTP basic auth password"),
+        KeyDoc("password_env", "string", "none",
+               "name of an environment variable holding the password"),
+    ),
+}
+
+
+def keys(table: str) -> set[str]:
+    """The key names of the table whose heading starts with ``table``."""
+    for heading, docs in REFERENCE.items():
+        if heading.startswith(table + " "):
+            return {d.name for d in docs}
+    raise KeyError(table)
+
+
+def reference_markdown() -> str:
+    out: list[str] = []
+    for heading, docs in REFERENCE.items():
+        out += [f"### `{heading.split(' in ')[0]}` in `{heading.split(' in ')[1]}`", "",
+                "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+        out += [f"| `{d.name}` | {d.type} | {d.default} | {d.meaning} |" for d in docs]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,126 @@
+"""What operators and monitoring read: ``public/status.json`` and the Prometheus
+text served by ``feeds daemon --metrics-port``. Pure rendering from a snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import median
+
+from feeds.types import Config, RunReport, SourceHealth
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    sources_by_state: dict[str, int]
+    entries_total: int
+    entries_per_topic: dict[str, int]
+    last_run_started: datetime | None
+    last_run_finished: datetime | None
+    fetch_seconds: tuple[float, ...]  # each source fetched by the last run
+    failed_sources: tuple[str, ...]
+
+
+def source_state(source_enabled: bool, health: SourceHealth | None) -> str:
+    if not source_enabled:
+        return "disabled"
+    if health is None:
+        return "new"
+    return "stale" if health.stale and health.state == "ok" else health.state
+
+
+def make_snapshot(config: Config, health: dict[str, SourceHealth], topic_counts: dict[str, int],
+                  entries_total: int, report: RunReport | None) -> Snapshot:
+    states = Counter(source_state(s.enabled, health.get(s.id)) for s in config.sources)
+    per_topic = {t.id: topic_counts.get(t.id, 0) for t in config.topics}
+    per_topic["all"] = entries_total
+    seconds = tuple(o.seconds for o in report.outcomes if o.seconds is not None) if report else ()
+    failed = tuple(o.source_id for o in report.failed) if report else ()
+    return Snapshot(
+        sources_by_state=dict(sorted(states.items())),
+        entries_total=entries_total,
+        entries_per_topic=per_topic,
+        last_run_started=report.started if report else None,
+        last_run_finished=report.finished if report else None,
+        fetch_seconds=seconds,
+        failed_sources=failed,
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _percentile(values: Sequence[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def render_status_json(s: Snapshot) -> bytes:
+    duration = ((s.last_run_finished - s.last_run_started).total_seconds()
+                if s.last_run_started and s.last_run_finished else None)
+    data = {
+        "last_run": {
+            "started": _iso(s.last_run_started),
+            "finished": _iso(s.last_run_finished),
+            "seconds": round(duration, 3) if duration is not None else None,
+            "failed_sources": list(s.failed_sources),
+        },
+        "sources": s.sources_by_state,
+        "entries": s.entries_per_topic,
+        "fetch_latency_seconds": {
+            "count": len(s.fetch_seconds),
+            "median": round(median(s.fetch_seconds), 3) if s.fetch_seconds else None,
+            "p95": round(p, 3) if (p := _percentile(s.fetch_seconds, 0.95)) is not None else None,
+            "max": round(max(s.fetch_seconds), 3) if s.fetch_seconds else None,
+        },
+    }
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def render_metrics(s: Snapshot, *, fetches_total: dict[str, int], up_since: datetime) -> str:
+    """Prometheus text exposition format, version 0.0.4."""
+    lines = [
+        "# HELP feeds_sources Sources by state.",
+        "# TYPE feeds_sources gauge",
+        *(f'feeds_sources{{state="{_label(k)}"}} {v}' for k, v in s.sources_by_state.items()),
+        "# HELP feeds_entries Entries held, per topic (all: every entry).",
+        "# TYPE feeds_entries gauge",
+        *(f'feeds_entries{{topic="{_label(k)}"}} {v}' for k, v in s.entries_per_topic.items()),
+        "# HELP feeds_fetches_total Fetches by outcome since the daemon started.",
+        "# TYPE feeds_fetches_total counter",
+        *(f'feeds_fetches_total{{outcome="{_label(k)}"}} {v}' for k, v in sorted(fetches_total.items())),
+        "# HELP feeds_start_time_seconds When the daemon started.",
+        "# TYPE feeds_start_time_seconds gauge",
+        f"feeds_start_time_seconds {up_since.timestamp():.3f}",
+    ]
+    if s.last_run_finished and s.last_run_started:
+        lines += [
+            "# HELP feeds_last_run_timestamp_seconds When the last fetch round finished.",
+            "# TYPE feeds_last_run_timestamp_seconds gauge",
+            f"feeds_last_run_timestamp_seconds {s.last_run_finished.timestamp():.3f}",
+            "# HELP feeds_last_run_duration_seconds How long the last fetch round took.",
+            "# TYPE feeds_last_run_duration_seconds gauge",
+            f"feeds_last_run_duration_seconds "
+            f"{(s.last_run_finished - s.last_run_started).total_seconds():.3f}",
+        ]
+    lines += ["# HELP feeds_fetch_duration_seconds Fetch latency of the sources in the last round.",
+              "# TYPE feeds_fetch_duration_seconds histogram"]
+    for bound in LATENCY_BUCKETS:
+        count = sum(1 for v in s.fetch_seconds if v <= bound)
+        lines.append(f'feeds_fetch_duration_seconds_bucket{{le="{bound:g}"}} {count}')
+    lines += [f'feeds_fetch_duration_seconds_bucket{{le="+Inf"}} {len(s.fetch_seconds)}',
+              f"feeds_fetch_duration_seconds_sum {sum(s.fetch_seconds):.3f}",
+              f"feeds_fetch_duration_seconds_count {len(s.fetch_seconds)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,66 @@
+"""The operations guide documents every config key and every command, as they are."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from feeds.cli import cli
+from feeds.config import parse_duration
+from feeds.reference import REFERENCE, reference_markdown
+from feeds.types import FetchSettings, Settings
+
+DOC = (Path(__file__).parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+
+
+def test_config_reference_in_the_docs_is_the_generated_one() -> None:
+    assert reference_markdown() in DOC, "regenerate it with: feeds check --reference"
+
+
+def test_documented_defaults_are_the_real_ones() -> None:
+    fetch = FetchSettings()
+    site = Settings(title="t", base_url="https://x.test/")
+    for heading, docs in REFERENCE.items():
+        obj = fetch if heading.startswith("[fetch]") else site if heading.startswith("[site]") else None
+        if obj is None:
+            continue
+        for d in docs:
+            if d.default in ("required", "none", "the title"):
+                continue
+            real = getattr(obj, d.name)
+            if isinstance(real, timedelta):
+                assert parse_duration(d.default.strip('"')) == real, d.name
+            elif isinstance(real, Path):
+                assert Path(d.default.strip('"')) == real, d.name
+            elif isinstance(real, str):
+                assert d.default.strip('"') == real, d.name
+            else:
+                assert float(d.default) == real, d.name
+
+
+def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            out += _commands(command, path)
+        else:
+            out.append((path, command))
+    return out
+
+
+def test_every_command_and_option_is_documented() -> None:
+    sections = dict(re.findall(r"### `(feeds [a-z ]+)`\n(.*?)(?=\n### |\Z)", DOC, flags=re.S))
+    commands = _commands(cli, "feeds")
+    assert {path for path, _c in commands} == set(sections)
+    for path, command in commands:
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                names = [o for o in param.opts if o.startswith("--")] or param.opts
+                assert any(f"`{n}" in sections[path] for n in names), f"{path}: {names}"
+    for param in cli.params:
+        if isinstance(param, click.Option):
+            assert any(f"`{o}" in DOC for o in param.opts), param.opts
