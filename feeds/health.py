@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from feeds.errors import FetchError, SourceError
-from feeds.polling import backoff, interval_after_success
+from feeds.polling import backoff, interval_after_success, spread
 from feeds.types import CacheHints, FetchSettings, HealthEvent, Source, SourceHealth
 
 REDIRECT_CONFIRMATIONS = 3
@@ -59,6 +59,7 @@ def after_success(
     new_entries: int,
     warning: str | None,
     usual_gap: timedelta | None,
+    jitter: float = 0.0,
 ) -> tuple[SourceHealth, list[HealthEvent]]:
     events: list[HealthEvent] = []
     if prev.alerted:
@@ -67,8 +68,8 @@ def after_success(
     state = replace(
         prev, state="ok", last_attempt=now, last_success=now, http_status=http_status, failures=0,
         last_error=None, last_warning=warning, alerted=False,
-        next_due=None if source.is_local else now + interval_after_success(
-            source, settings, hints, ttl_minutes),
+        next_due=None if source.is_local else now + spread(interval_after_success(
+            source, settings, hints, ttl_minutes), jitter),
     )
     if entries_seen is not None:
         state = replace(state, entries_seen=entries_seen)

@@ -121,7 +121,7 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
             prev, source, settings, now, http_status=304 if result.reason == "304" else 200,
             hints=result.hints, ttl_minutes=None, permanent_redirect=result.permanent_redirect,
             entries_seen=None, new_entries=0, warning=prev.last_warning,
-            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)))
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter)
         with store.transaction():
             store.save_health(health, events)
         why = "304 Not Modified" if result.reason == "304" else "same content as last time"
@@ -159,7 +159,7 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
             permanent_redirect=result.permanent_redirect if isinstance(result, Document) else None,
             entries_seen=len(ingest.entries), new_entries=new,
             warning=ingest.partly_broken,
-            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)))
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter)
         store.save_health(health, events)
     count = len(ingest.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"

@@ -33,6 +33,14 @@ def interval_after_success(source: Source, settings: FetchSettings, hints: Cache
     return _clamp(wanted, settings.min_interval, settings.max_interval)
 
 
+SPREAD = 0.05  # up to 5 % later than due, so sources of one host drift apart
+
+
+def spread(interval: timedelta, jitter: float) -> timedelta:
+    """Never earlier than the server allows; a little later at random."""
+    return interval * (1 + SPREAD * jitter)
+
+
 def backoff(failures: int, settings: FetchSettings, jitter: float,
             retry_after: float | None = None) -> timedelta:
     """The wait after ``failures`` consecutive failures; ``jitter`` is in [0, 1)."""
