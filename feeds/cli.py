@@ -279,6 +279,7 @@ def _iso(value: datetime | None) -> str | None:
 def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
     health = store.all_health() if store else {}
     counts = store.entry_counts() if store else {}
+    remaps = store.remap_count() if store else {}
     rows: list[dict[str, object]] = []
     for source in config.sources:
         h = health.get(source.id, SourceHealth(source.id))
@@ -287,6 +288,9 @@ def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
         if h.redirect_adopted and h.redirect_target:
             note = f"moved permanently to {h.redirect_target}; update the url in config" + (
                 f"; {note}" if note else "")
+        remapped, last_remap = remaps.get(source.id, (0, None))
+        if remapped:
+            note += ("; " if note else "") + f"{remapped} changed GUIDs mapped back (latest {last_remap})"
         rows.append({
             "id": source.id, "title": source.title, "state": state,
             "url": source.url, "path": str(source.path) if source.path else None,
@@ -295,6 +299,7 @@ def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
             "failures": h.failures, "entries": counts.get(source.id, 0),
             "entries_seen": h.entries_seen, "last_new_entry": _iso(h.last_new_entry),
             "redirect_target": h.redirect_target if h.redirect_adopted else None,
+            "guid_remaps": remapped,
             "note": note,
         })
     return rows
@@ -421,6 +426,46 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
     except OSError as exc:
         click.echo(f"error: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("what", metavar="URL_OR_ID")
+@click.pass_obj
+def explain(opts: Options, what: str) -> None:
+    """Show the story an entry belongs to, why its copies were merged, and its topics."""
+    from feeds.clusters import representative
+
+    config = _load(opts.root)
+    if not config.settings.state_path.exists():
+        click.echo("no runs yet: run 'feeds run' first", err=True)
+        sys.exit(EXIT_FAILED)
+    sources = {s.id: s for s in config.sources}
+    with Store(config.settings.state_path) as store:
+        found = store.find_entries(what)
+        clusters = {c.id: c for eid in found if (c := store.cluster_of(eid)) is not None}
+    if not clusters:
+        click.echo(f"error: no entry with the id, link or URL {what}", err=True)
+        sys.exit(EXIT_FAILED)
+    for cluster in clusters.values():
+        shown = representative(cluster, sources)
+        click.echo(f"story {cluster.id}: {shown.entry.title}")
+        click.echo(f"  published copy: {shown.entry.source_id} "
+                   f"({'highest priority' if shown is not cluster.members[0] else 'first seen'})")
+        for m in cluster.members:
+            e = m.entry
+            click.echo(f"  - {e.source_id}: {e.title}")
+            click.echo(f"      id {m.id}, link {e.link or '(none)'}")
+            click.echo(f"      first seen {m.first_seen:%Y-%m-%d %H:%M} UTC, "
+                       f"published {e.published:%Y-%m-%d}")
+            if m.carriers:
+                click.echo(f"      same URL also from: {', '.join(m.carriers)}")
+            if m.reason:
+                click.echo(f"      joined because: {m.reason}")
+            for t in e.topics:
+                terms = f": {', '.join(t.terms)}" if t.terms else ""
+                click.echo(f"      topic {t.topic} ({t.rule}{terms})")
+            if not e.topics:
+                click.echo("      in no topic")
 
 
 @cli.command("serve")

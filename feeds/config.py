@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError, ConfigErrors
 from feeds.reference import keys
-from feeds.types import Config, FetchSettings, Settings, Source, Topic
+from feeds.types import Config, DedupeSettings, FetchSettings, Settings, Source, Topic
 
 FEEDS_FILE = Path("config/feeds.toml")
 SOURCES_FILE = Path("config/sources.toml")
@@ -251,7 +251,7 @@ def load_config(root: Path) -> Config:
 
 
 def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
-    c.known_keys(data, (), {"site", "fetch", "topics"}, "config/feeds.toml")
+    c.known_keys(data, (), {"site", "fetch", "dedupe", "topics"}, "config/feeds.toml")
     site = data.get("site")
     if not isinstance(site, dict):
         c.error(("site",), "the [site] table is missing" if site is None else "'site' must be a table")
@@ -295,6 +295,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         )
         if fetch_settings.min_interval > fetch_settings.max_interval:
             c.error((*fp, "min_interval"), "fetch 'min_interval' is longer than 'max_interval'")
+    dedupe = _dedupe(c, data)
     if title is None or base_url is None:
         return None
     if not base_url.endswith("/"):
@@ -310,7 +311,29 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         max_entries=c.get(site, p, "max_entries", int, 50, "site", _positive),
         retention_days=c.get(site, p, "retention_days", int, 90, "site", _positive),
         fetch=fetch_settings,
+        dedupe=dedupe,
         hub=c.get(site, p, "hub", str, None, "site", _http_url),
+    )
+
+
+def _share(value: Any) -> str | None:
+    return None if 0 < value <= 1 else f"must be between 0 and 1, not {value}"
+
+
+def _dedupe(c: _Checker, data: dict[str, Any]) -> DedupeSettings:
+    raw = data.get("dedupe", {})
+    p: Key = ("dedupe",)
+    d = DedupeSettings()
+    if not isinstance(raw, dict):
+        c.error(p, "'dedupe' must be a table")
+        return d
+    c.known_keys(raw, p, keys("[dedupe]"), "[dedupe]")
+    return DedupeSettings(
+        enabled=c.get(raw, p, "enabled", bool, d.enabled, "dedupe"),
+        window=c.duration(raw, p, "window", d.window, "dedupe"),
+        title_threshold=c.get(raw, p, "title_threshold", float, d.title_threshold, "dedupe", _share),
+        text_threshold=c.get(raw, p, "text_threshold", float, d.text_threshold, "dedupe", _share),
+        tracking_params=c.get_strings(raw, p, "tracking_params", "dedupe"),
     )
 
 
@@ -445,5 +468,6 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             timeout=c.get(body, p, "timeout", float, None, what, _positive),
             max_bytes=c.get(body, p, "max_bytes", int, None, what, _positive),
             interval=c.duration(body, p, "interval", None, what),
+            priority=c.get(body, p, "priority", int, 0, what),
         ))
     return sources

@@ -1,18 +1,29 @@
-"""Identity and first-level deduplication. Pure: the store supplies what it knows.
+"""Identity and exact deduplication. Pure: the store supplies what it knows.
 
-Within a source an item is known by its GUID, else its canonical link, else a
-content hash (``Entry.item_key``). Across sources, the same canonical link is
-the same story: the later copy becomes an alias of the entry we hold.
+Within a source an item is known by its GUID, else its link, else a content
+hash (``Entry.item_key``). Across sources, the same URL identity (see
+``url_identity``: AMP, ``www.``, scheme, trailing slash and tracking
+parameters do not count) is the same story: the later copy becomes an alias
+of the entry we hold. A publisher that changes an item's GUID keeps its entry
+when the link (of an item no longer in the feed) or the title and text match.
+Near-duplicates across sources are ``similar``'s business.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from feeds.types import Entry
+
+# Query parameters that only say how a page was reached or rendered.
+AMP_PARAMS = frozenset({"amp", "outputtype", "amp_js_v", "usqp", "_gsa"})
 
 # Never change: every published id is derived from it.
 _ID_NAMESPACE = uuid.UUID("6f2d7c1e-5b0a-4c55-9a57-3f1e8c2b9d40")
@@ -21,6 +32,43 @@ _ID_NAMESPACE = uuid.UUID("6f2d7c1e-5b0a-4c55-9a57-3f1e8c2b9d40")
 def entry_id(source_id: str, item_key: str) -> str:
     """The published id of a new entry: a URI that depends only on where it came from."""
     return "urn:uuid:" + str(uuid.uuid5(_ID_NAMESPACE, f"{source_id}\n{item_key}"))
+
+
+def url_identity(url: str, tracking: Iterable[str] = ()) -> str:
+    """The key under which two links are the same story, where it is safe to say so.
+
+    ``url`` is already canonical (``normalize.canonical_url``). On top: http and
+    https, ``www.``/``amp.``/``m.`` hosts, an ``/amp`` path segment or suffix,
+    ``?amp=1`` and the like, a trailing slash, and the extra ``tracking``
+    parameters are ignored. Idempotent.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for prefix in ("www.", "amp.", "m."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix):]
+            break
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    segments = [seg for seg in parts.path.split("/") if seg]
+    segments = [seg for seg in segments if seg.lower() != "amp"]
+    if segments:
+        last = re.sub(r"\.amp(?=\.html?$|$)", "", segments[-1], flags=re.I)
+        segments[-1] = last
+    path = "/" + "/".join(segments)
+    drop = AMP_PARAMS | {t.lower() for t in tracking}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in drop and not (k.lower() == "output" and v.lower() == "amp")]
+    q = urlencode(query)
+    return f"//{host}{path}" + (f"?{q}" if q else "")
+
+
+def story_key(title: str, text: str) -> str:
+    """Title and text with case, accents, punctuation and spacing folded away."""
+    def fold(value: str) -> str:
+        value = unicodedata.normalize("NFKD", value.casefold())
+        return " ".join(re.findall(r"\w+", "".join(c for c in value if not unicodedata.combining(c))))
+    return hashlib.sha256(f"{fold(title)}\n{fold(text)[:500]}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -33,6 +81,7 @@ class Known:
     published: datetime
     updated: datetime
     retired: bool = False  # past retention: remembered only so it does not come back
+    item_key: str = ""  # the owner's item key
 
 
 @dataclass(frozen=True)
@@ -49,10 +98,13 @@ class Update:
 
 @dataclass(frozen=True)
 class Alias:
-    """This source's item is a copy of an entry we hold from elsewhere."""
+    """This item is a copy of an entry we hold: from another source with the same
+    URL, or from this source under a new GUID (``remap`` names the old key)."""
 
     entry_id: str
     entry: Entry
+    remap: str | None = None
+    reason: str = "same URL"
 
 
 @dataclass(frozen=True)
@@ -93,14 +145,18 @@ def plan(
     by_item: Mapping[str, Known],
     by_url: Mapping[str, Known],
     now: datetime,
+    by_story: Mapping[str, Known] | None = None,
 ) -> list[Action]:
     """What to do with each entry of one source's document.
 
     ``by_item`` maps this source's item keys to what we hold for them;
-    ``by_url`` maps canonical links to entries held from any source.
+    ``by_url`` maps URL identities to entries held from any source;
+    ``by_story`` maps ``story_key``s to this source's entries.
     """
+    batch = unique_in_batch(entries)
+    present = {e.item_key for e in batch}
     actions: list[Action] = []
-    for entry in unique_in_batch(entries):
+    for entry in batch:
         known = by_item.get(entry.item_key)
         if known is not None:
             if known.retired or known.source_id != entry.source_id:
@@ -118,6 +174,16 @@ def plan(
         other = by_url.get(entry.url_key) if entry.url_key else None
         if other is not None and (other.source_id != entry.source_id or not _has_own_id(entry)):
             actions.append(Alias(other.entry_id, entry))
+            continue
+        if other is not None and other.item_key not in present:
+            # The same link under a new GUID, and the old GUID has left the feed.
+            actions.append(Alias(other.entry_id, entry, remap=other.item_key,
+                                 reason="GUID changed, same link"))
+            continue
+        same = (by_story or {}).get(story_key(entry.title, entry.summary_text))
+        if same is not None and same.source_id == entry.source_id and same.item_key not in present:
+            actions.append(Alias(same.entry_id, entry, remap=same.item_key,
+                                 reason="GUID changed, same title and text"))
             continue
         actions.append(Insert(entry_id(entry.source_id, entry.item_key), entry))
     return actions

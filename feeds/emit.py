@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
+from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
 
 from feeds import __version__
 from feeds.errors import EmitError
@@ -25,11 +28,20 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class Related:
+    """Another source that carried the same story."""
+
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     entry: Entry
     source_title: str
     source_url: str | None  # the source's feed or home page, for <source>
+    related: tuple[Related, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,9 +105,16 @@ def render_atom(view: FeedView) -> bytes:
                 person["uri"] = a.uri
             fe.author(person)
         if e.link:
-            fe.link(href=e.link, rel="alternate", type="text/html")
+            # Written without rel, which Atom reads as alternate (see _AtomEntryExtras).
+            fe.link(href=e.link, rel="alternate")
+        fe.register_extension("feeds_atom", _AtomEntryExtras, atom=True, rss=False)
+        extras: _AtomEntryExtras = fe.feeds_atom
         for enc in e.enclosures:
-            fe.link(href=enc.url, rel="enclosure", type=enc.type, length=str(enc.length))
+            extras.links.append({"href": enc.url, "rel": "enclosure", "type": enc.type,
+                                 "length": str(enc.length)})
+        for other in item.related:
+            if other.url and other.url != e.link:
+                extras.links.append({"href": other.url, "rel": "related", "title": other.title})
         for c in e.categories:
             fe.category(term=c)
         if e.summary_html and e.summary_html != e.content_html:
@@ -107,31 +126,38 @@ def render_atom(view: FeedView) -> bytes:
         if content:
             fe.content(content, type="html")
         if item.source_url:
-            fe.source(url=item.source_url, title=item.source_title)
+            # The source feed's own id and updated are not kept: its URL stands in
+            # for the id, and it was updated at least when this entry was.
+            extras.source = (item.source_url, item.source_title, e.updated.isoformat())
     try:
-        data = bytes(fg.atom_str(pretty=True))
+        return bytes(fg.atom_str(pretty=True))
     except (ValueError, TypeError) as exc:
         raise EmitError(view.topic, f"cannot render Atom: {exc}") from None
-    return _complete_atom_sources(data, [i for i in ordered_items(view.items) if i.source_url])
 
 
-def _complete_atom_sources(data: bytes, items: Sequence[Item]) -> bytes:
-    """Give each Atom <source> the id and updated that RFC 4287 readers expect.
+class _AtomEntryExtras(BaseEntryExtension):  # type: ignore[misc]
+    """What feedgen 1.0 gets wrong in Atom entries, written by its extension hook.
 
-    feedgen writes only a title and a link there. The source feed's own id is
-    not kept, so its URL stands in; its updated is at least the entry's.
+    Its entry writer drops every link's rel, type and length (the loop variable
+    shadows the link), so enclosures and related links would read as alternate
+    links; and its <source> has no id or updated, which validators ask for.
     """
-    opening = b"    <source>\n"
-    parts: list[bytes] = []
-    at = 0
-    for item in items:
-        found = data.index(opening, at) + len(opening)
-        url = xml_escape(item.source_url or "")
-        parts += [data[at:found], f"      <id>{url}</id>\n      <updated>"
-                  f"{item.entry.updated.isoformat()}</updated>\n".encode()]
-        at = found
-    parts.append(data[at:])
-    return b"".join(parts)
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+        self.source: tuple[str, str, str] | None = None  # url, title, updated
+
+    def extend_atom(self, entry: Any) -> Any:
+        for attrs in self.links:
+            xml_elem("link", entry, **attrs)
+        if self.source is not None:
+            url, title, updated = self.source
+            source = xml_elem("source", entry)
+            xml_elem("id", source).text = url
+            xml_elem("title", source).text = title
+            xml_elem("updated", source).text = updated
+            xml_elem("link", source, href=url, rel="self")
+        return entry
 
 
 def render_rss(view: FeedView) -> bytes:

@@ -16,7 +16,8 @@ from typing import Protocol
 
 from feeds.articles import parse_article
 from feeds.classify import Classifier
-from feeds.dedupe import entry_id, plan
+from feeds.clusters import cluster_item
+from feeds.dedupe import entry_id, plan, url_identity
 from feeds.emit import FeedView, Item, render_atom, render_rss
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
@@ -29,6 +30,7 @@ from feeds.pages import Site, render_article, render_index
 from feeds.parse import parse_document
 from feeds.polling import is_due
 from feeds.sanitize import text_to_html
+from feeds.similar import Thresholds, judge
 from feeds.state import Store
 from feeds.types import (
     Config,
@@ -71,8 +73,14 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed)
     for data in feed.entries:
-        out.entries.append(normalize(data, ctx))
+        out.entries.append(_with_identity(normalize(data, ctx), config))
     return out
+
+
+def _with_identity(entry: Entry, config: Config) -> Entry:
+    if entry.url_key is None:
+        return entry
+    return replace(entry, url_key=url_identity(entry.url_key, config.settings.dedupe.tracking_params))
 
 
 def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: datetime) -> _Ingest:
@@ -86,8 +94,25 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
             continue
         if data.date_from_mtime:
             out.warnings.append(f"{file.relpath}: no date found; using the file's modification time")
-        out.entries.append(normalize(data, ctx))
+        out.entries.append(_with_identity(normalize(data, ctx), config))
     return out
+
+
+def _cluster(store: Store, config: Config, entry_id: str, entry: Entry) -> None:
+    """Join a new entry to the stories it is a copy of, from other sources."""
+    d = config.settings.dedupe
+    thresholds = Thresholds(title=d.title_threshold, text=d.text_threshold)
+    matches: dict[str, str] = {}
+    for c in store.cluster_candidates(entry_id, entry, entry.published - d.window,
+                                      entry.published + d.window):
+        if c.cluster_id in matches:
+            continue
+        verdict = judge(entry.title, entry.summary_text, c.entry.title, c.entry.summary_text, thresholds)
+        if verdict.same:
+            matches[c.cluster_id] = f"near-duplicate of {c.entry_id} ({c.source_id}): {verdict.reason}"
+    if matches:
+        # Several matches join their clusters: the result does not depend on arrival order.
+        store.join_clusters(entry_id, sorted(matches), "; ".join(matches[k] for k in sorted(matches)))
 
 
 TopicsOf = Callable[[Entry, Iterable[str]], tuple[TopicMatch, ...]]
@@ -141,9 +166,12 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
 
     topics_of = _topics_function(config, classifier)
     with store.transaction():
-        by_item, by_url = store.lookup(source.id, ingest.entries)
-        actions = plan(ingest.entries, by_item, by_url, now)
+        by_item, by_url, by_story = store.lookup(source.id, ingest.entries)
+        actions = plan(ingest.entries, by_item, by_url, now, by_story)
         new, updated = store.apply(source.id, actions, now, topics_of)
+        if config.settings.dedupe.enabled:
+            for new_id, entry in store.inserted:
+                _cluster(store, config, new_id, entry)
         if isinstance(result, LocalFolder):
             gone = store.mark_gone(source.id, {e.item_key for e in ingest.entries}, now)
             if gone:
@@ -181,18 +209,13 @@ def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Class
 def build_views(config: Config, store: Store) -> list[FeedView]:
     s = config.settings
     empty_updated = _empty_updated(store)
-    titles = {src.id: src.title for src in config.sources}
-    urls = {src.id: src.url for src in config.sources}
     views: list[FeedView] = []
     topics: list[tuple[str, str, str]] = [(t.id, t.title, t.description) for t in config.topics]
     topics.append((ALL_TOPIC, f"{s.title}: all topics", s.description or f"Every entry of {s.title}"))
+    sources = {src.id: src for src in config.sources}
     for topic_id, title, description in topics:
-        rows = store.entries_for(None if topic_id == ALL_TOPIC else topic_id, s.max_entries)
-        items = [
-            Item(id=eid, entry=entry, source_title=titles.get(entry.source_id, entry.source_id),
-                 source_url=urls.get(entry.source_id))
-            for eid, entry, _first in rows
-        ]
+        clusters = store.clusters_for(None if topic_id == ALL_TOPIC else topic_id, s.max_entries)
+        items = [cluster_item(c, sources) for c in clusters]
         if topic_id != ALL_TOPIC:
             title = f"{s.title}: {title}"
         views.append(FeedView(

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update
+from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, story_key, url_identity
 from feeds.errors import StateError
+from feeds.similar import bands, sketch
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The first schema, as version 1 shipped it. A new database is created with it
 # and then brought forward by the same migrations as an old one, so every
@@ -74,8 +75,44 @@ CREATE INDEX items_entry ON items(entry_id);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# Forward-only migrations: MIGRATIONS[n] takes a database from version n - 1 to n.
-MIGRATIONS: dict[int, str] = {
+
+def _migrate_3(db: sqlite3.Connection) -> None:
+    """Story clusters: every entry starts as its own cluster; URL keys become URL
+    identities (AMP, www, scheme no longer count); sketches for near-duplicates."""
+    # execute(), not executescript(): the latter would commit the open transaction.
+    for statement in (
+        "ALTER TABLE entries ADD COLUMN cluster_id TEXT",
+        "ALTER TABLE entries ADD COLUMN cluster_reason TEXT",
+        "ALTER TABLE entries ADD COLUMN story_key TEXT",
+        "UPDATE entries SET cluster_id = id",
+        "CREATE INDEX entries_cluster ON entries(cluster_id)",
+        "CREATE INDEX entries_story ON entries(source_id, story_key)",
+        "CREATE TABLE lsh (band INTEGER NOT NULL, bucket INTEGER NOT NULL, entry_id TEXT NOT NULL,"
+        " PRIMARY KEY (band, bucket, entry_id)) WITHOUT ROWID",
+        "CREATE INDEX lsh_entry ON lsh(entry_id)",
+        "CREATE TABLE remaps (source_id TEXT NOT NULL, old_key TEXT NOT NULL, new_key TEXT NOT NULL,"
+        " entry_id TEXT NOT NULL, at TEXT NOT NULL)",
+        "CREATE INDEX remaps_source ON remaps(source_id)",
+    ):
+        db.execute(statement)
+    for eid, data in db.execute("SELECT id, data FROM entries").fetchall():
+        entry = _entry_from_json(data)
+        url_key = url_identity(entry.url_key) if entry.url_key else None
+        entry = replace(entry, url_key=url_key)
+        db.execute("UPDATE entries SET url_key = ?, story_key = ?, data = ? WHERE id = ?",
+                   (url_key, story_key(entry.title, entry.summary_text), _entry_json(entry), eid))
+        db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
+                       _band_rows(eid, entry))
+
+
+def _band_rows(entry_id: str, entry: Entry) -> list[tuple[int, int, str]]:
+    return [(b, bucket, entry_id)
+            for b, bucket in enumerate(bands(sketch(entry.title, entry.summary_text))) if bucket >= 0]
+
+
+# Forward-only migrations: MIGRATIONS[n] takes a database from version n - 1 to n,
+# as an SQL script or, where rows must be rewritten, a function.
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     2: """
 ALTER TABLE sources ADD COLUMN state TEXT NOT NULL DEFAULT 'new';
 UPDATE sources SET state = CASE WHEN last_status = 'failed' THEN 'failing'
@@ -101,7 +138,9 @@ CREATE TABLE health_events (
 );
 CREATE INDEX health_events_at ON health_events(at);
 """,
+    3: _migrate_3,
 }
+
 
 _HEALTH_COLUMNS = (
     "state", "config_url", "last_attempt", "last_success", "http_status", "failures",
@@ -169,6 +208,8 @@ def _entry_from_json(text: str) -> Entry:
 class Store:
     """The one owner of the state database."""
 
+    inserted: list[tuple[str, Entry]]  # entries the last apply() added, for clustering
+
     def __init__(self, path: Path, *, shared: bool = False) -> None:
         """``shared``: the connection may be used from another thread (one at a time),
         as the daemon's worker thread does."""
@@ -215,11 +256,17 @@ class Store:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             self._script(MIGRATIONS[target], target)
 
-    def _script(self, script: str, version: int) -> None:
-        """Run a schema script and set the version in one transaction: a crash
-        leaves the database at the old version or the new one, never between."""
+    def _script(self, script: str | Callable[[sqlite3.Connection], None], version: int) -> None:
+        """Run a migration and set the version in one transaction: a crash leaves
+        the database at the old version or the new one, never between."""
         try:
-            self.db.executescript(f"BEGIN IMMEDIATE;{script}PRAGMA user_version = {version};COMMIT;")
+            if isinstance(script, str):
+                self.db.executescript(f"BEGIN IMMEDIATE;{script}PRAGMA user_version = {version};COMMIT;")
+            else:
+                self.db.execute("BEGIN IMMEDIATE")
+                script(self.db)
+                self.db.execute(f"PRAGMA user_version = {version}")
+                self.db.execute("COMMIT")
         except BaseException:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
@@ -313,10 +360,13 @@ class Store:
 
     # --- entries ----------------------------------------------------------------
 
-    def lookup(self, source_id: str, entries: Sequence[Entry]) -> tuple[dict[str, Known], dict[str, Known]]:
-        """What we hold for these entries: by this source's item key, and by canonical link."""
+    def lookup(self, source_id: str, entries: Sequence[Entry]
+               ) -> tuple[dict[str, Known], dict[str, Known], dict[str, Known]]:
+        """What we hold for these entries: by this source's item key, by URL identity
+        (any source), and by story key (this source)."""
         by_item: dict[str, Known] = {}
         by_url: dict[str, Known] = {}
+        by_story: dict[str, Known] = {}
         keys = [e.item_key for e in entries]
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
@@ -334,11 +384,21 @@ class Store:
         for chunk in _chunks(urls, 500):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT url_key, id, source_id, content_hash, published, updated FROM entries"
+                f"SELECT url_key, id, source_id, content_hash, published, updated, item_key FROM entries"
                 f" WHERE url_key IN ({marks}) ORDER BY first_seen", chunk)
-            for url, eid, owner, digest, published, updated in rows:
-                by_url.setdefault(url, Known(eid, owner, digest, _dt(published), _dt(updated)))
-        return by_item, by_url
+            for url, eid, owner, digest, published, updated, key in rows:
+                by_url.setdefault(url, Known(eid, owner, digest, _dt(published), _dt(updated),
+                                             item_key=key))
+        stories = list({story_key(e.title, e.summary_text) for e in entries})
+        for chunk in _chunks(stories, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT story_key, id, content_hash, published, updated, item_key FROM entries"
+                f" WHERE source_id = ? AND story_key IN ({marks}) ORDER BY first_seen", (source_id, *chunk))
+            for story, eid, digest, published, updated, key in rows:
+                by_story.setdefault(story, Known(eid, source_id, digest, _dt(published), _dt(updated),
+                                                 item_key=key))
+        return by_item, by_url, by_story
 
     def apply(self, source_id: str, actions: Iterable[Action], now: datetime,
               topics_of: Any) -> tuple[int, int]:
@@ -348,30 +408,45 @@ class Store:
         """
         new = updated = 0
         stamp = _ts(now)
+        self.inserted = []
         for action in actions:
             entry = action.entry
             if isinstance(action, Insert):
                 entry = replace(entry, topics=topics_of(entry, ()))
                 self.db.execute(
                     "INSERT INTO entries(id, source_id, item_key, url_key, first_seen, last_seen,"
-                    " published, updated, content_hash, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " published, updated, content_hash, data, cluster_id, story_key)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (action.entry_id, source_id, entry.item_key, entry.url_key, stamp, stamp,
                      _ts(entry.published), _ts(entry.updated), entry.content_hash,
-                     _entry_json(entry)))
+                     _entry_json(entry), action.entry_id, story_key(entry.title, entry.summary_text)))
                 self._set_topics(action.entry_id, entry)
+                self.db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
+                                    _band_rows(action.entry_id, entry))
+                self.inserted.append((action.entry_id, entry))
                 new += 1
             elif isinstance(action, Update):
                 carriers = self.carriers(action.entry_id) - {source_id}
                 entry = replace(entry, topics=topics_of(entry, carriers))
                 self.db.execute(
                     "UPDATE entries SET url_key = ?, last_seen = ?, gone = NULL, published = ?,"
-                    " updated = ?, content_hash = ?, data = ? WHERE id = ?",
+                    " updated = ?, content_hash = ?, data = ?, story_key = ? WHERE id = ?",
                     (entry.url_key, stamp, _ts(entry.published), _ts(entry.updated),
-                     entry.content_hash, _entry_json(entry), action.entry_id))
+                     entry.content_hash, _entry_json(entry),
+                     story_key(entry.title, entry.summary_text), action.entry_id))
                 self._set_topics(action.entry_id, entry)
+                self.db.execute("DELETE FROM lsh WHERE entry_id = ?", (action.entry_id,))
+                self.db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
+                                    _band_rows(action.entry_id, entry))
                 updated += 1
             elif isinstance(action, Alias):
                 self._upsert_item(source_id, entry.item_key, action.entry_id, stamp)
+                if action.remap is not None:
+                    self.db.execute(
+                        "INSERT INTO remaps(source_id, old_key, new_key, entry_id, at) VALUES (?,?,?,?,?)",
+                        (source_id, action.remap, entry.item_key, action.entry_id, stamp))
+                    self.db.execute("UPDATE entries SET last_seen = ?, gone = NULL WHERE id = ?",
+                                    (stamp, action.entry_id))
                 self.reclassify_one(action.entry_id, topics_of)
                 continue
             elif isinstance(action, Seen):
@@ -436,6 +511,7 @@ class Store:
             stamp = _ts(cutoff)
             ids = [r[0] for r in self.db.execute("SELECT id FROM entries WHERE first_seen < ?", (stamp,))]
             self.db.executemany("DELETE FROM entry_topics WHERE entry_id = ?", [(i,) for i in ids])
+            self.db.executemany("DELETE FROM lsh WHERE entry_id = ?", [(i,) for i in ids])
             self.db.execute("DELETE FROM entries WHERE first_seen < ?", (stamp,))
             self.db.execute("DELETE FROM items WHERE last_seen < ? AND entry_id NOT IN"
                             " (SELECT id FROM entries)", (stamp,))
@@ -454,6 +530,86 @@ class Store:
                 (topic, limit))
         return [(eid, _entry_from_json(data), _dt(first)) for eid, data, first in cur]
 
+    # --- clusters -------------------------------------------------------------------
+
+    def cluster_candidates(self, entry_id: str, entry: Entry, since: datetime,
+                           until: datetime) -> list[Candidate]:
+        """Entries of other sources published in [since, until] that share a sketch band."""
+        buckets = [(b, k) for b, k, _e in _band_rows(entry_id, entry)]
+        if not buckets:
+            return []
+        where = " OR ".join("(l.band = ? AND l.bucket = ?)" for _ in buckets)
+        rows = self.db.execute(
+            f"SELECT DISTINCT e.id, e.cluster_id, e.source_id, e.first_seen, e.data FROM lsh l"
+            f" JOIN entries e ON e.id = l.entry_id WHERE ({where}) AND e.source_id != ?"
+            f" AND e.published BETWEEN ? AND ?",
+            (*[v for pair in buckets for v in pair], entry.source_id, _ts(since), _ts(until)))
+        return [Candidate(eid, cid, src, _dt(first), _entry_from_json(data))
+                for eid, cid, src, first, data in rows]
+
+    def join_clusters(self, entry_id: str, clusters: Sequence[str], reason: str) -> str:
+        """Put ``entry_id`` and every entry of ``clusters`` in one cluster, named by
+        the cluster seen first (its id was published first and must stay)."""
+        marks = ",".join("?" * len(clusters))
+        keep = self.db.execute(
+            f"SELECT cluster_id FROM entries WHERE cluster_id IN ({marks})"
+            f" GROUP BY cluster_id ORDER BY min(first_seen), cluster_id LIMIT 1",
+            tuple(clusters)).fetchone()[0]
+        self.db.execute(f"UPDATE entries SET cluster_id = ? WHERE cluster_id IN ({marks})",
+                        (keep, *clusters))
+        self.db.execute("UPDATE entries SET cluster_id = ?, cluster_reason = ? WHERE id = ?",
+                        (keep, reason, entry_id))
+        return str(keep)
+
+    def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
+        """The ``limit`` clusters of a topic (None: all) seen first most recently."""
+        if topic is None:
+            rows = self.db.execute(
+                "SELECT cluster_id FROM entries GROUP BY cluster_id"
+                " ORDER BY min(first_seen) DESC, max(published) DESC, cluster_id LIMIT ?", (limit,))
+        else:
+            rows = self.db.execute(
+                "SELECT e.cluster_id FROM entries e WHERE e.cluster_id IN (SELECT e2.cluster_id"
+                " FROM entry_topics t JOIN entries e2 ON e2.id = t.entry_id WHERE t.topic = ?)"
+                " GROUP BY e.cluster_id ORDER BY min(e.first_seen) DESC, max(e.published) DESC,"
+                " e.cluster_id LIMIT ?", (topic, limit))
+        ids = [r[0] for r in rows]
+        return self._clusters(ids)
+
+    def cluster_of(self, entry_id: str) -> Cluster | None:
+        row = self.db.execute("SELECT cluster_id FROM entries WHERE id = ? OR cluster_id = ? LIMIT 1",
+                              (entry_id, entry_id)).fetchone()
+        return self._clusters([row[0]])[0] if row else None
+
+    def find_entries(self, text: str) -> list[str]:
+        """Ids of entries whose id, cluster id, link or URL identity is ``text``."""
+        key = url_identity(text) if text.startswith(("http://", "https://")) else text
+        rows = self.db.execute(
+            "SELECT id FROM entries WHERE id = ? OR cluster_id = ? OR url_key = ?"
+            " OR json_extract(data, '$.link') = ? ORDER BY first_seen", (text, text, key, text))
+        return [r[0] for r in rows]
+
+    def _clusters(self, ids: Sequence[str]) -> list[Cluster]:
+        members: dict[str, list[Member]] = {i: [] for i in ids}
+        for chunk in _chunks(list(ids), 400):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT e.id, e.cluster_id, e.data, e.first_seen, e.cluster_reason,"
+                f" (SELECT group_concat(i.source_id, ' ') FROM items i"
+                f"  WHERE i.entry_id = e.id AND i.source_id != e.source_id)"
+                f" FROM entries e WHERE e.cluster_id IN ({marks}) ORDER BY e.first_seen, e.id", chunk)
+            for eid, cid, data, first, reason, carriers in rows:
+                members[cid].append(Member(eid, _entry_from_json(data), _dt(first), reason,
+                                           tuple(sorted(set((carriers or "").split())))))
+        return [Cluster(i, tuple(members[i])) for i in ids if members[i]]
+
+    def remap_count(self) -> dict[str, tuple[int, str | None]]:
+        """Per source: how many GUID changes were mapped back, and the latest."""
+        rows = self.db.execute(
+            "SELECT source_id, count(*), max(at || ' ' || old_key || ' -> ' || new_key)"
+            " FROM remaps GROUP BY source_id")
+        return {src: (n, last) for src, n, last in rows}
+
     def newest_update(self) -> datetime | None:
         row = self.db.execute("SELECT max(updated) FROM entries").fetchone()
         return _dt(row[0]) if row and row[0] else None
@@ -464,6 +620,30 @@ class Store:
 
     def count_entries(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry_id: str
+    cluster_id: str
+    source_id: str
+    first_seen: datetime
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    entry: Entry
+    first_seen: datetime
+    reason: str | None  # why it joined its cluster
+    carriers: tuple[str, ...]  # other sources with the same URL
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: str  # the published id
+    members: tuple[Member, ...]  # first seen first
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -40,6 +40,7 @@ class Source:
     timeout: float | None = None  # wall-clock cap for this source
     max_bytes: int | None = None
     interval: timedelta | None = None  # poll this often, whatever the server hints
+    priority: int = 0  # of several copies of a story, the highest priority's is published
 
     @property
     def is_local(self) -> bool:
@@ -64,6 +65,15 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class DedupeSettings:
+    enabled: bool = True  # cluster near-duplicate stories across sources
+    window: timedelta = timedelta(days=3)  # copies published further apart are other stories
+    title_threshold: float = 0.6
+    text_threshold: float = 0.5
+    tracking_params: tuple[str, ...] = ()  # more query parameters that do not change a story
+
+
+@dataclass(frozen=True)
 class Settings:
     title: str
     base_url: str  # always ends with "/"
@@ -75,6 +85,7 @@ class Settings:
     max_entries: int = 50
     retention_days: int = 90
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     hub: str | None = None  # WebSub hub pinged when a feed changes
 
 

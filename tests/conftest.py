@@ -268,6 +268,8 @@ class Project:
             for k, v in s.items():
                 if isinstance(v, bool):
                     lines.append(f"{k} = {'true' if v else 'false'}")
+                elif isinstance(v, int | float):
+                    lines.append(f"{k} = {v}")
                 elif isinstance(v, list):
                     lines.append(f"{k} = [" + ", ".join(f'"{x}"' for x in v) + "]")
                 else:

@@ -5,11 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from helpers import NOW, make_entry
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.dedupe import Alias, Insert, Known, Seen, Update, entry_id, plan, unique_in_batch
+from feeds.dedupe import (
+    Alias,
+    Insert,
+    Known,
+    Seen,
+    Update,
+    entry_id,
+    plan,
+    story_key,
+    unique_in_batch,
+    url_identity,
+)
 
 
 def known(eid: str, source: str = "src", digest: str = "h", **kw: object) -> Known:
@@ -33,9 +45,54 @@ def test_same_item_twice_in_one_document_is_one() -> None:
 
 
 def test_items_with_own_ids_on_one_page_stay_apart_across_runs() -> None:
-    e = make_entry(item_key="guid:2", url_key="https://x/day")
-    same_source = {"https://x/day": known("urn:uuid:first", source="src")}
-    assert plan([e], {}, same_source, NOW) == [Insert(entry_id("src", "guid:2"), e)]
+    first = make_entry(item_key="guid:1", url_key="https://x/day")
+    e = make_entry(item_key="guid:2", url_key="https://x/day", title="Another item")
+    by_item = {"guid:1": Known("urn:uuid:first", "src", first.content_hash, NOW, NOW, item_key="guid:1")}
+    same_source = {"https://x/day": Known("urn:uuid:first", "src", "h", NOW, NOW, item_key="guid:1")}
+    assert plan([first, e], by_item, same_source, NOW) == [
+        Seen("urn:uuid:first", first), Insert(entry_id("src", "guid:2"), e)]
+
+
+def test_guid_change_with_the_same_link_keeps_the_entry() -> None:
+    e = make_entry(item_key="guid:new", url_key="https://x/story")
+    held = {"https://x/story": Known("urn:uuid:old", "src", "h", NOW, NOW, item_key="guid:old")}
+    assert plan([e], {}, held, NOW) == [Alias("urn:uuid:old", e, remap="guid:old",
+                                              reason="GUID changed, same link")]
+
+
+def test_guid_change_with_the_same_title_and_text_keeps_the_entry() -> None:
+    e = make_entry(item_key="guid:new", url_key="https://x/moved", title="Same Title!")
+    key = story_key("same title", e.summary_text)
+    held = {key: Known("urn:uuid:old", "src", "h", NOW, NOW, item_key="guid:old")}
+    [action] = plan([e], {}, {}, NOW, held)
+    assert isinstance(action, Alias) and action.remap == "guid:old"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("https://www.example.com/a/b/", "http://example.com/a/b"),
+    ("https://amp.example.com/a/b?amp=1", "https://example.com/a/b"),
+    ("https://example.com/amp/a/b", "https://example.com/a/b/amp"),
+    ("https://m.example.com/a/b.amp.html", "https://example.com/a/b.html"),
+    ("https://example.com/a?id=3&outputType=amp", "https://example.com/a?id=3"),
+])
+def test_url_identity_ignores_amp_www_scheme_and_slash(a: str, b: str) -> None:
+    assert url_identity(a) == url_identity(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("https://example.com/a?id=3", "https://example.com/a?id=4"),
+    ("https://example.com/a/b", "https://example.org/a/b"),
+    ("https://example.com/ampere", "https://example.com/"),
+    ("https://news.example.com/a", "https://example.com/a"),
+])
+def test_url_identity_keeps_what_matters(a: str, b: str) -> None:
+    assert url_identity(a) != url_identity(b)
+
+
+def test_url_identity_drops_configured_tracking_and_is_idempotent() -> None:
+    key = url_identity("https://example.com/a?src=rss&id=1", ["src"])
+    assert key == "//example.com/a?id=1"
+    assert url_identity("https:" + key, ["src"]) == key
 
 
 def test_new_entries_are_inserted_with_derived_ids() -> None:

@@ -10,7 +10,7 @@ from helpers import NOW, make_entry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.emit import FeedView, Item, render_atom, render_rss
+from feeds.emit import FeedView, Item, Related, render_atom, render_rss
 from feeds.types import Enclosure, Person
 
 
@@ -64,6 +64,21 @@ def test_rss_has_atom_self_link_guid_dc_creator_and_enclosure() -> None:
     assert entry.enclosures[0].length == "1234"
     assert [t.term for t in entry.tags] == ["AI", "Policy"]
     assert feed.feed.language == "en"
+
+
+def test_atom_enclosures_and_related_links_keep_rel_type_and_length() -> None:
+    it = item(1, enclosures=(Enclosure("https://e.test/a.mp3", "audio/mpeg", 1234),))
+    it = Item(it.id, it.entry, it.source_title, it.source_url,
+              related=(Related("Other", "https://other.test/x"),))
+    atom = render_atom(view([it]))
+    assert atom_errors(atom) == []
+    entry = feedparser.parse(atom).entries[0]
+    assert entry.link == "https://e.test/1"
+    assert [(e.href, e.type, e.length) for e in entry.enclosures] == [
+        ("https://e.test/a.mp3", "audio/mpeg", "1234")]
+    assert [(link.href, link.title) for link in entry.links if link.rel == "related"] == [
+        ("https://other.test/x", "Other")]
+    assert entry.source.id == "https://e.test/feed"
 
 
 def test_empty_feed_is_valid_and_stable() -> None:

@@ -391,7 +391,7 @@ def test_state_schema_1_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert health["b"].state == "ok"
         assert store.http_cache("a").etag == '"e1"'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

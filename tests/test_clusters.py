@@ -1,0 +1,297 @@
+"""One story, one entry: near-duplicates across sources, GUID churn, stable cluster ids."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from conftest import FeedServer, Project
+from helpers import NOW, make_entry
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_run import run_cli
+
+from feeds.dedupe import Insert, entry_id
+from feeds.pipeline import _cluster
+from feeds.similar import judge
+from feeds.state import Store
+from feeds.types import Config, Entry, Settings
+
+SAME = [
+    (
+        "OpenAI releases GPT-5 to all ChatGPT users",
+        "OpenAI will roll out the new model to every user this week.",
+        "Exclusive: OpenAI Releases GPT-5 To All ChatGPT Users",
+        "The model reaches every user this week, OpenAI said.",
+    ),
+    (
+        "FCC votes to restore net neutrality rules",
+        "The commission voted 3-2 along party lines on Thursday.",
+        "FCC Votes To Restore Net Neutrality Rules",
+        "The commission voted 3-2 on Thursday, restoring the rules.",
+    ),
+    (
+        "Breaking: Nvidia unveils Blackwell Ultra GPUs for data centres",
+        "Nvidia showed Blackwell Ultra at its developer conference in San Jose.",
+        "Nvidia unveils Blackwell Ultra GPUs for data centres",
+        "Nvidia showed Blackwell Ultra at GTC.",
+    ),
+    (
+        "EU opens Digital Markets Act probe into Meta's pay-or-consent model",
+        "The European Commission said Meta may have breached the DMA with its subscription offer.",
+        "EU opens Digital Markets Act probe into Meta pay or consent model",
+        "Brussels said the subscription offer may breach the DMA.",
+    ),
+]
+DIFFERENT = [
+    (
+        "AI Weekly #41: agents everywhere",
+        "This week in AI.",
+        "AI Weekly #42: agents everywhere",
+        "This week in AI.",
+    ),
+    (
+        "Intel cuts 15,000 jobs",
+        "The chipmaker announced layoffs.",
+        "AMD cuts 15,000 jobs",
+        "The chipmaker announced layoffs.",
+    ),
+    (
+        "Morning briefing: Apple earnings beat forecasts",
+        "Your daily briefing on technology news.",
+        "Morning briefing: Tesla recalls 2 million cars",
+        "Your daily briefing on technology news.",
+    ),
+    (
+        "Nvidia unveils Blackwell chips",
+        "Nvidia showed new GPUs.",
+        "Nvidia unveils Rubin chips",
+        "Nvidia showed new GPUs.",
+    ),
+    (
+        "Patch Tuesday: Microsoft fixes 61 flaws",
+        "This month's security updates.",
+        "Patch Tuesday: Microsoft fixes 59 flaws",
+        "This month's security updates.",
+    ),
+    (
+        "Google fined in France over news licensing",
+        "The regulator fined Google.",
+        "Google wins appeal in France over news licensing",
+        "The court sided with Google.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("ta", "sa", "tb", "sb"), SAME)
+def test_same_story_is_recognised(ta: str, sa: str, tb: str, sb: str) -> None:
+    verdict = judge(ta, sa, tb, sb)
+    assert verdict.same, verdict.reason
+    assert judge(tb, sb, ta, sa).same
+
+
+@pytest.mark.parametrize(("ta", "sa", "tb", "sb"), DIFFERENT)
+def test_hard_negatives_stay_apart(ta: str, sa: str, tb: str, sb: str) -> None:
+    verdict = judge(ta, sa, tb, sb)
+    assert not verdict.same, verdict.reason
+    assert not judge(tb, sb, ta, sa).same
+
+
+def _config(tmp_path: Path) -> Config:
+    return Config(
+        root=tmp_path, settings=Settings(title="t", base_url="https://x.test/"), sources=(), topics=()
+    )
+
+
+def _partition(store: Store) -> set[frozenset[str]]:
+    rows = store.db.execute("SELECT cluster_id, group_concat(id) FROM entries GROUP BY cluster_id")
+    return {frozenset(ids.split(",")) for _cid, ids in rows}
+
+
+def _insert_all(store: Store, config: Config, entries: list[tuple[str, Entry]]) -> None:
+    for eid, entry in entries:
+        with store.transaction():
+            store.apply(entry.source_id, [Insert(eid, entry)], NOW, lambda e, o: ())
+            for new_id, new in store.inserted:
+                _cluster(store, config, new_id, new)
+
+
+def _stories() -> list[tuple[str, Entry]]:
+    out: list[tuple[str, Entry]] = []
+    for n, (ta, sa, tb, sb) in enumerate(SAME + DIFFERENT):
+        for k, (title, summary) in enumerate(((ta, sa), (tb, sb))):
+            source = f"s{k}"
+            e = make_entry(
+                source_id=source,
+                item_key=f"guid:{n}",
+                url_key=f"//x{k}.test/{n}",
+                title=title,
+                summary_text=summary,
+                published=NOW - timedelta(hours=n),
+            )
+            out.append((entry_id(source, f"guid:{n}"), e))
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_clusters_do_not_depend_on_arrival_order(
+    tmp_path_factory: pytest.TempPathFactory, rnd: random.Random
+) -> None:
+    base = tmp_path_factory.mktemp("order")
+    entries = _stories()
+    partitions = []
+    for name, order in (("a", list(entries)), ("b", rnd.sample(entries, len(entries)))):
+        with Store(base / f"{name}.db") as store:
+            _insert_all(store, _config(base), order)
+            partitions.append(_partition(store))
+    assert partitions[0] == partitions[1]
+    assert len([c for c in partitions[0] if len(c) == 2]) == len(SAME)
+
+
+def test_clustering_again_changes_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        entries = _stories()
+        _insert_all(store, _config(tmp_path), entries)
+        before = _partition(store)
+        for eid, entry in entries:
+            with store.transaction():
+                _cluster(store, _config(tmp_path), eid, entry)
+        assert _partition(store) == before
+
+
+def story_rss(items: list[tuple[str, str, str, str]]) -> str:
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid isPermaLink='false'>{g}</guid>"
+        f"<pubDate>Wed, 25 Nov 2026 10:00:00 GMT</pubDate><description>{d}</description></item>"
+        for g, t, link, d in items
+    )
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title><link>https://x.test/</link>"
+        f"<description>x</description>{body}</channel></rss>"
+    )
+
+
+STORY = "OpenAI releases GPT-5 to all ChatGPT users"
+TEXT = "OpenAI will roll out the new model to every user this week, the company said."
+
+
+def test_one_story_from_four_sources_is_one_entry_with_credits(project: Project, server: FeedServer) -> None:
+    server.add("/a.rss", story_rss([("a1", STORY, "https://news.example.com/gpt5?utm_source=rss", TEXT)]))
+    server.add("/b.rss", story_rss([("b1", STORY, "https://amp.news.example.com/gpt5/amp", TEXT)]))
+    server.add("/c.rss", story_rss([("c1", STORY, "http://www.news.example.com/gpt5/", TEXT)]))
+    server.add(
+        "/d.rss",
+        story_rss(
+            [
+                (
+                    "d1",
+                    "Exclusive: OpenAI Releases GPT-5 To All ChatGPT Users",
+                    "https://other.example.org/2026/11/openai-gpt5",
+                    TEXT,
+                )
+            ]
+        ),
+    )
+    project.write_sources(
+        [{"id": s, "title": f"Source {s.upper()}", "url": server.url(f"/{s}.rss")} for s in "abcd"]
+    )
+    assert run_cli(project.root, "run")[0] == 0
+    for topic in ("ai", "all"):
+        feed = feedparser.parse((project.public / f"{topic}.atom").read_bytes())
+        assert len(feed.entries) == 1, [e.title for e in feed.entries]
+    [entry] = feedparser.parse((project.public / "all.atom").read_bytes()).entries
+    assert entry.link == "https://news.example.com/gpt5"
+    content = entry.content[0].value
+    assert "Also covered by:" in content
+    for name in ("Source B", "Source C", "Source D"):
+        assert name in content
+    related = [link.href for link in entry.links if link.rel == "related"]
+    assert related == ["https://other.example.org/2026/11/openai-gpt5"]
+    rss = feedparser.parse((project.public / "all.rss").read_bytes())
+    assert len(rss.entries) == 1 and rss.entries[0].id == entry.id
+    assert len(json.loads((project.public / "all.json").read_bytes())["items"]) == 1
+    code, out, _ = run_cli(project.root, "explain", "https://news.example.com/gpt5")
+    assert code == 0
+    assert f"story {entry.id}" in out
+    assert "same URL also from: b, c" in out
+    assert "joined because: near-duplicate of" in out and "titles 1.00 alike" in out
+
+
+def test_cluster_id_stays_when_a_better_copy_arrives(project: Project, server: FeedServer) -> None:
+    server.add("/small.rss", story_rss([("s1", STORY, "https://small.example.com/gpt5", "Short.")]))
+    project.write_sources([{"id": "small", "url": server.url("/small.rss")}])
+    assert run_cli(project.root, "run")[0] == 0
+    [first] = feedparser.parse((project.public / "all.atom").read_bytes()).entries
+    server.add(
+        "/wire.rss",
+        story_rss(
+            [
+                (
+                    "w1",
+                    "OpenAI Releases GPT-5 To All ChatGPT Users",
+                    "https://wire.example.com/openai-gpt5",
+                    TEXT,
+                )
+            ]
+        ),
+    )
+    project.write_sources(
+        [
+            {"id": "small", "url": server.url("/small.rss")},
+            {"id": "wire", "title": "The Wire", "url": server.url("/wire.rss"), "priority": 10},
+        ]
+    )
+    assert run_cli(project.root, "run", "--force")[0] == 0
+    [now] = feedparser.parse((project.public / "all.atom").read_bytes()).entries
+    assert now.id == first.id
+    assert now.link == "https://wire.example.com/openai-gpt5"
+    assert now.updated_parsed > first.updated_parsed
+
+
+def test_guid_churn_makes_no_new_entry_and_is_shown(project: Project, server: FeedServer) -> None:
+    server.add("/f.rss", story_rss([("old-guid", STORY, "https://f.example.com/gpt5", TEXT)]))
+    project.write_sources([{"id": "f", "url": server.url("/f.rss")}])
+    assert run_cli(project.root, "run")[0] == 0
+    [before] = feedparser.parse((project.public / "all.atom").read_bytes()).entries
+    server.add("/f.rss", story_rss([("new-guid", STORY, "https://f.example.com/gpt5", TEXT)]))
+    code, out, _ = run_cli(project.root, "run", "--force")
+    assert code == 0 and "0 new entries" in out
+    [after] = feedparser.parse((project.public / "all.atom").read_bytes()).entries
+    assert after.id == before.id
+    row = json.loads(run_cli(project.root, "status", "--json")[1])["sources"][0]
+    assert row["guid_remaps"] == 1 and "guid:old-guid -> guid:new-guid" in row["note"]
+
+
+def test_a_series_stays_apart_end_to_end(project: Project, server: FeedServer) -> None:
+    server.add(
+        "/a.rss",
+        story_rss([("a41", "AI Weekly #41: agents everywhere", "https://a.test/41", "This week in AI.")]),
+    )
+    server.add(
+        "/b.rss",
+        story_rss([("b42", "AI Weekly #42: agents everywhere", "https://b.test/42", "This week in AI.")]),
+    )
+    project.write_sources(
+        [{"id": "a", "url": server.url("/a.rss")}, {"id": "b", "url": server.url("/b.rss")}]
+    )
+    assert run_cli(project.root, "run")[0] == 0
+    assert len(feedparser.parse((project.public / "all.atom").read_bytes()).entries) == 2
+
+
+def test_dedupe_can_be_turned_off(project: Project, server: FeedServer) -> None:
+    text = (project.root / "config" / "feeds.toml").read_text(encoding="utf-8")
+    (project.root / "config" / "feeds.toml").write_text(
+        text.replace("[fetch]", "[dedupe]\nenabled = false\n\n[fetch]"), encoding="utf-8"
+    )
+    server.add("/a.rss", story_rss([("a1", STORY, "https://a.example.com/x", TEXT)]))
+    server.add("/b.rss", story_rss([("b1", STORY, "https://b.example.com/y", TEXT)]))
+    project.write_sources(
+        [{"id": "a", "url": server.url("/a.rss")}, {"id": "b", "url": server.url("/b.rss")}]
+    )
+    assert run_cli(project.root, "run")[0] == 0
+    assert len(feedparser.parse((project.public / "all.atom").read_bytes()).entries) == 2
