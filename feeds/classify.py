@@ -1,11 +1,19 @@
-"""Topics for an entry: its source's default topics plus every topic whose rules match.
+"""Topics for an entry, with the reason, and the nearest miss for the others. Pure.
 
-Matching is over the title, the summary text and the categories, by whole
-words and phrases:
-- case-insensitive, except a term written in capitals (``AI``, ``EU``, ``FCC``),
-  which matches only in capitals, so ``AI`` does not match "Ai Weiwei";
-- a phrase's words may be joined by spaces or hyphens ("open source" = "open-source");
-- a lower-case term also matches its plural (``chip`` matches "chips").
+Terms match whole words and phrases in the title, the summary text and the
+feed categories:
+- a phrase's words may be joined by spaces or hyphens ("open source" is
+  "open-source");
+- a lower-case term matches in any case, with its plural and simple
+  inflections ("policy" matches "policies", "ban" matches "banned");
+- a term's capitals count: ``AI`` matches only "AI" (not "Ai Weiwei" or "ai"),
+  ``Intel`` matches "Intel" and "INTEL" but not "threat intel".
+Regular expressions are searched as written, case-insensitively unless they
+say otherwise (``(?-i:...)``).
+
+A source can put every entry in a topic (its ``topics``), or make a topic
+``eligible``: once any source does, that topic's rules apply only to entries
+from those sources.
 """
 
 from __future__ import annotations
@@ -13,74 +21,321 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 
-from feeds.types import Entry, Topic, TopicMatch
+from feeds.types import Entry, Rule, Source, Topic, TopicMatch
 
 
-def _is_acronym(term: str) -> bool:
-    letters = [c for c in term if c.isalpha()]
-    return bool(letters) and all(c.isupper() for c in letters) and len(term) <= 8
+def _variants(word: str) -> list[str]:
+    """A lower-case word and its plural and simple inflections."""
+    forms = [word, word + "s", word + "es", word + "ed", word + "ing"]
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        forms += [word[:-1] + "ies", word[:-1] + "ied"]
+    if word.endswith("e"):
+        forms += [word + "d", word[:-1] + "ing"]
+    if len(word) >= 3 and word[-1] not in "aeiouwxy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+        forms += [word + word[-1] + s for s in ("ed", "ing")]  # ban -> banned
+    return sorted(set(forms), key=len, reverse=True)
 
 
 def term_pattern(term: str) -> re.Pattern[str]:
-    words = re.split(r"[\s\-]+", term.strip())
-    parts = [re.escape(w) for w in words if w]
-    body = r"[\s\-]+".join(parts)
-    acronym = _is_acronym(term)
-    if words and words[-1][-1:].isalpha():
-        body += r"(?:s|es)?" if not acronym else r"s?"
-    flags = 0 if acronym else re.IGNORECASE
-    return re.compile(r"(?<![\w])" + body + r"(?![\w])", flags)
+    words = [w for w in re.split(r"[\s\-]+", term.strip()) if w]
+    if not words:
+        raise ValueError("empty term")
+    letters = [c for c in term if c.isalpha()]
+    acronym = bool(letters) and all(c.isupper() for c in letters)
+    capitals = any(c.isupper() for c in term)
+    parts = [re.escape(w) for w in words[:-1]]
+    last = words[-1]
+    if acronym:
+        parts.append(re.escape(last) + (r"s?" if last[-1:].isalpha() else ""))
+        body = r"[\s\-]+".join(parts)
+        return re.compile(r"(?<![\w])" + body + r"(?![\w])")
+    if capitals:
+        # The first letter's capital must be there; the rest may be in any case,
+        # so that "Intel" also matches an all-capitals headline.
+        first = words[0]
+        head = re.escape(first[0]) + (f"(?i:{re.escape(first[1:])})" if len(first) > 1 else "")
+        rest = [f"(?i:{re.escape(w)})" for w in words[1:]]
+        body = r"[\s\-]+".join([head, *rest])
+        return re.compile(r"(?<![\w])" + body + r"(?:s|es)?(?![\w])")
+    if last.isalpha() and len(last) > 2:
+        parts.append("(?:" + "|".join(re.escape(v) for v in _variants(last.lower())) + ")")
+    else:
+        parts.append(re.escape(last))
+    return re.compile(r"(?<![\w])" + r"[\s\-]+".join(parts) + r"(?![\w])", re.IGNORECASE)
+
+
+def regex_pattern(expression: str) -> re.Pattern[str]:
+    """Raises ``re.error`` (with ``.pos``) for an invalid expression."""
+    return re.compile(expression, re.IGNORECASE)
+
+
+Terms = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+def _terms(items: Iterable[str]) -> Terms:
+    return tuple((t, term_pattern(t)) for t in items)
+
+
+def _regexes(items: Iterable[str]) -> Terms:
+    return tuple((r, regex_pattern(r)) for r in items)
+
+
+def _hits(terms: Terms, text: str) -> tuple[str, ...]:
+    return tuple(name for name, pattern in terms if pattern.search(text))
 
 
 @dataclass(frozen=True)
-class _CompiledTopic:
+class _Rule:
+    rule: Rule
+    keywords: Terms
+    all: Terms
+    require: Terms
+    regex: Terms
+    exclude: Terms
+    exclude_regex: Terms
+
+
+@dataclass(frozen=True)
+class _Topic:
     topic: Topic
-    keywords: tuple[tuple[str, re.Pattern[str]], ...]
-    require: tuple[tuple[str, re.Pattern[str]], ...]
-    exclude: tuple[tuple[str, re.Pattern[str]], ...]
+    rules: tuple[_Rule, ...]
+    exclude: Terms
+    exclude_regex: Terms
 
 
-def _compile(terms: Iterable[str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((t, term_pattern(t)) for t in terms)
+@dataclass(frozen=True)
+class Explanation:
+    """Why an entry is in a topic, or the nearest it came to being in it."""
+
+    topic: str
+    member: bool
+    how: str  # the rule and the words, or what was missing
 
 
-def _matches(rules: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> tuple[str, ...]:
-    return tuple(term for term, pattern in rules if pattern.search(text))
+@dataclass(frozen=True)
+class _Facts:
+    text: str
+    categories: frozenset[str]
+    authors: frozenset[str]
+    language: str
+    source_ids: frozenset[str]
+    tags: frozenset[str]
+
+
+def _facts(entry: Entry, sources: Sequence[Source]) -> _Facts:
+    return _Facts(
+        text="\n".join([entry.title, entry.summary_text, *entry.categories]),
+        categories=frozenset(c.casefold() for c in entry.categories),
+        authors=frozenset(a.name.casefold() for a in entry.authors),
+        language=(entry.language or "").casefold(),
+        source_ids=frozenset(s.id for s in sources),
+        tags=frozenset(t for s in sources for t in s.tags),
+    )
+
+
+def _check(r: _Rule, f: _Facts) -> tuple[bool, str, int]:
+    """(matched, words or what was missing, how close: the number of parts satisfied)."""
+    rule = r.rule
+    found: list[str] = []
+    missing: list[str] = []
+    done = 0
+    positives = bool(r.keywords or r.regex or rule.categories)
+    if positives:
+        hits = _hits(r.keywords, f.text) + _hits(r.regex, f.text)
+        hits += tuple(c for c in rule.categories if c.casefold() in f.categories)
+        if hits:
+            found += hits
+            done += 1
+        else:
+            missing.append("none of its keywords")
+    if r.all:
+        hits = _hits(r.all, f.text)
+        if len(hits) == len(r.all):
+            found += hits
+            done += 1
+        else:
+            missing.append("all of " + ", ".join(t for t, _p in r.all if t not in hits))
+    if r.require:
+        hits = _hits(r.require, f.text)
+        if hits:
+            found += hits
+            done += 1
+        else:
+            missing.append("one of its required words (" + ", ".join(t for t, _p in r.require[:5])
+                           + ("..." if len(r.require) > 5 else "") + ")")
+    if rule.sources:
+        if any(s in f.source_ids or (s.startswith("tag:") and s[4:] in f.tags) for s in rule.sources):
+            done += 1
+        else:
+            missing.append("a source among " + ", ".join(rule.sources))
+    if rule.authors:
+        if any(a.casefold() in f.authors for a in rule.authors):
+            done += 1
+        else:
+            missing.append("an author among " + ", ".join(rule.authors))
+    if rule.languages:
+        if any(f.language == lang.casefold() or f.language.startswith(lang.casefold() + "-")
+               for lang in rule.languages):
+            done += 1
+        else:
+            missing.append("a language among " + ", ".join(rule.languages))
+    if missing:
+        return False, "; ".join(missing), done
+    excluded = _hits(r.exclude, f.text) + _hits(r.exclude_regex, f.text)
+    if excluded:
+        return False, "excluded by " + ", ".join(excluded), done
+    return True, ", ".join(dict.fromkeys(found)), done
 
 
 class Classifier:
-    def __init__(self, topics: Iterable[Topic]) -> None:
+    def __init__(self, topics: Iterable[Topic], sources: Iterable[Source] = ()) -> None:
+        topics = tuple(topics)
+        sources = tuple(sources)
         self._topics = tuple(
-            _CompiledTopic(t, _compile(t.keywords), _compile(t.require), _compile(t.exclude))
+            _Topic(
+                t,
+                tuple(_Rule(r, _terms(r.keywords), _terms(r.all), _terms(r.require),
+                            _regexes(r.regex), _terms(r.exclude), _regexes(r.exclude_regex))
+                      for r in t.rules),
+                _terms(t.exclude),
+                _regexes(t.exclude_regex),
+            )
             for t in topics
         )
+        self._eligible: dict[str, frozenset[str]] = {}
+        for s in sources:
+            for t in s.eligible:
+                self._eligible[t] = self._eligible.get(t, frozenset()) | {s.id}
+        self._includes = {t.id: t.include for t in topics}
         self.fingerprint = hashlib.sha256(json.dumps(
-            [[t.id, t.keywords, t.require, t.exclude] for t in topics], sort_keys=True
-        ).encode()).hexdigest()[:16]
+            [[asdict(t) for t in topics],
+             [[s.id, s.topics, s.tags, s.eligible] for s in sorted(sources, key=lambda s: s.id)]],
+            sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def classify(self, entry: Entry, source_topics: Iterable[str]) -> tuple[TopicMatch, ...]:
-        text = "\n".join([entry.title, entry.summary_text, *entry.categories])
-        defaults = set(source_topics)
-        matches: list[TopicMatch] = []
+    def _direct(self, entry: Entry, sources: Sequence[Source]
+                ) -> tuple[dict[str, TopicMatch], dict[str, Explanation]]:
+        f = _facts(entry, sources)
+        defaults = {t for s in sources for t in s.topics}
+        matched: dict[str, TopicMatch] = {}
+        misses: dict[str, Explanation] = {}
         for ct in self._topics:
             topic_id = ct.topic.id
-            excluded = _matches(ct.exclude, text)
             if topic_id in defaults:
-                matches.append(TopicMatch(topic_id, "source default"))
+                names = ", ".join(s.id for s in sources if topic_id in s.topics)
+                matched[topic_id] = TopicMatch(topic_id, "source default", (names,))
                 continue
-            if excluded or not ct.keywords:
+            eligible = self._eligible.get(topic_id)
+            if eligible is not None and not (eligible & f.source_ids):
+                only = ", ".join(sorted(eligible))
+                misses[topic_id] = Explanation(topic_id, False, f"its rules apply only to sources {only}")
                 continue
-            hits = _matches(ct.keywords, text)
-            if not hits:
-                continue
-            if ct.require:
-                required = _matches(ct.require, text)
-                if not required:
+            best: tuple[int, str] | None = None
+            for r in ct.rules:
+                ok, detail, done = _check(r, f)
+                if ok:
+                    excluded = _hits(ct.exclude, f.text) + _hits(ct.exclude_regex, f.text)
+                    if excluded:
+                        ok, detail = False, "excluded by " + ", ".join(excluded)
+                        done += 10  # all but the exclusion matched: the nearest of misses
+                    else:
+                        matched[topic_id] = TopicMatch(topic_id, r.rule.name or "rule",
+                                                       tuple(detail.split(", ")) if detail else ())
+                        break
+                if best is None or done > best[0]:
+                    best = (done, f"{r.rule.name or 'rule'}: {detail}")
+            if topic_id not in matched:
+                misses[topic_id] = Explanation(topic_id, False, best[1] if best else "it has no rules")
+        return matched, misses
+
+    def classify(self, entry: Entry, sources: Sequence[Source]) -> tuple[TopicMatch, ...]:
+        """The entry's topics; ``sources`` are the sources that carry it."""
+        matched, _misses = self._direct(entry, sources)
+        return tuple(self._with_includes(matched).values())
+
+    def _with_includes(self, matched: dict[str, TopicMatch]) -> dict[str, TopicMatch]:
+        out = dict(matched)
+        changed = True
+        while changed:  # includes may chain; config validation rejects cycles
+            changed = False
+            for topic_id, included in self._includes.items():
+                if topic_id in out:
                     continue
-                matches.append(TopicMatch(topic_id, "keywords+require", hits + required))
+                via = [t for t in included if t in out]
+                if via:
+                    out[topic_id] = TopicMatch(topic_id, "included topic", tuple(via))
+                    changed = True
+        order = {ct.topic.id: n for n, ct in enumerate(self._topics)}
+        return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], 0)))
+
+    def explain(self, entry: Entry, sources: Sequence[Source]) -> list[Explanation]:
+        """For every topic: the rule and words that put the entry in it, or the nearest miss."""
+        matched, misses = self._direct(entry, sources)
+        full = self._with_includes(matched)
+        out: list[Explanation] = []
+        for ct in self._topics:
+            t = ct.topic.id
+            if t in full:
+                m = full[t]
+                out.append(Explanation(t, True, f"{m.rule}: {', '.join(m.terms)}" if m.terms else m.rule))
             else:
-                matches.append(TopicMatch(topic_id, "keywords", hits))
-        return tuple(matches)
+                out.append(misses.get(t, Explanation(t, False, "no rule matched")))
+        return out
+
+
+
+@dataclass(frozen=True)
+class TopicStats:
+    """How a topic's rules fare on a set of entries, for ``feeds check``."""
+
+    topic: str
+    rule_hits: tuple[tuple[str, int], ...]  # each rule's name and how many entries it matched
+    excluded: int  # matched by a rule but kept out by the topic's exclusions
+    members: frozenset[int]  # indexes of the entries in the topic
+
+
+def rule_stats(classifier: Classifier, samples: Sequence[tuple[Entry, Sequence[Source]]]
+               ) -> list[TopicStats]:
+    out: list[TopicStats] = []
+    facts = [_facts(e, s) for e, s in samples]
+    memberships = [{m.topic for m in classifier.classify(e, s)} for e, s in samples]
+    for ct in classifier._topics:
+        hits: list[tuple[str, int]] = []
+        matched_any: set[int] = set()
+        for r in ct.rules:
+            count = 0
+            for n, f in enumerate(facts):
+                if _check(r, f)[0]:
+                    count += 1
+                    matched_any.add(n)
+            hits.append((r.rule.name or "rule", count))
+        excluded = sum(1 for n in matched_any
+                       if _hits(ct.exclude, facts[n].text) or _hits(ct.exclude_regex, facts[n].text))
+        members = frozenset(n for n, topics in enumerate(memberships) if ct.topic.id in topics)
+        out.append(TopicStats(ct.topic.id, tuple(hits), excluded, members))
+    return out
+
+
+def lint(classifier: Classifier, samples: Sequence[tuple[Entry, Sequence[Source]]]) -> list[str]:
+    """Rules that look wrong on the entries we hold."""
+    if not samples:
+        return []
+    stats = rule_stats(classifier, samples)
+    problems: list[str] = []
+    total = len(samples)
+    for s in stats:
+        for name, count in s.rule_hits:
+            if count == 0:
+                problems.append(f"topic '{s.topic}' {name} matches none of the {total} stored entries")
+        matched = max((c for _n, c in s.rule_hits), default=0)
+        if matched and s.excluded and not s.members:
+            problems.append(f"topic '{s.topic}': its exclusions remove every entry its rules match "
+                            f"({s.excluded})")
+    for i, a in enumerate(stats):
+        for b in stats[i + 1:]:
+            if a.members and a.members == b.members:
+                problems.append(f"topics '{a.topic}' and '{b.topic}' hold exactly the same "
+                                f"{len(a.members)} stored entries")
+    return problems

@@ -24,7 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from feeds import __version__
-from feeds.config import SOURCES_FILE, load_config, parse_duration
+from feeds.classify import Classifier, lint
+from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config, parse_duration
 from feeds.discover import discover_feed
 from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
 from feeds.fetch import HttpFetcher, Result
@@ -34,7 +35,7 @@ from feeds.logs import setup_logging
 from feeds.pipeline import ping_hub_for, run_once
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json
-from feeds.types import Config, RunReport, Source, SourceHealth
+from feeds.types import Config, Entry, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
     from feeds.opml import OpmlFeed
@@ -266,6 +267,134 @@ def check(opts: Options, reference: bool) -> None:
     if opts.verbosity >= 0:
         click.echo(f"config is valid: {_plural(len(config.sources), 'source')} ({enabled} enabled), "
                    f"{_plural(len(config.topics), 'topic')}: {', '.join(config.topic_ids())}")
+    # With a state database, the rules are also tried on the entries we hold.
+    samples = _samples(config)
+    for problem in lint(Classifier(config.topics, config.sources), samples):
+        click.echo(f"warning: {FEEDS_FILE.as_posix()}: {problem}")
+
+
+def _samples(config: Config) -> list[tuple[Entry, list[Source]]]:
+    """Stored entries with the sources that carry them, for trying rules on."""
+    if not config.settings.state_path.exists():
+        return []
+    by_id = {s.id: s for s in config.sources}
+    try:
+        with Store(config.settings.state_path) as store:
+            rows = store.all_entries()
+    except StateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    return [(entry, [by_id[s] for s in carriers if s in by_id]) for _id, entry, carriers in rows]
+
+
+@cli.group()
+def topics() -> None:
+    """Try topic rules on the entries held, without fetching anything."""
+
+
+@topics.command("preview")
+@click.argument("topic", required=False)
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Titles shown per topic.")
+@click.pass_obj
+def topics_preview(opts: Options, topic: str | None, limit: int) -> None:
+    """The entries each topic (or TOPIC) would hold now under the current rules."""
+    config = _load(opts.root)
+    if topic is not None and topic not in config.topic_ids():
+        click.echo(f"error: unknown topic '{topic}' (known: {', '.join(config.topic_ids())})", err=True)
+        sys.exit(EXIT_CONFIG)
+    samples = _samples(config)
+    classifier = Classifier(config.topics, config.sources)
+    members: dict[str, list[str]] = {t: [] for t in config.topic_ids()}
+    for entry, carriers in samples:
+        for m in classifier.classify(entry, carriers):
+            members[m.topic].append(entry.title)
+    for t in config.topics:
+        if topic is not None and t.id != topic:
+            continue
+        titles = members[t.id]
+        click.echo(f"{t.id}: {_plural(len(titles), 'entry', 'entries')} of {len(samples)}")
+        for title in titles[:limit]:
+            click.echo(f"  {title}")
+        if len(titles) > limit:
+            click.echo(f"  ... and {len(titles) - limit} more")
+
+
+def _config_at(opts: Options, against: str) -> Config:
+    """The config to compare with: a feeds.toml file, a folder holding one, or a git revision."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="feeds-against-"))
+    try:
+        (tmp / "config").mkdir()
+        # Paths in the other config resolve against this project, as they would after a merge.
+        for child in opts.root.resolve().iterdir():
+            if child.name != "config":
+                (tmp / child.name).symlink_to(child)
+        given = Path(against)
+        if given.is_file():
+            shutil.copy(given, tmp / FEEDS_FILE)
+            shutil.copy(opts.root / SOURCES_FILE, tmp / SOURCES_FILE)
+        elif given.is_dir():
+            folder = given / "config" if (given / "config").is_dir() else given
+            for rel in (FEEDS_FILE, SOURCES_FILE):
+                src = folder / rel.name
+                shutil.copy(src if src.exists() else opts.root / rel, tmp / rel)
+        else:
+            for rel in (FEEDS_FILE, SOURCES_FILE):
+                shown = subprocess.run(["git", "-C", str(opts.root), "show", f"{against}:{rel.as_posix()}"],
+                                       capture_output=True, check=False, timeout=30)
+                if shown.returncode != 0:
+                    click.echo(f"error: {against} is neither a file, a folder nor a git revision with "
+                               f"{rel.as_posix()}: {shown.stderr.decode(errors='replace').strip()}", err=True)
+                    sys.exit(EXIT_CONFIG)
+                (tmp / rel).write_bytes(shown.stdout)
+        try:
+            return load_config(tmp)
+        except ConfigErrors as exc:
+            for error in exc.errors:
+                click.echo(f"error: {against}: {error}", err=True)
+            sys.exit(EXIT_CONFIG)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@topics.command("diff")
+@click.option("--against", required=True, metavar="CONFIG",
+              help="A feeds.toml file, a folder with config files, or a git revision of config/.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Titles shown per change.")
+@click.pass_obj
+def topics_diff(opts: Options, against: str, limit: int) -> None:
+    """Which stored entries would enter or leave each topic under another config."""
+    current = _load(opts.root)
+    other = _config_at(opts, against)
+    samples = _samples(current)
+    others_sources = {s.id: s for s in other.sources}
+    before = Classifier(current.topics, current.sources)
+    after = Classifier(other.topics, other.sources)
+    moves: dict[str, tuple[list[str], list[str]]] = {}
+    for entry, carriers in samples:
+        old = {m.topic for m in before.classify(entry, carriers)}
+        new_carriers = [others_sources.get(s.id, s) for s in carriers]
+        new = {m.topic for m in after.classify(entry, new_carriers)}
+        for t in new - old:
+            moves.setdefault(t, ([], []))[0].append(entry.title)
+        for t in old - new:
+            moves.setdefault(t, ([], []))[1].append(entry.title)
+    click.echo(f"from config/ to {against}, over {_plural(len(samples), 'stored entry', 'stored entries')}:")
+    if not moves:
+        click.echo("  no entry changes topic")
+    for topic_id in sorted(moves):
+        entering, leaving = moves[topic_id]
+        click.echo(f"{topic_id}: {len(entering)} would enter, {len(leaving)} would leave")
+        for sign, titles in (("+", entering), ("-", leaving)):
+            for title in titles[:limit]:
+                click.echo(f"  {sign} {title}")
+            if len(titles) > limit:
+                click.echo(f"  {sign} ... and {len(titles) - limit} more")
 
 
 _STATE_ORDER = {"gone": 0, "failing": 1, "stale": 2, "new": 3, "ok": 4, "disabled": 5}
@@ -440,6 +569,7 @@ def explain(opts: Options, what: str) -> None:
         click.echo("no runs yet: run 'feeds run' first", err=True)
         sys.exit(EXIT_FAILED)
     sources = {s.id: s for s in config.sources}
+    classifier = Classifier(config.topics, config.sources)
     with Store(config.settings.state_path) as store:
         found = store.find_entries(what)
         clusters = {c.id: c for eid in found if (c := store.cluster_of(eid)) is not None}
@@ -461,11 +591,9 @@ def explain(opts: Options, what: str) -> None:
                 click.echo(f"      same URL also from: {', '.join(m.carriers)}")
             if m.reason:
                 click.echo(f"      joined because: {m.reason}")
-            for t in e.topics:
-                terms = f": {', '.join(t.terms)}" if t.terms else ""
-                click.echo(f"      topic {t.topic} ({t.rule}{terms})")
-            if not e.topics:
-                click.echo("      in no topic")
+            carriers = [sources[s] for s in (e.source_id, *m.carriers) if s in sources]
+            for x in classifier.explain(e, carriers):
+                click.echo(f"      {'in' if x.member else 'not in'} {x.topic}: {x.how}")
 
 
 @cli.command("serve")

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from feeds.classify import regex_pattern, term_pattern
 from feeds.errors import ConfigError, ConfigErrors
-from feeds.reference import keys
-from feeds.types import Config, DedupeSettings, FetchSettings, Settings, Source, Topic
+from feeds.reference import RULE_KEYS, keys
+from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, Source, Topic
 
 FEEDS_FILE = Path("config/feeds.toml")
 SOURCES_FILE = Path("config/sources.toml")
@@ -107,6 +108,10 @@ class _Checker:
                 return self.lines[path]
             path = path[:-1]
         return None
+
+    def errors_at(self, path: Key) -> bool:
+        key = ".".join(str(p) for p in path)
+        return any(e.key == key or e.key.startswith(key + ".") for e in self.errors)
 
     def error(self, path: Key, message: str) -> None:
         key = ".".join(str(p) for p in path)
@@ -244,6 +249,7 @@ def load_config(root: Path) -> Config:
     sc = _Checker(SOURCES_FILE.as_posix(), sources_text)
     sources = _sources(sc, sources_data, root, {t.id for t in topics})
     errors.extend(sc.errors)
+    errors.extend(_check_rule_sources(fc, topics, sources))
 
     if errors or settings is None:
         raise ConfigErrors(errors)
@@ -337,6 +343,35 @@ def _dedupe(c: _Checker, data: dict[str, Any]) -> DedupeSettings:
     )
 
 
+_TOPIC_ONLY = frozenset({"title", "description", "max_entries", "index", "include", "rules"})
+
+
+def _rule(c: _Checker, body: Mapping[str, Any], p: Key, what: str, name: str,
+          topic_level_excludes: bool) -> Rule | None:
+    """One rule from a table; None (with errors said) if it is unusable."""
+    strings = {k: c.get_strings(body, p, k, what) for k in RULE_KEYS
+               if not (topic_level_excludes and k in ("exclude", "exclude_regex"))}
+    ok = True
+    for key in ("keywords", "all", "require", "exclude"):
+        for term in strings.get(key, ()):
+            try:
+                term_pattern(term)
+            except ValueError:
+                c.error((*p, key), f"{what}: '{term}' is not a usable term")
+                ok = False
+    for key in ("regex", "exclude_regex"):
+        for expression in strings.get(key, ()):
+            try:
+                regex_pattern(expression)
+            except re.error as exc:
+                at = f" at position {exc.pos}" if exc.pos is not None else ""
+                c.error((*p, key), f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
+                ok = False
+    if not any(strings.get(k) for k in ("keywords", "all", "regex", "categories", "sources", "authors")):
+        return None
+    return Rule(**strings, name=name) if ok else None
+
+
 def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
     raw = data.get("topics", {})
     if not isinstance(raw, dict):
@@ -356,17 +391,94 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
         if not isinstance(body, dict):
             c.error(p, f"topic '{topic_id}' must be a table")
             continue
-        c.known_keys(body, p, keys("[topics.<id>]"), f"topic '{topic_id}'")
-        title = c.get(body, p, "title", str, topic_id, f"topic '{topic_id}'")
+        what = f"topic '{topic_id}'"
+        c.known_keys(body, p, keys("[topics.<id>]"), what)
+        rules: list[Rule] = []
+        first = _rule(c, body, p, what, f"rule 1 (line {c.line_of(p)})", topic_level_excludes=True)
+        if first is not None:
+            rules.append(first)
+        extra = c.get(body, p, "rules", list, [], what)
+        for n, rule_body in enumerate(extra):
+            rp: Key = (*p, "rules", n)
+            rwhat = f"{what} rule {len(rules) + 1}"
+            if not isinstance(rule_body, dict):
+                c.error(rp, f"{rwhat} must be a table ([[topics.{topic_id}.rules]])")
+                continue
+            c.known_keys(rule_body, rp, set(RULE_KEYS), rwhat)
+            rule = _rule(c, rule_body, rp, rwhat, f"rule {len(rules) + 1} (line {c.line_of(rp)})",
+                         topic_level_excludes=False)
+            if rule is None and not c.errors_at(rp):
+                c.error(rp, f"{rwhat} has no keywords, all, regex, categories, sources or authors: "
+                            "it would match every entry")
+            elif rule is not None:
+                rules.append(rule)
+        exclude = c.get_strings(body, p, "exclude", what)
+        exclude_regex = c.get_strings(body, p, "exclude_regex", what)
+        for expression in exclude_regex:
+            try:
+                regex_pattern(expression)
+            except re.error as exc:
+                at = f" at position {exc.pos}" if exc.pos is not None else ""
+                c.error((*p, "exclude_regex"),
+                        f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
+        include = c.get_strings(body, p, "include", what)
+        if not rules and not include:
+            stated = any(k in body for k in RULE_KEYS - {"exclude", "exclude_regex"})
+            if stated and not c.errors_at(p):
+                c.error(p, f"{what} has no keywords, all, regex, categories, sources or authors: "
+                           "it would match every entry")
         topics.append(Topic(
             id=topic_id,
-            title=title,
-            description=c.get(body, p, "description", str, "", f"topic '{topic_id}'"),
-            keywords=c.get_strings(body, p, "keywords", f"topic '{topic_id}'"),
-            require=c.get_strings(body, p, "require", f"topic '{topic_id}'"),
-            exclude=c.get_strings(body, p, "exclude", f"topic '{topic_id}'"),
+            title=c.get(body, p, "title", str, topic_id, what),
+            description=c.get(body, p, "description", str, "", what),
+            rules=tuple(rules),
+            exclude=exclude,
+            exclude_regex=exclude_regex,
+            include=include,
+            max_entries=c.get(body, p, "max_entries", int, None, what, _positive),
+            index=c.get(body, p, "index", bool, True, what),
         ))
+    _check_includes(c, topics)
     return topics
+
+
+def _check_rule_sources(c: _Checker, topics: list[Topic], sources: list[Source]) -> list[ConfigError]:
+    """Rules that select sources must name sources and tags that exist."""
+    before = len(c.errors)
+    ids = {s.id for s in sources}
+    tags = {t for s in sources for t in s.tags}
+    for t in topics:
+        for rule in t.rules:
+            for name in rule.sources:
+                if name.startswith("tag:") and name[4:] not in tags:
+                    c.error(("topics", t.id), f"topic '{t.id}' {rule.name}: no source has the tag "
+                                              f"'{name[4:]}'")
+                elif not name.startswith("tag:") and name not in ids:
+                    c.error(("topics", t.id), f"topic '{t.id}' {rule.name}: unknown source '{name}'")
+    return c.errors[before:]
+
+
+def _check_includes(c: _Checker, topics: list[Topic]) -> None:
+    ids = {t.id for t in topics}
+    graph = {t.id: t.include for t in topics}
+    for t in topics:
+        for other in t.include:
+            if other not in ids:
+                c.error(("topics", t.id, "include"),
+                        f"topic '{t.id}' includes unknown topic '{other}' (known: {', '.join(sorted(ids))})")
+    for start in graph:
+        stack, seen = [start], set()
+        while stack:
+            node = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    c.error(("topics", start, "include"), f"topic '{start}' includes itself "
+                                                          "through its included topics")
+                    stack = []
+                    break
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
 
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -450,10 +562,13 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
         elif url is None:
             continue  # the bad url was reported already
         topics = c.get_strings(body, p, "topics", what)
-        for t in topics:
-            if t not in topic_ids:
-                known = ", ".join(sorted(topic_ids)) or "none"
-                c.error((*p, "topics"), f"{what}: unknown topic '{t}' (known: {known})")
+        eligible = c.get_strings(body, p, "eligible", what)
+        for key, listed in (("topics", topics), ("eligible", eligible)):
+            for t in listed:
+                if t not in topic_ids:
+                    known = ", ".join(sorted(topic_ids)) or "none"
+                    c.error((*p, key), f"{what}: unknown topic '{t}' (known: {known})")
+        tags = c.get_strings(body, p, "tags", what)
         sources.append(Source(
             id=source_id,
             title=c.get(body, p, "title", str, source_id, what) or source_id,
@@ -461,6 +576,8 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             path=path,
             topics=tuple(dict.fromkeys(topics)),
             enabled=c.get(body, p, "enabled", bool, True, what),
+            tags=tuple(dict.fromkeys(tags)),
+            eligible=tuple(dict.fromkeys(eligible)),
             headers=_headers(c, body, p, what),
             user_agent=c.get(body, p, "user_agent", str, None, what,
                              lambda v: None if v.strip() else "must not be empty"),

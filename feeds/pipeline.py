@@ -119,14 +119,12 @@ TopicsOf = Callable[[Entry, Iterable[str]], tuple[TopicMatch, ...]]
 
 
 def _topics_function(config: Config, classifier: Classifier) -> TopicsOf:
-    """Classify an entry with the default topics of every source that carries it."""
-    defaults = {s.id: s.topics for s in config.sources}
+    """Classify an entry as carried by its own source and every other that carries it."""
+    by_id = {s.id: s for s in config.sources}
 
     def topics_of(entry: Entry, other_sources: Iterable[str]) -> tuple[TopicMatch, ...]:
-        wanted = set(defaults.get(entry.source_id, ()))
-        for other in other_sources:
-            wanted.update(defaults.get(other, ()))
-        return classifier.classify(entry, wanted)
+        carriers = [by_id[s] for s in (entry.source_id, *sorted(other_sources)) if s in by_id]
+        return classifier.classify(entry, carriers)
 
     return topics_of
 
@@ -195,8 +193,7 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
 
 
 def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Classifier) -> None:
-    defaults = sorted((s.id, s.topics) for s in config.sources)
-    fingerprint = classifier.fingerprint + ":" + body_hash(repr(defaults).encode())[:16]
+    fingerprint = classifier.fingerprint
     if store.get_meta("rules") == fingerprint:
         return
     moved = store.reclassify_all(_topics_function(config, classifier))
@@ -210,11 +207,13 @@ def build_views(config: Config, store: Store) -> list[FeedView]:
     s = config.settings
     empty_updated = _empty_updated(store)
     views: list[FeedView] = []
-    topics: list[tuple[str, str, str]] = [(t.id, t.title, t.description) for t in config.topics]
-    topics.append((ALL_TOPIC, f"{s.title}: all topics", s.description or f"Every entry of {s.title}"))
+    topics: list[tuple[str, str, str, int]] = [
+        (t.id, t.title, t.description, t.max_entries or s.max_entries) for t in config.topics]
+    topics.append((ALL_TOPIC, f"{s.title}: all topics", s.description or f"Every entry of {s.title}",
+                   s.max_entries))
     sources = {src.id: src for src in config.sources}
-    for topic_id, title, description in topics:
-        clusters = store.clusters_for(None if topic_id == ALL_TOPIC else topic_id, s.max_entries)
+    for topic_id, title, description, limit in topics:
+        clusters = store.clusters_for(None if topic_id == ALL_TOPIC else topic_id, limit)
         items = [cluster_item(c, sources) for c in clusters]
         if topic_id != ALL_TOPIC:
             title = f"{s.title}: {title}"
@@ -275,7 +274,8 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
         files[out_dir / f"{view.topic}.atom"] = render_atom(view)
         files[out_dir / f"{view.topic}.rss"] = render_rss(view)
         files[out_dir / f"{view.topic}.json"] = render_json(view)
-    files[out_dir / "index.html"] = render_index(site, views)
+    hidden = {t.id for t in config.topics if not t.index}
+    files[out_dir / "index.html"] = render_index(site, [v for v in views if v.topic not in hidden])
     files[out_dir / "sources.opml"] = render_opml(config)
     health = health_view(config, store)
     files[out_dir / "health.atom"] = render_atom(health)
@@ -367,7 +367,7 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     selection = _select(config, store, now, only, force)
     outcomes = list(selection.skipped)
     results = await fetcher.retrieve(selection.sources, selection.caches, selection.urls)
-    classifier = Classifier(config.topics)
+    classifier = Classifier(config.topics, config.sources)
     _reclassify_if_rules_changed(config, store, classifier)
     for item in results:
         source, result = item.source, item.result

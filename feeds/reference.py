@@ -64,9 +64,27 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
     "[topics.<id>] in config/feeds.toml": (
         KeyDoc("title", "string", "the id", "the topic's name"),
         KeyDoc("description", "string", '""', "the topic feed's subtitle"),
-        KeyDoc("keywords", "list of strings", "[]", "any one of these puts an entry in the topic"),
-        KeyDoc("require", "list of strings", "[]", "if given, one of these must match too"),
-        KeyDoc("exclude", "list of strings", "[]", "any of these keeps an entry out"),
+        KeyDoc("max_entries", "integer > 0", "[site] max_entries", "entries in this topic's feeds"),
+        KeyDoc("index", "boolean", "true", "show the topic on the index page"),
+        KeyDoc("include", "list of topic ids", "[]", "entries of these topics belong here too"),
+        KeyDoc("exclude", "list of strings", "[]", "any of these keeps an entry out of the topic"),
+        KeyDoc("exclude_regex", "list of regular expressions", "[]",
+               "any match keeps an entry out of the topic"),
+        KeyDoc("keywords", "list of strings", "[]",
+               "the topic's first rule (the keys of [[topics.<id>.rules]] may stand here)"),
+        KeyDoc("all", "list of strings", "[]", "first rule: every one of these must match"),
+        KeyDoc("require", "list of strings", "[]", "first rule: one of these must match too"),
+        KeyDoc("regex", "list of regular expressions", "[]", "first rule: any one matches"),
+        KeyDoc("categories", "list of strings", "[]", "first rule: any of the entry's feed categories"),
+        KeyDoc("sources", "list of source ids or tag:NAME", "[]",
+               "first rule: only entries from these sources"),
+        KeyDoc("authors", "list of strings", "[]", "first rule: only entries by these authors"),
+        KeyDoc("languages", "list of language tags", "[]",
+               "first rule: only entries in these languages (en matches en-GB)"),
+        KeyDoc("rules", "array of tables", "[]",
+               "more rules, any of which puts an entry in the topic; each takes keywords, all, "
+               "require, regex, categories, sources, authors, languages, exclude, exclude_regex "
+               "(its exclusions apply to that rule only)"),
     ),
     "[[sources]] in config/sources.toml": (
         KeyDoc("id", "string", "required", "unique; lower-case letters, digits, '-' and '_'"),
@@ -75,6 +93,9 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("path", "path", "one of url or path", "a folder of local articles"),
         KeyDoc("topics", "list of topic ids", "[]", "topics every entry of the source belongs to"),
         KeyDoc("enabled", "boolean", "true", "false keeps the source without fetching it"),
+        KeyDoc("tags", "list of strings", "[]", "names topic rules can select with sources = [\"tag:NAME\"]"),
+        KeyDoc("eligible", "list of topic ids", "[]",
+               "topics whose rules then apply only to entries of the sources that list them"),
         KeyDoc("interval", "duration", "none", "poll this often, whatever the server hints"),
         KeyDoc("priority", "integer", "0",
                "of several copies of one story, the highest priority's is published"),
@@ -96,6 +117,10 @@ def keys(table: str) -> set[str]:
         if heading.startswith(table + " "):
             return {d.name for d in docs}
     raise KeyError(table)
+
+
+RULE_KEYS = frozenset({"keywords", "all", "require", "regex", "categories", "sources", "authors",
+                       "languages", "exclude", "exclude_regex"})
 
 
 def reference_markdown() -> str:

@@ -603,6 +603,15 @@ class Store:
                                            tuple(sorted(set((carriers or "").split())))))
         return [Cluster(i, tuple(members[i])) for i in ids if members[i]]
 
+    def all_entries(self) -> list[tuple[str, Entry, tuple[str, ...]]]:
+        """Every entry with the ids of the sources that carry it (its own first)."""
+        rows = self.db.execute(
+            "SELECT e.id, e.data, e.source_id, (SELECT group_concat(i.source_id, ' ') FROM items i"
+            " WHERE i.entry_id = e.id AND i.source_id != e.source_id) FROM entries e"
+            " ORDER BY e.first_seen DESC, e.published DESC, e.id")
+        return [(eid, _entry_from_json(data), (owner, *sorted(set((others or "").split()))))
+                for eid, data, owner, others in rows]
+
     def remap_count(self) -> dict[str, tuple[int, str | None]]:
         """Per source: how many GUID changes were mapped back, and the latest."""
         rows = self.db.execute(

@@ -8,21 +8,48 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class Rule:
+    """One way into a topic. Everything given must hold:
+
+    ``keywords`` (any one), ``regex`` (any one) or ``categories`` (any one of the
+    entry's feed categories) — whichever of the three are given, one must match;
+    ``all``: every one of these; ``require``: at least one of these;
+    ``sources``: the entry comes from one of these source ids or ``tag:`` tags;
+    ``authors``, ``languages``: one of these; and none of ``exclude`` or
+    ``exclude_regex`` (which keep the entry out of this rule only).
+    """
+
+    keywords: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exclude_regex: tuple[str, ...] = ()
+    name: str = ""  # where it is written, for explanations: "rule 2 (config/feeds.toml:40)"
+
+
+@dataclass(frozen=True)
 class Topic:
     """A topic feed and the rules that route entries into it.
 
-    ``keywords``: any one of these words or phrases puts an entry in the topic.
-    ``require``: if given, at least one of these must also match.
-    ``exclude``: any match keeps the entry out, whatever else matched.
-    A term written in capitals (``AI``, ``EU``) matches only in capitals.
+    An entry is in the topic when any rule matches, none of the topic's
+    ``exclude``/``exclude_regex`` match, or a source puts it there; or when it is
+    in one of the ``include``d topics.
     """
 
     id: str
     title: str
     description: str = ""
-    keywords: tuple[str, ...] = ()
-    require: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
     exclude: tuple[str, ...] = ()
+    exclude_regex: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()  # other topics whose entries belong here too
+    max_entries: int | None = None  # default: [site] max_entries
+    index: bool = True  # shown on the index page
 
 
 @dataclass(frozen=True)
@@ -33,6 +60,8 @@ class Source:
     path: Path | None = None  # absolute, resolved against the project root
     topics: tuple[str, ...] = ()
     enabled: bool = True
+    tags: tuple[str, ...] = ()  # for topic rules: sources = ["tag:policy"]
+    eligible: tuple[str, ...] = ()  # topics whose rules apply to this source's entries only
     # Per-source fetch options; None means the [fetch] default.
     headers: tuple[tuple[str, str], ...] = ()
     user_agent: str | None = None

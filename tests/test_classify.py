@@ -1,67 +1,119 @@
-"""Topic rules: whole words, phrases, capitals, plurals, exclusions, source defaults."""
+"""Topic rules: whole words, phrases, capitals, inflections, rules, exclusions, sources."""
 
 from __future__ import annotations
 
 import pytest
 from helpers import make_entry
 
-from feeds.classify import Classifier
-from feeds.types import Topic
+from feeds.classify import Classifier, term_pattern
+from feeds.types import Person, Rule, Source, Topic
 
 TOPICS = [
-    Topic("ai", "AI", keywords=("AI", "machine learning", "language model")),
-    Topic("chips", "Chips", keywords=("chip", "semiconductor"), exclude=("chocolate chip",)),
-    Topic("policy", "Policy", keywords=("regulation", "ban"), require=("internet", "online")),
-    Topic("open", "Open", keywords=("open source",)),
+    Topic("ai", "AI", rules=(Rule(keywords=("AI", "machine learning", "language model")),),
+          exclude=("Ai Weiwei",)),
+    Topic("chips", "Chips", rules=(Rule(keywords=("chip", "semiconductor", "Intel")),),
+          exclude=("chocolate chip",)),
+    Topic("policy", "Policy", rules=(
+        Rule(keywords=("regulation", "ban", "policy"), require=("internet", "online"),
+             exclude=("insurance policy",), name="rule 1"),
+        Rule(keywords=("net neutrality",), name="rule 2"),
+    )),
+    Topic("open", "Open", rules=(Rule(keywords=("open source",)),)),
+    Topic("gpt", "GPT", rules=(Rule(regex=(r"\bGPT-\d+(?:\.\d+)?\b",)),)),
+    Topic("german", "German", rules=(Rule(keywords=("Glasfaser",), languages=("de",)),)),
+    Topic("wire", "Wire", rules=(Rule(sources=("tag:wire",), all=("exclusive", "report")),)),
+    Topic("byline", "Byline", rules=(Rule(authors=("Ada Lovelace",)),)),
+    Topic("cats", "Cats", rules=(Rule(categories=("Home Gadgets",)),)),
+    Topic("tech-policy", "Tech policy", include=("policy", "ai")),
 ]
-classifier = Classifier(TOPICS)
+SOURCES = [Source("s", "S", url="https://s.test/"), Source("w", "W", url="https://w.test/", tags=("wire",))]
+classifier = Classifier(TOPICS, SOURCES)
 
 
-def topics_for(title: str, summary: str = "", categories: tuple[str, ...] = (),
-               defaults: tuple[str, ...] = ()) -> list[str]:
-    entry = make_entry(title=title, summary_text=summary, categories=categories)
-    return [m.topic for m in classifier.classify(entry, defaults)]
+def topics_for(title: str, summary: str = "", source: Source = SOURCES[0], **kw: object) -> list[str]:
+    entry = make_entry(title=title, summary_text=summary, **kw)
+    return [m.topic for m in classifier.classify(entry, [source])]
 
 
 @pytest.mark.parametrize(("title", "expected"), [
-    ("Lab releases new AI model", ["ai"]),
+    ("Lab releases new AI model", ["ai", "tech-policy"]),
     ("Artist Ai Weiwei opens a show", []),  # capitals: "AI" only matches "AI"
+    ("AI WEIWEI OPENS A SHOW", []),  # the exclusion's capitals match an all-caps headline
     ("The ai of the matter", []),
-    ("Paid AIs are here", ["ai"]),
-    ("Maintaining a chain", []),  # whole words: no "ai" inside "maintaining"
-    ("Advances in Machine-Learning", ["ai"]),  # hyphen equals space, any case
+    ("Paid AIs are here", ["ai", "tech-policy"]),
+    ("Maintaining a chain", []),  # whole words only
+    ("Advances in Machine-Learning", ["ai", "tech-policy"]),  # hyphen equals space, any case
     ("New chips from the fab", ["chips"]),  # plural
     ("Best chocolate chip cookies", []),  # exclusion
-    ("Semiconductor export rules", ["chips"]),
-    ("New regulation for online platforms", ["policy"]),
+    ("Intel posts a loss", ["chips"]),
+    ("INTEL POSTS A LOSS", ["chips"]),
+    ("Threat intel for defenders", []),  # "Intel" needs its capital
+    ("New regulation for online platforms", ["policy", "tech-policy"]),
+    ("Online retailer bans returns", ["policy", "tech-policy"]),  # ban -> bans
+    ("Country banned online gambling", ["policy", "tech-policy"]),  # ban -> banned
+    ("Internet policies under review", ["policy", "tech-policy"]),  # policy -> policies
     ("New regulation for banks", []),  # require not met
-    ("Open-source language models", ["ai", "open"]),
+    ("Online insurance policy prices rise", []),  # the rule's own exclusion
+    ("FCC restores net neutrality", ["policy", "tech-policy"]),  # the second rule
+    ("Open-source language models", ["ai", "open", "tech-policy"]),
+    ("OpenAI ships GPT-5.1", ["gpt"]),
     ("", []),
 ])
-def test_title_rules(title: str, expected: list[str]) -> None:
+def test_rules(title: str, expected: list[str]) -> None:
     assert topics_for(title) == expected
 
 
-def test_summary_and_categories_count() -> None:
-    assert topics_for("Quarterly results", summary="Driven by language models") == ["ai"]
-    assert topics_for("Quarterly results", categories=("Semiconductors",)) == ["chips"]
+def test_language_source_author_and_category_conditions() -> None:
+    assert topics_for("Neue Glasfaser", language="de-DE") == ["german"]
+    assert topics_for("Neue Glasfaser", language="en") == []
+    assert topics_for("Exclusive report on chips", source=SOURCES[1]) == ["chips", "wire"]
+    assert topics_for("Exclusive report on chips") == ["chips"]
+    assert topics_for("Exclusive news", source=SOURCES[1]) == []  # all: both words needed
+    assert topics_for("Anything", authors=(Person("Ada Lovelace"),)) == ["byline"]
+    assert topics_for("Anything", categories=("home gadgets",)) == ["cats"]
 
 
 def test_source_default_topics_always_apply_and_say_so() -> None:
     entry = make_entry(title="Nothing relevant here")
-    matches = classifier.classify(entry, ["chips"])
-    assert [(m.topic, m.rule) for m in matches] == [("chips", "source default")]
+    source = Source("d", "D", url="https://d.test/", topics=("chips",))
+    matches = classifier.classify(entry, [source])
+    assert [(m.topic, m.rule, m.terms) for m in matches] == [("chips", "source default", ("d",))]
 
 
-def test_reason_names_the_matched_terms() -> None:
-    entry = make_entry(title="AI regulation for the internet")
-    by_topic = {m.topic: m for m in classifier.classify(entry, [])}
+def test_eligible_topics_apply_only_to_their_sources() -> None:
+    eligible = Source("e", "E", url="https://e.test/", eligible=("chips",))
+    c = Classifier(TOPICS, [*SOURCES, eligible])
+    entry = make_entry(title="New chips")
+    assert [m.topic for m in c.classify(entry, [eligible])] == ["chips"]
+    assert [m.topic for m in c.classify(entry, [SOURCES[0]])] == []
+
+
+def test_reason_names_the_rule_and_words() -> None:
+    entry = make_entry(title="Online regulation of AI")
+    by_topic = {m.topic: m for m in classifier.classify(entry, SOURCES[:1])}
     assert by_topic["ai"].terms == ("AI",)
-    assert by_topic["policy"].rule == "keywords+require"
-    assert by_topic["policy"].terms == ("regulation", "internet")
+    assert by_topic["policy"].rule == "rule 1" and by_topic["policy"].terms == ("regulation", "online")
+    assert by_topic["tech-policy"].rule == "included topic"
 
 
-def test_fingerprint_changes_with_rules() -> None:
-    other = Classifier([*TOPICS[:-1], Topic("open", "Open", keywords=("open-source",))])
+def test_explain_gives_the_nearest_miss() -> None:
+    entry = make_entry(title="New regulation for banks")
+    found = {e.topic: e for e in classifier.explain(entry, SOURCES[:1])}
+    assert not found["policy"].member
+    assert "rule 1: one of its required words (internet, online)" in found["policy"].how
+    entry = make_entry(title="Best chocolate chip cookies")
+    found = {e.topic: e for e in classifier.explain(entry, SOURCES[:1])}
+    assert found["chips"].how.endswith("excluded by chocolate chip")
+
+
+def test_fingerprint_changes_with_rules_and_sources() -> None:
+    other = Classifier([*TOPICS[:-1], Topic("open", "Open", rules=(Rule(keywords=("open-source",)),))],
+                       SOURCES)
     assert other.fingerprint != classifier.fingerprint
-    assert Classifier(TOPICS).fingerprint == classifier.fingerprint
+    assert Classifier(TOPICS, SOURCES).fingerprint == classifier.fingerprint
+    assert Classifier(TOPICS, SOURCES[:1]).fingerprint != classifier.fingerprint
+
+
+def test_term_pattern_rejects_empty_terms() -> None:
+    with pytest.raises(ValueError):
+        term_pattern("  ")
