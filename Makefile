@@ -27,6 +27,7 @@ run: $(STAMP)
 
 ## make test: install the test dependencies and run the whole suite
 test: $(TSTAMP)
+	@scripts/ensure-browser
 	$(BIN)/python -m pytest -n 2 -q
 
 ## make check: ruff and mypy --strict

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
-from feedgen.ext.base import BaseEntryExtension
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
@@ -60,6 +60,11 @@ class FeedView:
     # For a feed with no entries: a fixed time, so that re-rendering it gives the same bytes.
     empty_updated: datetime = _EPOCH
     hub: str | None = None  # WebSub hub to advertise
+    # RFC 5005 paging: (rel, href) links such as prev-archive, and whether this
+    # document is an archive page (then it also carries fh:archive).
+    links: tuple[tuple[str, str], ...] = ()
+    archive: bool = False
+    label: str = ""  # the topic's own name, for the index page (the title adds the site's)
 
     @property
     def updated(self) -> datetime:
@@ -89,6 +94,10 @@ def render_atom(view: FeedView) -> bytes:
     fg.link(href=view.atom_url, rel="self", type="application/atom+xml")
     if view.hub:
         fg.link(href=view.hub, rel="hub")
+    for rel, href in view.links:
+        fg.link(href=href, rel=rel, type="application/atom+xml")
+    if view.archive:
+        fg.register_extension("feeds_history", _ArchiveMark, atom=True, rss=False)
     fg.link(href=view.site_url, rel="alternate", type="text/html")
     for item in ordered_items(view.items):
         e = item.entry
@@ -194,14 +203,33 @@ def render_rss(view: FeedView) -> bytes:
         data = bytes(fg.rss_str(pretty=True))
     except (ValueError, TypeError) as exc:
         raise EmitError(view.topic, f"cannot render RSS: {exc}") from None
-    if view.hub:
-        data = _with_rss_hub(data, view.hub)
+    links = ([("hub", view.hub)] if view.hub else []) + [
+        (rel, href.removesuffix(".atom") + ".rss") for rel, href in view.links]
+    if links or view.archive:
+        data = _with_rss_links(data, links, view.archive)
     return data
 
 
-def _with_rss_hub(data: bytes, hub: str) -> bytes:
-    """feedgen writes no hub link in RSS; add it beside the self link it did write."""
+_HISTORY_NS = "http://purl.org/syndication/history/1.0"
+
+
+def _with_rss_links(data: bytes, links: Sequence[tuple[str, str]], archive: bool) -> bytes:
+    """feedgen writes only the self link in RSS; add the others beside it."""
     marker = b' rel="self" type="application/rss+xml"/>'
     at = data.index(marker) + len(marker)
-    link = f'\n    <atom:link href="{xml_escape(hub, {chr(34): "&quot;"})}" rel="hub"/>'.encode()
-    return data[:at] + link + data[at:]
+    extra = "".join(f'\n    <atom:link href="{xml_escape(href, {chr(34): "&quot;"})}" rel="{rel}"/>'
+                    for rel, href in links)
+    if archive:
+        extra += f'\n    <fh:archive xmlns:fh="{_HISTORY_NS}"/>'
+    return data[:at] + extra.encode() + data[at:]
+
+
+class _ArchiveMark(BaseExtension):  # type: ignore[misc]
+    """RFC 5005's fh:archive: this document is an archive page that will not change."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": _HISTORY_NS}
+
+    def extend_atom(self, feed: Any) -> Any:
+        xml_elem(f"{{{_HISTORY_NS}}}archive", feed)
+        return feed

@@ -84,10 +84,10 @@ def render_index(site: Site, views: Sequence[FeedView]) -> bytes:
     if site.description:
         parts.append(f'<p class="sub">{escape(site.description)}</p>\n')
     parts.append("<nav><p class=\"sub\">Topics: " + " · ".join(
-        f'<a href="#{escape(v.topic)}">{escape(v.title)}</a>' for v in views) + "</p></nav>\n")
+        f'<a href="#{escape(v.topic)}">{escape(v.label or v.title)}</a>' for v in views) + "</p></nav>\n")
     parts.append("</header>\n<main>\n")
     for v in views:
-        parts.append(f'<section id="{escape(v.topic)}">\n<h2>{escape(v.title)}</h2>\n')
+        parts.append(f'<section id="{escape(v.topic)}">\n<h2>{escape(v.label or v.title)}</h2>\n')
         if v.description:
             parts.append(f'<p class="sub">{escape(v.description)}</p>\n')
         parts.append(

@@ -213,17 +213,62 @@ def build_views(config: Config, store: Store) -> list[FeedView]:
                    s.max_entries))
     sources = {src.id: src for src in config.sources}
     for topic_id, title, description, limit in topics:
-        clusters = store.clusters_for(None if topic_id == ALL_TOPIC else topic_id, limit)
-        items = [cluster_item(c, sources) for c in clusters]
+        ids = store.cluster_ids_for(None if topic_id == ALL_TOPIC else topic_id)
+        items = [cluster_item(c, sources) for c in store.clusters(ids[:limit])]
+        pages = archive_pages(len(ids), limit)
+        links = (("prev-archive", archive_url(s.base_url, topic_id, pages)),) if pages else ()
+        label = "All topics" if topic_id == ALL_TOPIC else title
         if topic_id != ALL_TOPIC:
             title = f"{s.title}: {title}"
         views.append(FeedView(
             topic=topic_id, title=title, description=description,
             site_url=s.base_url, atom_url=f"{s.base_url}{topic_id}.atom",
             rss_url=f"{s.base_url}{topic_id}.rss", author=s.author, language=s.language,
-            items=items, empty_updated=empty_updated, hub=s.hub,
+            items=items, empty_updated=empty_updated, hub=s.hub, links=links, label=label,
         ))
     return views
+
+
+def archive_pages(count: int, size: int) -> int:
+    """RFC 5005 archive pages for a topic of ``count`` stories, ``size`` a page.
+
+    Pages are counted from the oldest story and are always full, so that a page
+    does not change as newer stories arrive: the newest page may repeat a few
+    stories that are still in the subscription feed.
+    """
+    older = count - size
+    return 0 if older <= 0 else -(-older // size)
+
+
+def archive_url(base_url: str, topic: str, page: int) -> str:
+    return f"{base_url}archive/{topic}/{page}.atom"
+
+
+def archive_views(config: Config, store: Store, views: Sequence[FeedView]) -> list[FeedView]:
+    """The archive pages of every topic feed, oldest stories first."""
+    s = config.settings
+    sources = {src.id: src for src in config.sources}
+    limits = {t.id: t.max_entries or s.max_entries for t in config.topics}
+    out: list[FeedView] = []
+    for view in views:
+        size = limits.get(view.topic, s.max_entries)
+        ids = store.cluster_ids_for(None if view.topic == ALL_TOPIC else view.topic)
+        pages = archive_pages(len(ids), size)
+        oldest_first = ids[::-1]
+        for page in range(1, pages + 1):
+            chunk = oldest_first[(page - 1) * size : page * size]
+            links = [("current", view.atom_url)]
+            if page > 1:
+                links.append(("prev-archive", archive_url(s.base_url, view.topic, page - 1)))
+            if page < pages:
+                links.append(("next-archive", archive_url(s.base_url, view.topic, page + 1)))
+            url = archive_url(s.base_url, view.topic, page)
+            out.append(replace(
+                view, title=f"{view.title} (archive {page} of {pages})",
+                atom_url=url, rss_url=url.removesuffix(".atom") + ".rss",
+                items=[cluster_item(c, sources) for c in store.clusters(chunk)],
+                links=tuple(links), archive=True, hub=None))
+    return out
 
 
 HEALTH_TOPIC = "health"
@@ -274,6 +319,10 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
         files[out_dir / f"{view.topic}.atom"] = render_atom(view)
         files[out_dir / f"{view.topic}.rss"] = render_rss(view)
         files[out_dir / f"{view.topic}.json"] = render_json(view)
+    for archived in archive_views(config, store, views):
+        stem = out_dir / "archive" / archived.atom_url.removeprefix(s.base_url + "archive/")
+        files[stem] = render_atom(archived)
+        files[stem.with_suffix(".rss")] = render_rss(archived)
     hidden = {t.id for t in config.topics if not t.index}
     files[out_dir / "index.html"] = render_index(site, [v for v in views if v.topic not in hidden])
     files[out_dir / "sources.opml"] = render_opml(config)
@@ -292,7 +341,8 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
             written.append(path.relative_to(out_dir).as_posix())
         else:
             unchanged += 1
-    _remove_stale_pages(out_dir / "articles", {p for p in files if "articles" in p.parts})
+    _remove_stale_pages(out_dir / "articles", {p for p in files if "articles" in p.parts}, "*.html")
+    _remove_stale_pages(out_dir / "archive", {p for p in files if "archive" in p.parts}, "*.*")
     return written, unchanged
 
 
@@ -309,11 +359,11 @@ def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes
     return pages
 
 
-def _remove_stale_pages(folder: Path, keep: set[Path]) -> None:
+def _remove_stale_pages(folder: Path, keep: set[Path], pattern: str) -> None:
     if not folder.is_dir():
         return
-    for path in folder.rglob("*.html"):
-        if path not in keep:
+    for path in folder.rglob(pattern):
+        if path not in keep and not path.name.startswith("."):
             path.unlink(missing_ok=True)
 
 

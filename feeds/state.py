@@ -561,8 +561,8 @@ class Store:
                         (keep, reason, entry_id))
         return str(keep)
 
-    def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
-        """The ``limit`` clusters of a topic (None: all) seen first most recently."""
+    def cluster_ids_for(self, topic: str | None, limit: int = -1) -> list[str]:
+        """Ids of a topic's clusters (None: all), seen first most recently first."""
         if topic is None:
             rows = self.db.execute(
                 "SELECT cluster_id FROM entries GROUP BY cluster_id"
@@ -573,7 +573,13 @@ class Store:
                 " FROM entry_topics t JOIN entries e2 ON e2.id = t.entry_id WHERE t.topic = ?)"
                 " GROUP BY e.cluster_id ORDER BY min(e.first_seen) DESC, max(e.published) DESC,"
                 " e.cluster_id LIMIT ?", (topic, limit))
-        ids = [r[0] for r in rows]
+        return [r[0] for r in rows]
+
+    def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
+        """The ``limit`` clusters of a topic (None: all) seen first most recently."""
+        return self._clusters(self.cluster_ids_for(topic, limit))
+
+    def clusters(self, ids: Sequence[str]) -> list[Cluster]:
         return self._clusters(ids)
 
     def cluster_of(self, entry_id: str) -> Cluster | None:

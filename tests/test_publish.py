@@ -19,7 +19,8 @@ from urllib.parse import parse_qs
 import feedparser
 import httpx
 import listparser
-from conftest import DATA, FeedServer, Project
+from atomschema import atom_errors
+from conftest import DATA, SEED, FeedServer, Project
 from test_run import full_project, run_cli
 
 from feeds.config import load_config
@@ -27,6 +28,8 @@ from feeds.fetch import Retrieved, read_folder
 from feeds.pipeline import run_once
 from feeds.state import Store
 from feeds.types import Document, HttpCache, Source
+
+SEED_NAME = SEED.name
 
 
 def hub_pings(server: FeedServer) -> list[str]:
@@ -191,3 +194,39 @@ def test_outputs_match_golden_files(project: Project) -> None:
     assert sorted(produced) == sorted(expected)
     for rel, data in produced.items():
         assert data == expected[rel], f"{rel} differs from tests/data/golden/{rel}"
+
+
+def test_older_entries_stay_reachable_through_rfc5005_archives(project: Project) -> None:
+    project.write_feeds(max_entries=2)
+    (project.root / "seeds" / SEED_NAME).unlink()
+    for day in range(1, 6):
+        (project.root / "seeds" / f"n{day}.md").write_text(
+            f"---\ntitle: AI note {day}\ndate: 2026-11-0{day}\n---\nText about AI.\n", encoding="utf-8")
+        assert run_cli(project.root, "run")[0] == 0  # one new story a run: first-seen order
+    current = feedparser.parse((project.public / "ai.atom").read_bytes())
+    assert [e.title for e in current.entries] == ["AI note 5", "AI note 4"]
+    seen = {e.id for e in current.entries}
+    href = next(link.href for link in current.feed.links if link.rel == "prev-archive")
+    assert href == "https://feeds.test/archive/ai/2.atom"
+    pages = 0
+    while href:
+        path = project.public / href.removeprefix("https://feeds.test/")
+        data = path.read_bytes()
+        assert atom_errors(data) == []
+        assert b'<fh:archive/>' in data
+        page = feedparser.parse(data)
+        current_links = [link.href for link in page.feed.links if link.rel == "current"]
+        assert current_links == ["https://feeds.test/ai.atom"]
+        seen |= {e.id for e in page.entries}
+        href = next((link.href for link in page.feed.links if link.rel == "prev-archive"), "")
+        pages += 1
+    assert pages == 2 and len(seen) == 5
+    rss = (project.public / "ai.rss").read_text(encoding="utf-8")
+    assert '<atom:link href="https://feeds.test/archive/ai/2.rss" rel="prev-archive"/>' in rss
+    assert feedparser.parse((project.public / "archive" / "ai" / "1.rss").read_bytes()).entries
+    # The oldest page does not change when newer stories arrive.
+    before = (project.public / "archive" / "ai" / "1.atom").read_bytes()
+    (project.root / "seeds" / "n6.md").write_text("---\ntitle: AI note 6\ndate: 2026-11-06\n---\nAI.\n",
+                                                  encoding="utf-8")
+    assert run_cli(project.root, "run")[0] == 0
+    assert (project.public / "archive" / "ai" / "1.atom").read_bytes() == before
