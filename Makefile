@@ -41,3 +41,10 @@ typecheck: $(TSTAMP)
 
 clean:
 	rm -rf $(VENV) public var .pytest_cache .mypy_cache .ruff_cache
+
+## make fuzz: coverage-guided fuzzing (atheris, installed on demand) of the feed and article
+## parsers, canonical_url, the sanitiser and the config loader, FUZZ_SECONDS per target
+## (default 60); crash inputs land in tests/data/fuzz-regressions/ (fuzz/run.py)
+.PHONY: fuzz
+fuzz: $(TSTAMP)
+	$(BIN)/python fuzz/run.py --seconds $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)

@@ -7,6 +7,7 @@ them) and the key.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
@@ -25,7 +26,7 @@ from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, S
 FEEDS_FILE = Path("config/feeds.toml")
 SOURCES_FILE = Path("config/sources.toml")
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # use fullmatch: "$" also matches before "\n"
 RESERVED_TOPICS = frozenset({"all", "index", "articles", "sources", "health", "status"})
 
 Key = tuple[str | int, ...]
@@ -35,8 +36,20 @@ _KEY_LINE = re.compile(rf"^({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=(.*)$")
 
 
 def _split_dotted(text: str) -> list[str]:
-    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
-    return [a or b or c for a, b, c in parts]
+    parts = re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|([^.\s]+)', text)
+    out: list[str] = []
+    for basic, literal, bare in parts:
+        if basic:
+            # A basic string key may hold escapes ("a\nb"); name it as tomllib does.
+            with contextlib.suppress(tomllib.TOMLDecodeError):
+                basic = tomllib.loads(f'k = "{basic}"')["k"]
+        out.append(basic or literal or bare)
+    return out
+
+
+def shown(text: object) -> str:
+    """A name or value as it can stand in a one-line message: control characters escaped."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def locate_keys(text: str) -> dict[Key, int]:
@@ -116,7 +129,7 @@ class _Checker:
     def error(self, path: Key, message: str) -> None:
         key = ".".join(str(p) for p in path)
         self.errors.append(
-            ConfigError(self.display, message, line=self.line_of(path), key=key)
+            ConfigError(self.display, shown(message), line=self.line_of(path), key=key)
         )
 
     def known_keys(self, table: Mapping[str, Any], path: Key, allowed: set[str], what: str) -> None:
@@ -124,7 +137,7 @@ class _Checker:
             if key not in allowed:
                 hint = difflib.get_close_matches(key, sorted(allowed), n=1)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.error((*path, key), f"unknown key '{key}' in {what}{suggestion}")
+                self.error((*path, key), f"unknown key '{shown(key)}' in {shown(what)}{suggestion}")
 
     def get(
         self,
@@ -202,8 +215,12 @@ def _positive(value: Any) -> str | None:
 
 
 def _http_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return f"'{value}' is not an http(s) URL"
+    if parts.scheme not in ("http", "https") or not host:
         return f"'{value}' is not an http(s) URL"
     if any(c.isspace() for c in value):
         return f"'{value}' contains white space"
@@ -223,6 +240,9 @@ def _read(root: Path, relpath: Path) -> tuple[str, Any]:
         raise ConfigErrors([ConfigError(display, f"cannot be read: {exc}")]) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        too_deep = "not valid TOML: arrays or tables nested too deeply"
+        raise ConfigErrors([ConfigError(display, too_deep)]) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"at line (\d+), column (\d+)", str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
@@ -382,7 +402,7 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
     topics: list[Topic] = []
     for topic_id, body in raw.items():
         p: Key = ("topics", topic_id)
-        if not _ID_RE.match(topic_id):
+        if not _ID_RE.fullmatch(topic_id):
             c.error(p, f"topic id '{topic_id}' must be lower-case letters, digits, '-' or '_'")
             continue
         if topic_id in RESERVED_TOPICS:
@@ -538,7 +558,7 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             continue
         what = f"source '{source_id}'"
         c.known_keys(body, p, allowed, what)
-        if not _ID_RE.match(source_id):
+        if not _ID_RE.fullmatch(source_id):
             c.error((*p, "id"), f"{what}: id must be lower-case letters, digits, '-' or '_'")
             continue
         if source_id in seen:
@@ -555,8 +575,12 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             continue
         path: Path | None = None
         if rel is not None:
-            path = (root / rel).resolve()
-            if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
+            try:
+                path = (root / rel).resolve()
+                readable = path.is_dir() and os.access(path, os.R_OK | os.X_OK)
+            except (ValueError, OSError):  # a NUL character, a name too long
+                readable = False
+            if not readable:
                 c.error((*p, "path"), f"{what}: path '{rel}' is not a readable folder")
                 continue
         elif url is None:

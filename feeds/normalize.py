@@ -6,6 +6,7 @@ Pure: no I/O, and ``now`` is a parameter.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, replace
@@ -26,6 +27,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_CHARS = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
 _QUERY_CHARS = _PATH_CHARS | {"?"}
+# The WHATWG URL standard's forbidden host code points (besides controls and space).
+_FORBIDDEN_HOST_CHARS = frozenset("#%/:<>?@[\\]^|\"{}`")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 
 # How far ahead of our clock an entry's date may be before we believe our clock instead.
@@ -63,7 +66,16 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     if not host:
         return None
     if ":" in host:  # IPv6 literal
+        # urlsplit checks only the first [...] of the netloc, not the host it returns.
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
         host = f"[{host}]"
+    elif any(c in _FORBIDDEN_HOST_CHARS or c <= " " or c == "\x7f" for c in host):
+        # White space, controls and delimiters: a browser refuses such a host, and
+        # kept as they are they would make a different URL each time round.
+        return None
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _normalize_escapes(parts.path, _PATH_CHARS) or "/"
     query = "&".join(

@@ -221,12 +221,19 @@ def parse_document(doc: Document) -> FeedData:
     headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
     headers.setdefault("content-location", doc.url)
     headers["content-type"] = _content_type(doc)
-    parsed = feedparser.parse(
-        io.BytesIO(_without_leading_space(doc.body)),
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(_without_leading_space(doc.body)),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as failure:
+        # feedparser's loose parser has bugs on malformed input: an empty
+        # </width> in a document that is not well-formed makes it call int(None).
+        # A source with such a document has failed, the run has not.
+        raise ParseError(doc.source_id, f"feed is malformed and could not be parsed "
+                                        f"({type(failure).__name__}: {failure})") from None
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
