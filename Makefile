@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test check lint typecheck venv clean
+.PHONY: run test check lint typecheck venv clean bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,21 @@ clean:
 .PHONY: fuzz
 fuzz: $(TSTAMP)
 	$(BIN)/python fuzz/run.py --seconds $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)
+
+## make bench: feeds vs reader on a generated 1,000-feed corpus served by nginx on 127.0.0.1
+## (bench/README.md); medians of 3, table printed and written to bench/results/latest.json
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## make bench-quick: the same on 200 feeds, once (about a minute)
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+## make bench-dedupe: precision and recall of near-duplicate merges on a generated, labelled
+## corpus (plus real feeds from tests/data/corpus/), a threshold sweep, and the time to add an
+## entry at 10k and 100k stored entries (bench/dedupe/README.md; a few minutes on 2 cores).
+## BENCH_DEDUPE_ARGS=--quick times 10k only.
+.PHONY: bench-dedupe
+bench-dedupe: $(STAMP)
+	$(BIN)/python bench/dedupe/run.py $(BENCH_DEDUPE_ARGS)
+
