@@ -12,7 +12,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -330,6 +330,13 @@ class HttpFetcher:
 
     async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
                        urls: dict[str, str] | None = None) -> list[Retrieved]:
+        return [r async for r in self.stream(sources, caches, urls)]
+
+    async def stream(self, sources: Sequence[Source], caches: dict[str, HttpCache],
+                     urls: dict[str, str] | None = None) -> AsyncIterator[Retrieved]:
+        """Results in the order of ``sources``, each as soon as it and those before it
+        are in, while the rest are still fetching: the caller can process and drop a
+        document before the last one arrives, and the order does not depend on timing."""
         urls = urls or {}
         overall = asyncio.Semaphore(self.settings.concurrency)
         per_host: dict[str, asyncio.Semaphore] = {}
@@ -355,4 +362,14 @@ class HttpFetcher:
                     self.progress(source, result)
                 return Retrieved(source, result, time.monotonic() - started)
 
-            return list(await asyncio.gather(*(one(s) for s in sources)))
+            tasks: list[asyncio.Task[Retrieved] | None] = [
+                asyncio.create_task(one(s)) for s in sources]
+            try:
+                for i, task in enumerate(tasks):
+                    assert task is not None
+                    tasks[i] = None  # let the document go once the caller is done with it
+                    yield await task
+            finally:
+                for task in tasks:
+                    if task is not None:
+                        task.cancel()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,8 +54,8 @@ ALL_TOPIC = "all"
 
 
 class Fetcher(Protocol):
-    async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
-                       urls: dict[str, str] | None = None) -> list[Retrieved]: ...
+    def stream(self, sources: Sequence[Source], caches: dict[str, HttpCache],
+               urls: dict[str, str] | None = None) -> AsyncIterator[Retrieved]: ...
 
 
 @dataclass
@@ -350,8 +350,8 @@ def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes
     prefix = config.settings.base_url + "articles/"
     local = {s.id: s for s in config.sources if s.is_local}
     pages: dict[Path, bytes] = {}
-    for eid, entry, _first in store.entries_for(None, 1_000_000):
-        if entry.source_id not in local or not entry.link or not entry.link.startswith(prefix):
+    for eid, entry in store.entries_of_sources(sorted(local)):
+        if not entry.link or not entry.link.startswith(prefix):
             continue
         rel = entry.link[len(prefix):]
         item = Item(eid, entry, local[entry.source_id].title, None)
@@ -416,10 +416,9 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
             store.set_meta("created", now.isoformat())
     selection = _select(config, store, now, only, force)
     outcomes = list(selection.skipped)
-    results = await fetcher.retrieve(selection.sources, selection.caches, selection.urls)
     classifier = Classifier(config.topics, config.sources)
     _reclassify_if_rules_changed(config, store, classifier)
-    for item in results:
+    async for item in fetcher.stream(selection.sources, selection.caches, selection.urls):
         source, result = item.source, item.result
         try:
             outcome = _process(config, store, classifier, source, result, now, rng.random())

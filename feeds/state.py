@@ -308,12 +308,15 @@ class Store:
             (cache.etag, cache.last_modified, cache.body_hash, source_id))
 
     def health(self, source_id: str) -> SourceHealth:
-        return self.all_health().get(source_id) or SourceHealth(source_id)
+        return self._health("WHERE id = ?", (source_id,)).get(source_id) or SourceHealth(source_id)
 
     def all_health(self) -> dict[str, SourceHealth]:
+        return self._health("", ())
+
+    def _health(self, where: str, args: tuple[str, ...]) -> dict[str, SourceHealth]:
         cols = ", ".join(_HEALTH_COLUMNS)
         out: dict[str, SourceHealth] = {}
-        for row in self.db.execute(f"SELECT id, {cols} FROM sources"):
+        for row in self.db.execute(f"SELECT id, {cols} FROM sources {where}", args):
             values: dict[str, Any] = {}
             for name, value in zip(_HEALTH_COLUMNS, row[1:], strict=True):
                 if name in _TIME_COLUMNS:
@@ -608,6 +611,14 @@ class Store:
                 members[cid].append(Member(eid, _entry_from_json(data), _dt(first), reason,
                                            tuple(sorted(set((carriers or "").split())))))
         return [Cluster(i, tuple(members[i])) for i in ids if members[i]]
+
+    def entries_of_sources(self, source_ids: Sequence[str]) -> list[tuple[str, Entry]]:
+        if not source_ids:
+            return []
+        marks = ",".join("?" * len(source_ids))
+        rows = self.db.execute(f"SELECT id, data FROM entries WHERE source_id IN ({marks})"
+                               " ORDER BY first_seen DESC, id", tuple(source_ids))
+        return [(eid, _entry_from_json(data)) for eid, data in rows]
 
     def all_entries(self) -> list[tuple[str, Entry, tuple[str, ...]]]:
         """Every entry with the ids of the sources that carry it (its own first)."""

@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -155,17 +155,15 @@ class FixedFetcher:
              "policy": ("https://policy.example.org/atom", "policy.atom"),
              "chipwire": ("https://chips.example.net/rdf", "chips.rdf")}
 
-    async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
-                       urls: dict[str, str] | None = None) -> list[Retrieved]:
-        out = []
+    async def stream(self, sources: Sequence[Source], caches: dict[str, HttpCache],
+                     urls: dict[str, str] | None = None) -> AsyncIterator[Retrieved]:
         for source in sources:
             if source.is_local:
-                out.append(Retrieved(source, read_folder(source), 0.0))
+                yield Retrieved(source, read_folder(source), 0.0)
                 continue
             url, name = self.FEEDS[source.id]
             body = (DATA / "feeds" / name).read_bytes()
-            out.append(Retrieved(source, Document(source.id, url, body, {}), 0.0))
-        return out
+            yield Retrieved(source, Document(source.id, url, body, {}), 0.0)
 
 
 GOLDEN = DATA / "golden"
