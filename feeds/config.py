@@ -318,6 +318,8 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
             max_interval=c.duration(fetch, fp, "max_interval", d.max_interval, "fetch"),
             max_backoff=c.duration(fetch, fp, "max_backoff", d.max_backoff, "fetch"),
             alert_after=c.get(fetch, fp, "alert_after", int, d.alert_after, "fetch", _positive),
+            parse_workers=c.get(fetch, fp, "parse_workers", int, d.parse_workers, "fetch",
+                                lambda v: None if 0 <= v <= 64 else "must be between 0 and 64"),
         )
         if fetch_settings.min_interval > fetch_settings.max_interval:
             c.error((*fp, "min_interval"), "fetch 'min_interval' is longer than 'max_interval'")

@@ -180,7 +180,7 @@ def plan(
             actions.append(Alias(other.entry_id, entry, remap=other.item_key,
                                  reason="GUID changed, same link"))
             continue
-        same = (by_story or {}).get(story_key(entry.title, entry.summary_text))
+        same = (by_story or {}).get(entry.story_key or story_key(entry.title, entry.summary_text))
         if same is not None and same.source_id == entry.source_id and same.item_key not in present:
             actions.append(Alias(same.entry_id, entry, remap=same.item_key,
                                  reason="GUID changed, same title and text"))

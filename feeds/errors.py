@@ -12,6 +12,8 @@ FeedsError
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FeedsError(Exception):
     """Base of every error this program reports to a user."""
@@ -40,6 +42,11 @@ class SourceError(FeedsError):
         self.source_id = source_id
         self.message = message
         super().__init__(f"{source_id}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Parse errors come back from worker processes: pickle what __init__ takes,
+        # not the formatted message that Exception would.
+        return (type(self), (self.source_id, self.message), dict(self.__dict__))
 
 
 class FetchError(SourceError):

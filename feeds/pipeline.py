@@ -6,9 +6,12 @@ fetcher and the output files; the clock comes in as ``now``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Protocol
 from feeds.articles import parse_article
 from feeds.classify import Classifier
 from feeds.clusters import cluster_item
-from feeds.dedupe import entry_id, plan, url_identity
+from feeds.dedupe import entry_id, plan, story_key, url_identity
 from feeds.emit import FeedView, Item, render_atom, render_rss
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
@@ -30,7 +33,7 @@ from feeds.pages import Site, render_article, render_index
 from feeds.parse import parse_document
 from feeds.polling import is_due
 from feeds.sanitize import text_to_html
-from feeds.similar import Thresholds, judge
+from feeds.similar import Thresholds, bands, judge, sketch
 from feeds.state import Store
 from feeds.types import (
     Config,
@@ -78,9 +81,11 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
 
 
 def _with_identity(entry: Entry, config: Config) -> Entry:
-    if entry.url_key is None:
-        return entry
-    return replace(entry, url_key=url_identity(entry.url_key, config.settings.dedupe.tracking_params))
+    url_key = entry.url_key
+    if url_key is not None:
+        url_key = url_identity(url_key, config.settings.dedupe.tracking_params)
+    return replace(entry, url_key=url_key, story_key=story_key(entry.title, entry.summary_text),
+                   bands=tuple(bands(sketch(entry.title, entry.summary_text))))
 
 
 def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: datetime) -> _Ingest:
@@ -107,7 +112,7 @@ def _cluster(store: Store, config: Config, entry_id: str, entry: Entry) -> None:
                                       entry.published + d.window):
         if c.cluster_id in matches:
             continue
-        verdict = judge(entry.title, entry.summary_text, c.entry.title, c.entry.summary_text, thresholds)
+        verdict = judge(entry.title, entry.summary_text, c.title, c.summary_text, thresholds)
         if verdict.same:
             matches[c.cluster_id] = f"near-duplicate of {c.entry_id} ({c.source_id}): {verdict.reason}"
     if matches:
@@ -129,8 +134,21 @@ def _topics_function(config: Config, classifier: Classifier) -> TopicsOf:
     return topics_of
 
 
+def ingest(config: Config, source: Source, result: Document | LocalFolder,
+           now: datetime) -> _Ingest | SourceError:
+    """Parse and normalise one document or folder. Pure and picklable, so that it can
+    run in a worker process; failures come back as values."""
+    try:
+        if isinstance(result, Document):
+            return _ingest_document(config, source, result, now)
+        return _ingest_folder(config, source, result, now)
+    except SourceError as exc:
+        return exc
+
+
 def _process(config: Config, store: Store, classifier: Classifier, source: Source,
-             result: Result, now: datetime, jitter: float) -> SourceOutcome:
+             result: Result, now: datetime, jitter: float,
+             ingested: _Ingest | SourceError | None = None) -> SourceOutcome:
     settings = config.settings.fetch
     prev = reset_if_reconfigured(store.health(source.id), source)
     if isinstance(result, SourceError):
@@ -149,31 +167,29 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
             store.save_health(health, events)
         why = "304 Not Modified" if result.reason == "304" else "same content as last time"
         return SourceOutcome(source.id, "not-modified", why)
-    ttl: int | None = None
-    try:
-        if isinstance(result, Document):
-            ingest = _ingest_document(config, source, result, now)
-            ttl = ingest.ttl
-        else:
-            ingest = _ingest_folder(config, source, result, now)
-    except SourceError as exc:
+    if ingested is None:
+        ingested = ingest(config, source, result, now)
+    if isinstance(ingested, SourceError):
+        exc = ingested
         health, events = after_failure(prev, source, settings, now, exc, jitter)
         with store.transaction():
             store.save_health(health, events)
         return SourceOutcome(source.id, "failed", exc.message)
+    got = ingested
+    ttl = got.ttl
 
     topics_of = _topics_function(config, classifier)
     with store.transaction():
-        by_item, by_url, by_story = store.lookup(source.id, ingest.entries)
-        actions = plan(ingest.entries, by_item, by_url, now, by_story)
+        by_item, by_url, by_story = store.lookup(source.id, got.entries)
+        actions = plan(got.entries, by_item, by_url, now, by_story)
         new, updated = store.apply(source.id, actions, now, topics_of)
         if config.settings.dedupe.enabled:
             for new_id, entry in store.inserted:
                 _cluster(store, config, new_id, entry)
         if isinstance(result, LocalFolder):
-            gone = store.mark_gone(source.id, {e.item_key for e in ingest.entries}, now)
+            gone = store.mark_gone(source.id, {e.item_key for e in got.entries}, now)
             if gone:
-                ingest.warnings.append(f"{gone} article(s) no longer in the folder; they stay "
+                got.warnings.append(f"{gone} article(s) no longer in the folder; they stay "
                                        "published until retention ends")
         else:
             store.save_cache(source.id, HttpCache(result.etag, result.last_modified,
@@ -183,13 +199,13 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
             http_status=200 if isinstance(result, Document) else None,
             hints=result.hints if isinstance(result, Document) else None, ttl_minutes=ttl,
             permanent_redirect=result.permanent_redirect if isinstance(result, Document) else None,
-            entries_seen=len(ingest.entries), new_entries=new,
-            warning=ingest.partly_broken,
+            entries_seen=len(got.entries), new_entries=new,
+            warning=got.partly_broken,
             usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter)
         store.save_health(health, events)
-    count = len(ingest.entries)
+    count = len(got.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
-    return SourceOutcome(source.id, "ok", message, new, updated, tuple(ingest.warnings))
+    return SourceOutcome(source.id, "ok", message, new, updated, tuple(got.warnings))
 
 
 def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Classifier) -> None:
@@ -244,31 +260,52 @@ def archive_url(base_url: str, topic: str, page: int) -> str:
     return f"{base_url}archive/{topic}/{page}.atom"
 
 
-def archive_views(config: Config, store: Store, views: Sequence[FeedView]) -> list[FeedView]:
-    """The archive pages of every topic feed, oldest stories first."""
+@dataclass(frozen=True)
+class ArchivePage:
+    topic: str
+    page: int
+    pages: int
+    ids: Sequence[str]  # the page's stories, oldest first
+    url: str
+
+
+def archive_plan(config: Config, store: Store, views: Sequence[FeedView]) -> list[ArchivePage]:
+    """Every topic's archive pages: full pages of stories counted from the oldest."""
     s = config.settings
-    sources = {src.id: src for src in config.sources}
     limits = {t.id: t.max_entries or s.max_entries for t in config.topics}
-    out: list[FeedView] = []
+    out: list[ArchivePage] = []
     for view in views:
         size = limits.get(view.topic, s.max_entries)
         ids = store.cluster_ids_for(None if view.topic == ALL_TOPIC else view.topic)
         pages = archive_pages(len(ids), size)
         oldest_first = ids[::-1]
         for page in range(1, pages + 1):
-            chunk = oldest_first[(page - 1) * size : page * size]
-            links = [("current", view.atom_url)]
-            if page > 1:
-                links.append(("prev-archive", archive_url(s.base_url, view.topic, page - 1)))
-            if page < pages:
-                links.append(("next-archive", archive_url(s.base_url, view.topic, page + 1)))
-            url = archive_url(s.base_url, view.topic, page)
-            out.append(replace(
-                view, title=f"{view.title} (archive {page} of {pages})",
-                atom_url=url, rss_url=url.removesuffix(".atom") + ".rss",
-                items=[cluster_item(c, sources) for c in store.clusters(chunk)],
-                links=tuple(links), archive=True, hub=None))
+            out.append(ArchivePage(view.topic, page, pages, oldest_first[(page - 1) * size : page * size],
+                                   archive_url(s.base_url, view.topic, page)))
     return out
+
+
+def archive_view(config: Config, store: Store, view: FeedView, page: ArchivePage) -> FeedView:
+    s = config.settings
+    sources = {src.id: src for src in config.sources}
+    links = [("current", view.atom_url)]
+    if page.page > 1:
+        links.append(("prev-archive", archive_url(s.base_url, view.topic, page.page - 1)))
+    if page.page < page.pages:
+        links.append(("next-archive", archive_url(s.base_url, view.topic, page.page + 1)))
+    # No page count in the title: a page must not change when newer pages are added.
+    return replace(view, title=f"{view.title} (archive {page.page})", atom_url=page.url,
+                   rss_url=page.url.removesuffix(".atom") + ".rss",
+                   items=[cluster_item(c, sources) for c in store.clusters(page.ids)],
+                   links=tuple(links), archive=True, hub=None)
+
+
+def _archive_fingerprint(config: Config, store: Store, view: FeedView, page: ArchivePage) -> str:
+    """Everything an archive page's bytes depend on, read without decoding entries."""
+    s = config.settings
+    setting = [s.base_url, s.author, s.language, view.title, page.page < page.pages,
+               [(src.id, src.title, src.url, src.priority) for src in config.sources]]
+    return store.clusters_fingerprint(page.ids) + body_hash(repr(setting).encode())[:16]
 
 
 HEALTH_TOPIC = "health"
@@ -319,10 +356,24 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
         files[out_dir / f"{view.topic}.atom"] = render_atom(view)
         files[out_dir / f"{view.topic}.rss"] = render_rss(view)
         files[out_dir / f"{view.topic}.json"] = render_json(view)
-    for archived in archive_views(config, store, views):
-        stem = out_dir / "archive" / archived.atom_url.removeprefix(s.base_url + "archive/")
-        files[stem] = render_atom(archived)
-        files[stem.with_suffix(".rss")] = render_rss(archived)
+    by_topic = {v.topic: v for v in views}
+    archived: set[Path] = set()
+    fingerprints: dict[str, str] = {}
+    written: list[str] = []
+    for page in archive_plan(config, store, views):
+        # Pages are many and mostly unchanged: render only those whose stories changed.
+        stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
+        pair = (stem, stem.with_suffix(".rss"))
+        archived.update(pair)
+        key = f"archive:{page.topic}:{page.page}"
+        fingerprint = _archive_fingerprint(config, store, by_topic[page.topic], page)
+        if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
+            continue
+        view = archive_view(config, store, by_topic[page.topic], page)
+        for path, data in zip(pair, (render_atom(view), render_rss(view)), strict=True):
+            if _write(path, data):
+                written.append(path.relative_to(out_dir).as_posix())
+        fingerprints[key] = fingerprint
     hidden = {t.id for t in config.topics if not t.index}
     files[out_dir / "index.html"] = render_index(site, [v for v in views if v.topic not in hidden])
     files[out_dir / "sources.opml"] = render_opml(config)
@@ -330,19 +381,18 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
     files[out_dir / "health.atom"] = render_atom(health)
     files[out_dir / "health.rss"] = render_rss(health)
     files.update(_article_pages(config, store, site))
-    written: list[str] = []
     unchanged = 0
     for path, data in files.items():
-        try:
-            changed = write_if_changed(path, data)
-        except OSError as exc:
-            raise EmitError(path.name, f"cannot write {path}: {exc.strerror or exc}") from None
-        if changed:
+        if _write(path, data):
             written.append(path.relative_to(out_dir).as_posix())
         else:
             unchanged += 1
+    if fingerprints:
+        with store.transaction():
+            for key, value in fingerprints.items():
+                store.set_meta(key, value)
     _remove_stale_pages(out_dir / "articles", {p for p in files if "articles" in p.parts}, "*.html")
-    _remove_stale_pages(out_dir / "archive", {p for p in files if "archive" in p.parts}, "*.*")
+    _remove_stale_pages(out_dir / "archive", archived, "*.*")
     return written, unchanged
 
 
@@ -359,6 +409,13 @@ def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes
     return pages
 
 
+def _write(path: Path, data: bytes) -> bool:
+    try:
+        return write_if_changed(path, data)
+    except OSError as exc:
+        raise EmitError(path.name, f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _remove_stale_pages(folder: Path, keep: set[Path], pattern: str) -> None:
     if not folder.is_dir():
         return
@@ -373,6 +430,60 @@ class _Selection:
     skipped: list[SourceOutcome]  # not due, or gone
     urls: dict[str, str]  # adopted permanent redirects
     caches: dict[str, HttpCache]  # validators to send
+
+
+# Below this many documents a run parses in the main process: starting workers costs more.
+PARALLEL_MIN = 8
+
+
+async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now: datetime
+                    ) -> AsyncIterator[tuple[Retrieved, _Ingest | SourceError | None]]:
+    """Fetched results in source order, parsed in worker processes when the run is large.
+
+    Parsing is CPU-bound and most of a cold run, so with ``parse_workers`` it runs
+    on the other cores while this process stores what is ready; a document is
+    handed to a worker as soon as it arrives. Same inputs, same results: the
+    workers run the very function the main process would.
+    """
+    workers = config.settings.fetch.parse_workers
+    stream = fetcher.stream(selection.sources, selection.caches, selection.urls)
+    if workers == 0 or len(selection.sources) < PARALLEL_MIN:
+        async for item in stream:
+            yield item, None
+        return
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feeds.pipeline"])
+    queue: asyncio.Queue[tuple[Retrieved, asyncio.Future[_Ingest | SourceError] | None] | None] = (
+        asyncio.Queue())
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+
+        async def feed() -> None:
+            try:
+                async for item in stream:
+                    future = None
+                    if isinstance(item.result, Document | LocalFolder):
+                        future = loop.run_in_executor(pool, ingest, config, item.source, item.result, now)
+                    await queue.put((item, future))
+            finally:
+                await queue.put(None)
+
+        feeder = asyncio.create_task(feed())
+        try:
+            while (got := await queue.get()) is not None:
+                item, future = got
+                result: _Ingest | SourceError | None = None
+                if future is not None:
+                    try:
+                        result = await future
+                    except Exception as exc:  # a bug, or a worker the kernel killed
+                        log.error("internal error while parsing source %s: %r", item.source.id, exc)
+                        result = SourceError(item.source.id, "internal error while processing: "
+                                                             f"{type(exc).__name__}: {exc}")
+                yield item, result
+            await feeder
+        finally:
+            feeder.cancel()
 
 
 def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
@@ -418,10 +529,10 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     outcomes = list(selection.skipped)
     classifier = Classifier(config.topics, config.sources)
     _reclassify_if_rules_changed(config, store, classifier)
-    async for item in fetcher.stream(selection.sources, selection.caches, selection.urls):
+    async for item, ingested in _ingested(config, fetcher, selection, now):
         source, result = item.source, item.result
         try:
-            outcome = _process(config, store, classifier, source, result, now, rng.random())
+            outcome = _process(config, store, classifier, source, result, now, rng.random(), ingested)
         except FeedsError:
             raise
         except Exception as exc:  # a bug meeting odd input must not cost the other sources

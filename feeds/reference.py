@@ -50,6 +50,9 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("max_backoff", "duration", '"2d"', "longest wait after repeated failures"),
         KeyDoc("alert_after", "integer > 0", "2",
                "consecutive failures before the health feed reports a source"),
+        KeyDoc("parse_workers", "integer >= 0", "2",
+               "processes that parse and normalise documents (0: the main process); "
+               "used when a run has many documents"),
     ),
     "[dedupe] in config/feeds.toml": (
         KeyDoc("enabled", "boolean", "true", "cluster copies of one story from several sources"),

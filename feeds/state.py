@@ -11,6 +11,7 @@ Tables:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -106,8 +107,12 @@ def _migrate_3(db: sqlite3.Connection) -> None:
 
 
 def _band_rows(entry_id: str, entry: Entry) -> list[tuple[int, int, str]]:
-    return [(b, bucket, entry_id)
-            for b, bucket in enumerate(bands(sketch(entry.title, entry.summary_text))) if bucket >= 0]
+    found = entry.bands or tuple(bands(sketch(entry.title, entry.summary_text)))
+    return [(b, bucket, entry_id) for b, bucket in enumerate(found) if bucket >= 0]
+
+
+def _story(entry: Entry) -> str:
+    return entry.story_key or story_key(entry.title, entry.summary_text)
 
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from version n - 1 to n,
@@ -157,7 +162,7 @@ def _ts(value: datetime) -> str:
 
 
 def _dt(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)  # reads the "Z" of _ts() as UTC, and fast
 
 
 def _entry_json(e: Entry) -> str:
@@ -392,7 +397,7 @@ class Store:
             for url, eid, owner, digest, published, updated, key in rows:
                 by_url.setdefault(url, Known(eid, owner, digest, _dt(published), _dt(updated),
                                              item_key=key))
-        stories = list({story_key(e.title, e.summary_text) for e in entries})
+        stories = list({_story(e) for e in entries})
         for chunk in _chunks(stories, 500):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
@@ -422,7 +427,7 @@ class Store:
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (action.entry_id, source_id, entry.item_key, entry.url_key, stamp, stamp,
                      _ts(entry.published), _ts(entry.updated), entry.content_hash,
-                     _entry_json(entry), action.entry_id, story_key(entry.title, entry.summary_text)))
+                     _entry_json(entry), action.entry_id, _story(entry)))
                 self._set_topics(action.entry_id, entry)
                 self.db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
                                     _band_rows(action.entry_id, entry))
@@ -436,7 +441,7 @@ class Store:
                     " updated = ?, content_hash = ?, data = ?, story_key = ? WHERE id = ?",
                     (entry.url_key, stamp, _ts(entry.published), _ts(entry.updated),
                      entry.content_hash, _entry_json(entry),
-                     story_key(entry.title, entry.summary_text), action.entry_id))
+                     _story(entry), action.entry_id))
                 self._set_topics(action.entry_id, entry)
                 self.db.execute("DELETE FROM lsh WHERE entry_id = ?", (action.entry_id,))
                 self.db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
@@ -536,19 +541,22 @@ class Store:
     # --- clusters -------------------------------------------------------------------
 
     def cluster_candidates(self, entry_id: str, entry: Entry, since: datetime,
-                           until: datetime) -> list[Candidate]:
-        """Entries of other sources published in [since, until] that share a sketch band."""
+                           until: datetime, min_bands: int = 2) -> list[Candidate]:
+        """Entries of other sources published in [since, until] that share at least
+        ``min_bands`` sketch bands: one shared band is mostly chance (shared stock
+        phrases), and a copy of the same story shares several."""
         buckets = [(b, k) for b, k, _e in _band_rows(entry_id, entry)]
         if not buckets:
             return []
-        where = " OR ".join("(l.band = ? AND l.bucket = ?)" for _ in buckets)
+        where = " OR ".join("(band = ? AND bucket = ?)" for _ in buckets)
         rows = self.db.execute(
-            f"SELECT DISTINCT e.id, e.cluster_id, e.source_id, e.first_seen, e.data FROM lsh l"
-            f" JOIN entries e ON e.id = l.entry_id WHERE ({where}) AND e.source_id != ?"
-            f" AND e.published BETWEEN ? AND ?",
-            (*[v for pair in buckets for v in pair], entry.source_id, _ts(since), _ts(until)))
-        return [Candidate(eid, cid, src, _dt(first), _entry_from_json(data))
-                for eid, cid, src, first, data in rows]
+            f"SELECT e.id, e.cluster_id, e.source_id, json_extract(e.data, '$.title'),"
+            f" json_extract(e.data, '$.summary_text') FROM"
+            f" (SELECT entry_id FROM lsh WHERE {where} GROUP BY entry_id HAVING count(*) >= ?) l"
+            f" JOIN entries e ON e.id = l.entry_id WHERE e.source_id != ? AND e.published BETWEEN ? AND ?",
+            (*[v for pair in buckets for v in pair], min(min_bands, len(buckets)), entry.source_id,
+             _ts(since), _ts(until)))
+        return [Candidate(*row) for row in rows]
 
     def join_clusters(self, entry_id: str, clusters: Sequence[str], reason: str) -> str:
         """Put ``entry_id`` and every entry of ``clusters`` in one cluster, named by
@@ -581,6 +589,21 @@ class Store:
     def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
         """The ``limit`` clusters of a topic (None: all) seen first most recently."""
         return self._clusters(self.cluster_ids_for(topic, limit))
+
+    def clusters_fingerprint(self, ids: Sequence[str]) -> str:
+        """A digest of what the clusters' published form depends on: their members,
+        each member's content and dates, and the sources carrying the same URL."""
+        digest = hashlib.sha256()
+        for chunk in _chunks(list(ids), 400):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT e.cluster_id, e.id, e.content_hash, e.updated, e.first_seen,"
+                f" (SELECT group_concat(i.source_id) FROM items i WHERE i.entry_id = e.id)"
+                f" FROM entries e WHERE e.cluster_id IN ({marks}) ORDER BY e.cluster_id, e.id", chunk)
+            for row in rows:
+                digest.update(repr(row).encode())
+        digest.update(repr(list(ids)).encode())
+        return digest.hexdigest()[:32]
 
     def clusters(self, ids: Sequence[str]) -> list[Cluster]:
         return self._clusters(ids)
@@ -653,8 +676,8 @@ class Candidate:
     entry_id: str
     cluster_id: str
     source_id: str
-    first_seen: datetime
-    entry: Entry
+    title: str
+    summary_text: str
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ class FetchSettings:
     max_interval: timedelta = timedelta(days=1)
     max_backoff: timedelta = timedelta(days=2)
     alert_after: int = 2  # consecutive failures before the health feed says so
+    parse_workers: int = 2  # processes that parse and normalise documents; 0: in the main one
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,10 @@ class Entry:
     content_hash: str
     topics: tuple[TopicMatch, ...] = ()
     date_guessed: bool = False  # the source gave no date: ``published`` is first seen or mtime
+    # Derived keys for deduplication, worked out with the parsing (in a worker process
+    # when there is one) rather than in the storing; not part of the stored entry.
+    story_key: str = ""
+    bands: tuple[int, ...] = ()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:

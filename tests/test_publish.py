@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import feedparser
@@ -24,7 +24,7 @@ from conftest import DATA, SEED, FeedServer, Project
 from test_run import full_project, run_cli
 
 from feeds.config import load_config
-from feeds.fetch import Retrieved, read_folder
+from feeds.fetch import HttpFetcher, Retrieved, read_folder
 from feeds.pipeline import run_once
 from feeds.state import Store
 from feeds.types import Document, HttpCache, Source
@@ -228,3 +228,30 @@ def test_older_entries_stay_reachable_through_rfc5005_archives(project: Project)
                                                   encoding="utf-8")
     assert run_cli(project.root, "run")[0] == 0
     assert (project.public / "archive" / "ai" / "1.atom").read_bytes() == before
+
+
+def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedServer) -> None:
+    """Parsing in worker processes is only a speed path: every output byte is the same."""
+    feeds = (".xml", ".rss", ".atom", ".rdf")
+    names = sorted(p.name for p in (DATA / "corpus").iterdir() if p.suffix in feeds)
+    for name in names:
+        server.add(f"/c/{name}", (DATA / "corpus" / name).read_bytes(), content_type="application/xml")
+    outputs = []
+    for workers in (0, 2):
+        project = make_project(f"w{workers}")
+        text = (project.root / "config" / "feeds.toml").read_text(encoding="utf-8")
+        text = text.replace("[fetch]", f"[fetch]\nparse_workers = {workers}")
+        (project.root / "config" / "feeds.toml").write_text(text, encoding="utf-8")
+        project.write_sources([{"id": f"s{n}", "url": server.url(f"/c/{name}")}
+                               for n, name in enumerate(names)])
+        config = load_config(project.root)
+        assert config.settings.fetch.parse_workers == workers
+        with Store(config.settings.state_path) as store:
+            report = asyncio.run(run_once(config, store=store, fetcher=HttpFetcher(config.settings.fetch),
+                                          now=datetime(2026, 11, 27, 12, tzinfo=UTC), rng=random.Random(1)))
+        assert len(report.outcomes) == len(names) >= 8
+        outputs.append(({o.source_id: (o.status, o.message, o.new_entries) for o in report.outcomes},
+                        {p.relative_to(project.public).as_posix(): p.read_bytes()
+                         for p in sorted(project.public.rglob("*")) if p.is_file()}))
+    assert outputs[0][0] == outputs[1][0]
+    assert outputs[0][1] == outputs[1][1]
