@@ -66,3 +66,10 @@ bench-quick: $(STAMP)
 bench-dedupe: $(STAMP)
 	$(BIN)/python bench/dedupe/run.py $(BENCH_DEDUPE_ARGS)
 
+
+## make crash-test: the crash harness at full strength: `feeds run` killed with SIGKILL at
+## CRASH_KILLS (default 100) random moments, checking outputs, state and the runs after
+## (tests/test_crash.py; CRASH_SEED=N replays a sequence). The normal suite kills 10 times.
+.PHONY: crash-test
+crash-test: $(TSTAMP)
+	CRASH_KILLS=$(or $(CRASH_KILLS),100) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_crash.py

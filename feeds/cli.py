@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -189,6 +190,10 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
         return EXIT_LOCKED
     except FeedsError as exc:
         click.echo(f"error: {exc}", err=True)
+        return EXIT_FAILED
+    except sqlite3.DatabaseError as exc:  # a damaged database met outside any transaction
+        click.echo(f"error: {config.settings.state_path}: the state database is damaged ({exc}); "
+                   "restore it from a backup or move it aside to start afresh", err=True)
         return EXIT_FAILED
     except OSError as exc:
         click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)

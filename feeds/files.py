@@ -1,40 +1,185 @@
-"""Output files: written atomically, and only when their bytes change."""
+"""Output files: written atomically, and only when their bytes change.
+
+A write goes to a temp file in the same folder (``.<name>.<pid>-<random>.tmp``),
+is fsynced and renamed over the target, so a reader sees the old file or the
+new one, never a part of either. A process killed mid-write leaves its temp
+file behind; the first write of a later process to that folder removes the
+temp files whose writer is no longer running.
+
+Errors are ``OSError`` naming the target file, not the temp file, so the
+message a user sees says which output could not be written.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+
+_TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp$")
+_swept: set[tuple[int, Path]] = set()  # (pid, folder): folders this process has swept
+_ours: set[str] = set()  # temp files this process is writing now
+
+
+def _alive(pid: int, name: str) -> bool:
+    """Whether the writer of temp file ``name`` may still be writing it."""
+    if pid == os.getpid():
+        # A process of the same pid before us (a container's pid 1 after a restart) left it.
+        return name in _ours
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temp files that killed writers left in ``folder``; return them.
+
+    Only files of this module's naming whose writer (the pid in the name) is
+    no longer running: a live writer's temp file is never touched.
+    """
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMP.match(name)
+        path = folder / name
+        if match is None or _alive(int(match.group(1)), str(path)):
+            continue
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _sweep_once(folder: Path) -> None:
+    key = (os.getpid(), folder)
+    if key not in _swept:
+        _swept.add(key)
+        remove_stale_temp_files(folder)
+
+
+def _target_error(exc: OSError, path: Path) -> OSError:
+    """The same error, naming the file we meant to write rather than its temp file."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, then rename over ``path``.
 
-    A reader sees the old file or the new one, never a part of either.
+    A reader sees the old file or the new one, never a part of either. On
+    failure (``OSError`` naming ``path``) the old file is untouched and no temp
+    file is left.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _stage(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException as exc:
+        _discard(tmp)
+        if isinstance(exc, OSError):
+            raise _target_error(exc, path) from exc
+        raise
+    _ours.discard(tmp)
+    _fsync_dir(path.parent, path)
+
+
+def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
+    """Write every file of ``files`` whose bytes changed; return those written.
+
+    All or nothing as far as writing goes: each changed file is first written
+    and fsynced to a temp file beside it, and only when every one of them is on
+    disk are they renamed over their targets. A failure before that (disk full,
+    read-only folder) leaves every target untouched and no temp file behind,
+    and raises ``OSError`` naming the file that could not be written. Each
+    rename is atomic, so a reader (or a crash) sees every file whole.
+    """
+    staged: list[tuple[str, Path]] = []
+    written: list[Path] = []
+    try:
+        for path, data in files.items():
+            try:
+                if path.stat().st_size == len(data) and path.read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            staged.append((_stage(path, data), path))
+        while staged:
+            tmp, path = staged[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _target_error(exc, path) from exc
+            _ours.discard(tmp)
+            written.append(path)
+            del staged[0]
+    finally:
+        for tmp, _path in staged:  # not renamed: a failure
+            _discard(tmp)
+    for folder in dict.fromkeys(path.parent for path in written):
+        _fsync_dir(folder, folder)
+    return written
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """``data`` in a new temp file beside ``path``, fsynced; returns the temp file's name."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _target_error(exc, path) from exc
+    _sweep_once(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp",
+                                   dir=path.parent)
+    except OSError as exc:
+        raise _target_error(exc, path) from exc
+    _ours.add(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            os.fchmod(fh.fileno(), 0o644)
+    except BaseException as exc:
+        _discard(tmp)
+        if isinstance(exc, OSError):
+            raise _target_error(exc, path) from exc
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    return tmp
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    _ours.discard(tmp)
+
+
+def _fsync_dir(folder: Path, target: Path) -> None:
+    """Make renames in ``folder`` durable."""
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # folders that cannot be fsynced
+            raise _target_error(exc, target) from exc
     finally:
         os.close(dir_fd)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` unless the file already holds exactly it. True if written."""
+    _sweep_once(path.parent)
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from feeds.dedupe import entry_id, plan, story_key, url_identity
 from feeds.emit import FeedView, Item, render_atom, render_rss
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
-from feeds.files import write_if_changed
+from feeds.files import write_all_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.jsonfeed import render_json
 from feeds.normalize import Context, normalize
@@ -359,7 +360,6 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
     by_topic = {v.topic: v for v in views}
     archived: set[Path] = set()
     fingerprints: dict[str, str] = {}
-    written: list[str] = []
     for page in archive_plan(config, store, views):
         # Pages are many and mostly unchanged: render only those whose stories changed.
         stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
@@ -370,9 +370,8 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
         if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
             continue
         view = archive_view(config, store, by_topic[page.topic], page)
-        for path, data in zip(pair, (render_atom(view), render_rss(view)), strict=True):
-            if _write(path, data):
-                written.append(path.relative_to(out_dir).as_posix())
+        files[pair[0]] = render_atom(view)
+        files[pair[1]] = render_rss(view)
         fingerprints[key] = fingerprint
     hidden = {t.id for t in config.topics if not t.index}
     files[out_dir / "index.html"] = render_index(site, [v for v in views if v.topic not in hidden])
@@ -381,12 +380,15 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
     files[out_dir / "health.atom"] = render_atom(health)
     files[out_dir / "health.rss"] = render_rss(health)
     files.update(_article_pages(config, store, site))
-    unchanged = 0
-    for path, data in files.items():
-        if _write(path, data):
-            written.append(path.relative_to(out_dir).as_posix())
-        else:
-            unchanged += 1
+    # Every changed file is staged and fsynced first and renamed only when all are
+    # on disk: a full disk leaves the last good outputs, not a mix of old and new.
+    try:
+        changed = write_all_if_changed(files)
+    except OSError as exc:
+        name = Path(exc.filename).name if exc.filename else "outputs"
+        raise EmitError(name, f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    written = [path.relative_to(out_dir).as_posix() for path in changed]
+    unchanged = len(files) - len(changed)
     if fingerprints:
         with store.transaction():
             for key, value in fingerprints.items():
@@ -407,13 +409,6 @@ def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes
         item = Item(eid, entry, local[entry.source_id].title, None)
         pages[config.settings.output_dir / "articles" / rel] = render_article(site, item)
     return pages
-
-
-def _write(path: Path, data: bytes) -> bool:
-    try:
-        return write_if_changed(path, data)
-    except OSError as exc:
-        raise EmitError(path.name, f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _remove_stale_pages(folder: Path, keep: set[Path], pattern: str) -> None:
@@ -535,6 +530,8 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
             outcome = _process(config, store, classifier, source, result, now, rng.random(), ingested)
         except FeedsError:
             raise
+        except sqlite3.DatabaseError as exc:  # the state database itself: nothing can go on
+            raise store.failure(exc) from None
         except Exception as exc:  # a bug meeting odd input must not cost the other sources
             log.exception("internal error while processing source %s", source.id)
             error = SourceError(source.id, f"internal error while processing: {type(exc).__name__}: {exc}")

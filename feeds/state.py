@@ -11,6 +11,7 @@ Tables:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -223,6 +224,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30,
                                       check_same_thread=not shared)
+            self._refuse_foreign()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -243,6 +245,14 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _refuse_foreign(self) -> None:
+        """Before changing anything in the file (WAL mode, migrations): is it ours?"""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not {"meta", "entries", "sources"} <= tables:
+            self.db.close()
+            raise StateError(f"{self.path}: this is not a feeds state database; set state_path in "
+                             "config/feeds.toml to another file, or move this one aside")
+
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -255,7 +265,8 @@ class Store:
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
             ).fetchone()[0]
             if tables:
-                raise StateError(f"{self.path}: this is not a feeds state database")
+                raise StateError(f"{self.path}: this is not a feeds state database; set state_path "
+                                 "in config/feeds.toml to another file, or move this one aside")
             self._script(_SCHEMA_V1, 1)
             version = 1
         for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -279,13 +290,31 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """All or nothing. A database that cannot be written (disk full, read-only,
+        damaged) is a StateError naming the file, not a traceback."""
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    self.db.execute("ROLLBACK")
+            raise self.failure(exc) from None
+
+    def failure(self, exc: sqlite3.DatabaseError) -> StateError:
+        """What to tell the operator about an SQLite error on this database."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+                    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_BUSY):
+            return StateError(f"{self.path}: cannot write the state database: {exc}")
+        return StateError(f"{self.path}: the state database is damaged ({exc}); "
+                          "restore it from a backup or move it aside to start afresh")
 
     # --- meta -----------------------------------------------------------------
 
