@@ -26,7 +26,7 @@ from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, S
 FEEDS_FILE = Path("config/feeds.toml")
 SOURCES_FILE = Path("config/sources.toml")
 
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # use fullmatch: "$" also matches before "\n"
+ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # use fullmatch: "$" also matches before "\n"
 RESERVED_TOPICS = frozenset({"all", "index", "articles", "sources", "health", "status"})
 
 Key = tuple[str | int, ...]
@@ -404,7 +404,7 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
     topics: list[Topic] = []
     for topic_id, body in raw.items():
         p: Key = ("topics", topic_id)
-        if not _ID_RE.fullmatch(topic_id):
+        if not ID_RE.fullmatch(topic_id):
             c.error(p, f"topic id '{topic_id}' must be lower-case letters, digits, '-' or '_'")
             continue
         if topic_id in RESERVED_TOPICS:
@@ -560,7 +560,7 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             continue
         what = f"source '{source_id}'"
         c.known_keys(body, p, allowed, what)
-        if not _ID_RE.fullmatch(source_id):
+        if not ID_RE.fullmatch(source_id):
             c.error((*p, "id"), f"{what}: id must be lower-case letters, digits, '-' or '_'")
             continue
         if source_id in seen:

@@ -26,13 +26,13 @@ import listparser
 import tomlkit
 import tomlkit.exceptions
 
+from feeds.config import ID_RE
 from feeds.errors import FeedsError
 from feeds.types import Config, Source
 
 OTHER_GROUP = "Other"
 IMPORT_COMMENT = "# --- imported from OPML ---"
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # the same rule as config.py
 _MAX_GENERATED_ID = 40
 # XML 1.0 cannot carry these at all, even escaped; a title from TOML could hold one.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -388,7 +388,7 @@ def merge_into_sources(
             continue
         title = feed.title or (urlsplit(url).hostname or url)
         source_id = _new_id(feed.title, url, taken)
-        assert _ID_RE.match(source_id), source_id
+        assert ID_RE.fullmatch(source_id), source_id
         topics = _topics_for(feed, names)
         taken.add(source_id)
         known[key] = (source_id, f"the same feed as '{source_id}' earlier in this import")

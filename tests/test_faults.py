@@ -19,7 +19,6 @@ import random
 import shutil
 import signal
 import sqlite3
-import stat
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import pytest
 from conftest import DATA, FeedServer, Project
 from test_crash import output_ids
 from test_daemon import DaemonProcess, wait_for
+from test_files import fail_fsync_on
 from test_run import run_cli
 
 RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
@@ -133,20 +133,6 @@ def fill(path: Path) -> None:
         os.close(fd)
 
 
-def fail_fsync_on(nth: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test hook at the write layer: the ``nth`` fsync of an output file fails with ENOSPC
-    (as it does on file systems that allocate late, and on NFS)."""
-    calls = [0]
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            calls[0] += 1
-            if calls[0] == nth:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
 
 
 def assert_one_clear_error(code: int, out: str, err: str, *needles: str) -> None:
