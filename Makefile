@@ -73,3 +73,10 @@ bench-dedupe: $(STAMP)
 .PHONY: crash-test
 crash-test: $(TSTAMP)
 	CRASH_KILLS=$(or $(CRASH_KILLS),100) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_crash.py
+
+## make soak: the daemon against 500 loopback sources with 10 s intervals for SOAK_SECONDS
+## (default 300); memory must stay flat and descriptors must not leak (tests/test_soak.py;
+## figures in tests/artifacts/soak.json)
+.PHONY: soak
+soak: $(TSTAMP)
+	SOAK_SECONDS=$(or $(SOAK_SECONDS),300) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_soak.py

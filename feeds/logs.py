@@ -37,3 +37,6 @@ def setup_logging(level: int, fmt: str) -> None:
     # Third-party chatter (httpx logs every request at INFO) stays out of our logs.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # "skipped: maximum number of running instances reached" is how the daemon means
+    # to work (a round still running absorbs the next tick), not news.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(level, logging.ERROR))

@@ -32,7 +32,7 @@ from feeds.normalize import Context, normalize
 from feeds.opml import render_opml
 from feeds.pages import Site, render_article, render_index
 from feeds.parse import parse_document
-from feeds.polling import is_due
+from feeds.polling import DUE_SLACK, is_due
 from feeds.sanitize import text_to_html
 from feeds.similar import Thresholds, bands, judge, sketch
 from feeds.state import Store
@@ -482,7 +482,7 @@ async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now
 
 
 def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
-            force: bool) -> _Selection:
+            force: bool, due_slack: timedelta = DUE_SLACK) -> _Selection:
     health = store.all_health()
     chosen: list[Source] = []
     skipped: list[SourceOutcome] = []
@@ -496,7 +496,7 @@ def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
             if h.state == "gone":
                 skipped.append(SourceOutcome(source.id, "gone", h.last_error or "HTTP 410 Gone"))
                 continue
-            if not is_due(h.next_due, now):
+            if not is_due(h.next_due, now, due_slack):
                 due = h.next_due.strftime("%Y-%m-%d %H:%M UTC") if h.next_due else ""
                 skipped.append(SourceOutcome(source.id, "skipped", f"not due until {due}"))
                 continue
@@ -512,7 +512,8 @@ def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
 
 async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datetime,
                    only: set[str] | None = None, force: bool = False,
-                   rng: random.Random | None = None, publish_outputs: bool = True) -> RunReport:
+                   rng: random.Random | None = None, publish_outputs: bool = True,
+                   due_slack: timedelta = DUE_SLACK) -> RunReport:
     """One run. Sources that are not due (or gone) are skipped unless ``force``
     or named in ``only``; local folders are read every time. The daemon passes
     ``publish_outputs=False`` and publishes once fetches settle."""
@@ -520,7 +521,7 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     if store.get_meta("created") is None:
         with store.transaction():
             store.set_meta("created", now.isoformat())
-    selection = _select(config, store, now, only, force)
+    selection = _select(config, store, now, only, force, due_slack)
     outcomes = list(selection.skipped)
     classifier = Classifier(config.topics, config.sources)
     _reclassify_if_rules_changed(config, store, classifier)

@@ -15,6 +15,7 @@ from feeds.types import CacheHints, FetchSettings, Source
 
 # A source due within this much of now is fetched by this run, so that a cron
 # job every 30 minutes does not skip a source due 30 minutes after the last run.
+# The daemon, which checks every few seconds, uses its tick instead.
 DUE_SLACK = timedelta(minutes=3)
 
 
@@ -52,5 +53,5 @@ def backoff(failures: int, settings: FetchSettings, jitter: float,
     return min(wait, settings.max_backoff * 1.2)
 
 
-def is_due(next_due: datetime | None, now: datetime) -> bool:
-    return next_due is None or next_due <= now + DUE_SLACK
+def is_due(next_due: datetime | None, now: datetime, slack: timedelta = DUE_SLACK) -> bool:
+    return next_due is None or next_due <= now + slack

@@ -121,7 +121,7 @@ class Daemon:
             now = datetime.now(UTC)
             report = asyncio.run(run_once(
                 self.config, store=self.store, fetcher=HttpFetcher(self.config.settings.fetch),
-                now=now, rng=self._rng, publish_outputs=False))
+                now=now, rng=self._rng, publish_outputs=False, due_slack=self.tick))
             report = replace(report, finished=datetime.now(UTC))
             self.stats.last_dispatch = now
             self.stats.last_dispatch_seconds = time.monotonic() - started
@@ -171,8 +171,10 @@ class Daemon:
         self.scheduler.add_job(self.dispatch, IntervalTrigger(
             seconds=max(1, int(self.tick.total_seconds())), timezone=UTC),
             id="dispatch", next_run_time=datetime.now(UTC))
+        # Checked four times per debounce: checking once per debounce can stay in
+        # step with the rounds and never find a quiet moment.
         self.scheduler.add_job(self.publish_when_settled, IntervalTrigger(
-            seconds=max(0.1, self.debounce.total_seconds()), timezone=UTC), id="publish")
+            seconds=max(0.1, self.debounce.total_seconds() / 4), timezone=UTC), id="publish")
         self.scheduler.start()
         log.info("daemon started: %d sources, checking every %s", len(self.config.sources), self.tick)
         wall, mono = time.time(), time.monotonic()

@@ -570,10 +570,12 @@ class Store:
     # --- clusters -------------------------------------------------------------------
 
     def cluster_candidates(self, entry_id: str, entry: Entry, since: datetime,
-                           until: datetime, min_bands: int = 2) -> list[Candidate]:
+                           until: datetime, min_bands: int = 2, most: int = 32) -> list[Candidate]:
         """Entries of other sources published in [since, until] that share at least
         ``min_bands`` sketch bands: one shared band is mostly chance (shared stock
-        phrases), and a copy of the same story shares several."""
+        phrases), and a copy of the same story shares several. At most ``most``,
+        those sharing the most bands: feeds built from one template share bands with
+        thousands of entries, and judging them all would make storing quadratic."""
         buckets = [(b, k) for b, k, _e in _band_rows(entry_id, entry)]
         if not buckets:
             return []
@@ -581,10 +583,12 @@ class Store:
         rows = self.db.execute(
             f"SELECT e.id, e.cluster_id, e.source_id, json_extract(e.data, '$.title'),"
             f" json_extract(e.data, '$.summary_text') FROM"
-            f" (SELECT entry_id FROM lsh WHERE {where} GROUP BY entry_id HAVING count(*) >= ?) l"
-            f" JOIN entries e ON e.id = l.entry_id WHERE e.source_id != ? AND e.published BETWEEN ? AND ?",
-            (*[v for pair in buckets for v in pair], min(min_bands, len(buckets)), entry.source_id,
-             _ts(since), _ts(until)))
+            f" (SELECT l.entry_id, count(*) AS shared FROM lsh l JOIN entries c ON c.id = l.entry_id"
+            f"  WHERE ({where}) AND c.source_id != ? AND c.published BETWEEN ? AND ?"
+            f"  GROUP BY l.entry_id HAVING shared >= ? ORDER BY shared DESC, l.entry_id LIMIT ?) l"
+            f" JOIN entries e ON e.id = l.entry_id ORDER BY l.shared DESC, e.id",
+            (*[v for pair in buckets for v in pair], entry.source_id, _ts(since), _ts(until),
+             min(min_bands, len(buckets)), most))
         return [Candidate(*row) for row in rows]
 
     def join_clusters(self, entry_id: str, clusters: Sequence[str], reason: str) -> str:

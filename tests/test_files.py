@@ -148,10 +148,10 @@ def test_a_forked_child_does_not_keep_a_killed_runs_lock(tmp_path: Path) -> None
         f"with run_lock(Path({str(lock)!r})):\n"
         "    child = os.fork()\n"
         "    if child == 0:\n"  # a worker that outlives its parent
-        "        print('ready', flush=True)\n"  # after the fork hooks have run
+        "        os.write(1, b'ready\\n')\n"  # after the fork hooks; one write, not interleaved
         "        time.sleep(30)\n"
         "        os._exit(0)\n"
-        "    print(child, flush=True)\n"
+        "    os.write(1, f'{child}\\n'.encode())\n"
         "    time.sleep(30)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
