@@ -402,3 +402,37 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     sqlite3.connect(path).execute("PRAGMA user_version = 99").connection.close()
     with pytest.raises(StateError, match="schema 99, newer than"):
         Store(path)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int) -> None:
+    from helpers import make_entry
+
+    from feeds.state import MIGRATIONS, _entry_json
+
+    path = tmp_path / "state.db"
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_V1 + "PRAGMA user_version = 1;")
+    if version == 2:
+        script = MIGRATIONS[2]
+        assert isinstance(script, str)
+        db.executescript(script + "PRAGMA user_version = 2;")
+    entry = make_entry(source_id="a", item_key="guid:1", url_key="https://www.example.com/story/",
+                       link="https://www.example.com/story/", title="Chips export rules tightened")
+    db.execute("INSERT INTO entries(id, source_id, item_key, url_key, first_seen, last_seen, published,"
+               " updated, content_hash, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+               ("urn:uuid:1", "a", "guid:1", entry.url_key, "2026-11-01T00:00:00.000000Z",
+                "2026-11-01T00:00:00.000000Z", "2026-11-01T00:00:00.000000Z",
+                "2026-11-01T00:00:00.000000Z", entry.content_hash, _entry_json(entry)))
+    db.execute("INSERT INTO items VALUES ('a', 'guid:1', 'urn:uuid:1', '2026-11-01T00:00:00.000000Z')")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        [cluster] = store.clusters_for(None, 10)
+        assert cluster.id == "urn:uuid:1" and cluster.members[0].entry.title == entry.title
+        assert store.find_entries("http://example.com/story") == ["urn:uuid:1"]  # URL identity
+        lsh = store.db.execute("SELECT count(*) FROM lsh WHERE entry_id = 'urn:uuid:1'").fetchone()[0]
+        assert lsh > 0
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
