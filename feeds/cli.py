@@ -35,7 +35,7 @@ from feeds.lock import run_lock
 from feeds.logs import setup_logging
 from feeds.pipeline import ping_hub_for, run_once
 from feeds.state import Store
-from feeds.status import make_snapshot, render_status_json
+from feeds.status import make_snapshot, render_status_json, source_state
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
@@ -417,7 +417,7 @@ def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for source in config.sources:
         h = health.get(source.id, SourceHealth(source.id))
-        state = "disabled" if not source.enabled else ("stale" if h.stale and h.state == "ok" else h.state)
+        state = source_state(source.enabled, h)
         note = h.last_error or h.last_warning or ""
         if h.redirect_adopted and h.redirect_target:
             note = f"moved permanently to {h.redirect_target}; update the url in config" + (

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -368,6 +368,19 @@ def _dedupe(c: _Checker, data: dict[str, Any]) -> DedupeSettings:
 _TOPIC_ONLY = frozenset({"title", "description", "max_entries", "index", "include", "rules"})
 
 
+def _valid_regexes(c: _Checker, p: Key, key: str, expressions: Iterable[str], what: str) -> bool:
+    """Report each invalid expression with the position of its fault."""
+    ok = True
+    for expression in expressions:
+        try:
+            regex_pattern(expression)
+        except re.error as exc:
+            at = f" at position {exc.pos}" if exc.pos is not None else ""
+            c.error((*p, key), f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
+            ok = False
+    return ok
+
+
 def _rule(c: _Checker, body: Mapping[str, Any], p: Key, what: str, name: str,
           topic_level_excludes: bool) -> Rule | None:
     """One rule from a table; None (with errors said) if it is unusable."""
@@ -382,13 +395,7 @@ def _rule(c: _Checker, body: Mapping[str, Any], p: Key, what: str, name: str,
                 c.error((*p, key), f"{what}: '{term}' is not a usable term")
                 ok = False
     for key in ("regex", "exclude_regex"):
-        for expression in strings.get(key, ()):
-            try:
-                regex_pattern(expression)
-            except re.error as exc:
-                at = f" at position {exc.pos}" if exc.pos is not None else ""
-                c.error((*p, key), f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
-                ok = False
+        ok = _valid_regexes(c, p, key, strings.get(key, ()), what) and ok
     if not any(strings.get(k) for k in ("keywords", "all", "regex", "categories", "sources", "authors")):
         return None
     return Rule(**strings, name=name) if ok else None
@@ -436,13 +443,7 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
                 rules.append(rule)
         exclude = c.get_strings(body, p, "exclude", what)
         exclude_regex = c.get_strings(body, p, "exclude_regex", what)
-        for expression in exclude_regex:
-            try:
-                regex_pattern(expression)
-            except re.error as exc:
-                at = f" at position {exc.pos}" if exc.pos is not None else ""
-                c.error((*p, "exclude_regex"),
-                        f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
+        _valid_regexes(c, p, "exclude_regex", exclude_regex, what)
         include = c.get_strings(body, p, "include", what)
         if not rules and not include:
             stated = any(k in body for k in RULE_KEYS - {"exclude", "exclude_regex"})

@@ -71,6 +71,11 @@ def story_key(title: str, text: str) -> str:
     return hashlib.sha256(f"{fold(title)}\n{fold(text)[:500]}".encode()).hexdigest()[:32]
 
 
+def entry_story(entry: Entry) -> str:
+    """The entry's story key: worked out with the parsing when it could be, else now."""
+    return entry.story_key or story_key(entry.title, entry.summary_text)
+
+
 @dataclass(frozen=True)
 class Known:
     """An entry the store already holds."""
@@ -180,7 +185,7 @@ def plan(
             actions.append(Alias(other.entry_id, entry, remap=other.item_key,
                                  reason="GUID changed, same link"))
             continue
-        same = (by_story or {}).get(entry.story_key or story_key(entry.title, entry.summary_text))
+        same = (by_story or {}).get(entry_story(entry))
         if same is not None and same.source_id == entry.source_id and same.item_key not in present:
             actions.append(Alias(same.entry_id, entry, remap=same.item_key,
                                  reason="GUID changed, same title and text"))

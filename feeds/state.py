@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, story_key, url_identity
+from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story, url_identity
 from feeds.errors import StateError
 from feeds.similar import bands, sketch
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
@@ -102,7 +102,7 @@ def _migrate_3(db: sqlite3.Connection) -> None:
         url_key = url_identity(entry.url_key) if entry.url_key else None
         entry = replace(entry, url_key=url_key)
         db.execute("UPDATE entries SET url_key = ?, story_key = ?, data = ? WHERE id = ?",
-                   (url_key, story_key(entry.title, entry.summary_text), _entry_json(entry), eid))
+                   (url_key, entry_story(entry), _entry_json(entry), eid))
         db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
                        _band_rows(eid, entry))
 
@@ -110,10 +110,6 @@ def _migrate_3(db: sqlite3.Connection) -> None:
 def _band_rows(entry_id: str, entry: Entry) -> list[tuple[int, int, str]]:
     found = entry.bands or tuple(bands(sketch(entry.title, entry.summary_text)))
     return [(b, bucket, entry_id) for b, bucket in enumerate(found) if bucket >= 0]
-
-
-def _story(entry: Entry) -> str:
-    return entry.story_key or story_key(entry.title, entry.summary_text)
 
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from version n - 1 to n,
@@ -426,7 +422,7 @@ class Store:
             for url, eid, owner, digest, published, updated, key in rows:
                 by_url.setdefault(url, Known(eid, owner, digest, _dt(published), _dt(updated),
                                              item_key=key))
-        stories = list({_story(e) for e in entries})
+        stories = list({entry_story(e) for e in entries})
         for chunk in _chunks(stories, 500):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
@@ -456,7 +452,7 @@ class Store:
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (action.entry_id, source_id, entry.item_key, entry.url_key, stamp, stamp,
                      _ts(entry.published), _ts(entry.updated), entry.content_hash,
-                     _entry_json(entry), action.entry_id, _story(entry)))
+                     _entry_json(entry), action.entry_id, entry_story(entry)))
                 self._set_topics(action.entry_id, entry)
                 self.db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
                                     _band_rows(action.entry_id, entry))
@@ -470,7 +466,7 @@ class Store:
                     " updated = ?, content_hash = ?, data = ?, story_key = ? WHERE id = ?",
                     (entry.url_key, stamp, _ts(entry.published), _ts(entry.updated),
                      entry.content_hash, _entry_json(entry),
-                     _story(entry), action.entry_id))
+                     entry_story(entry), action.entry_id))
                 self._set_topics(action.entry_id, entry)
                 self.db.execute("DELETE FROM lsh WHERE entry_id = ?", (action.entry_id,))
                 self.db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
@@ -553,21 +549,6 @@ class Store:
             self.db.execute("DELETE FROM items WHERE last_seen < ? AND entry_id NOT IN"
                             " (SELECT id FROM entries)", (stamp,))
         return len(ids)
-
-    def entries_for(self, topic: str | None, limit: int) -> list[tuple[str, Entry, datetime]]:
-        """The newest ``limit`` entries of a topic (None: all), newest first seen first."""
-        if topic is None:
-            cur = self.db.execute(
-                "SELECT id, data, first_seen FROM entries"
-                " ORDER BY first_seen DESC, published DESC, id LIMIT ?", (limit,))
-        else:
-            cur = self.db.execute(
-                "SELECT e.id, e.data, e.first_seen FROM entry_topics t JOIN entries e ON e.id = t.entry_id"
-                " WHERE t.topic = ? ORDER BY e.first_seen DESC, e.published DESC, e.id LIMIT ?",
-                (topic, limit))
-        return [(eid, _entry_from_json(data), _dt(first)) for eid, data, first in cur]
-
-    # --- clusters -------------------------------------------------------------------
 
     def cluster_candidates(self, entry_id: str, entry: Entry, since: datetime,
                            until: datetime, min_bands: int = 2, most: int = 32) -> list[Candidate]:
