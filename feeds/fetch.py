@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from feeds.errors import FetchError, SourceError
+from feeds.transport import AiohttpTransport
 from feeds.types import (
     CacheHints,
     Document,
@@ -301,6 +302,7 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=settings.concurrency,
                           max_keepalive_connections=settings.concurrency)
     return httpx.AsyncClient(
+        transport=AiohttpTransport(max_connections=settings.concurrency),
         timeout=timeout,
         limits=limits,
         follow_redirects=True,
