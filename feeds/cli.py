@@ -20,14 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from feeds import __version__
 from feeds.classify import Classifier, lint
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config, parse_duration
-from feeds.discover import discover_feed
 from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
 from feeds.fetch import HttpFetcher, Result
 from feeds.files import write_atomic, write_if_changed
@@ -39,7 +35,13 @@ from feeds.status import make_snapshot, render_status_json, source_state
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from feeds.opml import OpmlFeed
+
+# rich and the feed discovery (which needs the parsers) are imported where used:
+# `feeds run` from cron needs neither, and start-up is much of a run where every
+# source answers 304.
 
 log = logging.getLogger("feeds")
 
@@ -147,6 +149,9 @@ def _progress(enabled: bool) -> tuple[Progress | None, Callable[[Source, Result]
     """A progress bar on the terminal; nothing under cron or in tests."""
     if not enabled:
         return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     bar = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[last]}"), console=Console(stderr=True), transient=True)
     task = bar.add_task("fetch", total=None, last="")
@@ -474,6 +479,9 @@ def status(opts: Options, as_json: bool, sort: str) -> None:
     if as_json:
         click.echo(json.dumps({"entries": total, "sources": rows}, indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{config.settings.title}: {_plural(total, 'entry', 'entries')} held")
     for column in ("source", "state", "HTTP", "last success", "next due", "fails", "entries", "note"):
         table.add_column(column, overflow="fold")
@@ -697,6 +705,8 @@ def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, .
         click.echo(f"error: unknown topic {', '.join(unknown)} "
                    f"(known: {', '.join(config.topic_ids())})", err=True)
         sys.exit(EXIT_CONFIG)
+    from feeds.discover import discover_feed
+
     try:
         feed_url, feed_title = asyncio.run(discover_feed(url, config.settings.fetch))
     except FeedsError as exc:

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from feeds.errors import FetchError, SourceError
-from feeds.transport import AiohttpTransport
 from feeds.types import (
     CacheHints,
     Document,
@@ -301,6 +300,9 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
                             write=settings.read_timeout, pool=settings.total_timeout)
     limits = httpx.Limits(max_connections=settings.concurrency,
                           max_keepalive_connections=settings.concurrency)
+    # aiohttp is slow to import: commands that never fetch do not load it.
+    from feeds.transport import AiohttpTransport
+
     return httpx.AsyncClient(
         transport=AiohttpTransport(max_connections=settings.concurrency),
         timeout=timeout,

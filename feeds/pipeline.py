@@ -7,6 +7,7 @@ fetcher and the output files; the clock comes in as ``now``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import multiprocessing
 import random
@@ -16,24 +17,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from feeds.articles import parse_article
+from feeds import __version__
 from feeds.classify import Classifier
-from feeds.clusters import cluster_item
 from feeds.dedupe import entry_id, plan, story_key, url_identity
-from feeds.emit import FeedView, Item, render_atom, render_rss
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
 from feeds.files import write_all_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
-from feeds.jsonfeed import render_json
-from feeds.normalize import Context, normalize
-from feeds.opml import render_opml
-from feeds.pages import Site, render_article, render_index
-from feeds.parse import parse_document
 from feeds.polling import DUE_SLACK, is_due
-from feeds.sanitize import text_to_html
 from feeds.similar import Thresholds, bands, judge, sketch
 from feeds.state import Store
 from feeds.types import (
@@ -51,6 +44,14 @@ from feeds.types import (
     TopicMatch,
 )
 from feeds.websub import ping_hub
+
+if TYPE_CHECKING:
+    from feeds.emit import FeedView
+    from feeds.pages import Site
+
+# The parsers (feedparser, markdown-it, nh3) and the renderers (feedgen, lxml) are
+# imported by the functions that use them: a run where every source answers 304
+# needs neither, and importing them was most of such a run's start-up.
 
 log = logging.getLogger("feeds")
 
@@ -71,6 +72,9 @@ class _Ingest:
 
 
 def _ingest_document(config: Config, source: Source, doc: Document, now: datetime) -> _Ingest:
+    from feeds.normalize import Context, normalize
+    from feeds.parse import parse_document
+
     feed = parse_document(doc)
     out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
                   partly_broken=feed.warnings[0] if feed.warnings else None)
@@ -90,6 +94,9 @@ def _with_identity(entry: Entry, config: Config) -> Entry:
 
 
 def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: datetime) -> _Ingest:
+    from feeds.articles import parse_article
+    from feeds.normalize import Context, normalize
+
     out = _Ingest(warnings=list(folder.warnings))
     ctx = Context(source=source, base_url=config.settings.base_url, now=now)
     for file in folder.files:
@@ -221,6 +228,9 @@ def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Class
 
 
 def build_views(config: Config, store: Store) -> list[FeedView]:
+    from feeds.clusters import cluster_item
+    from feeds.emit import FeedView
+
     s = config.settings
     empty_updated = _empty_updated(store)
     views: list[FeedView] = []
@@ -287,6 +297,8 @@ def archive_plan(config: Config, store: Store, views: Sequence[FeedView]) -> lis
 
 
 def archive_view(config: Config, store: Store, view: FeedView, page: ArchivePage) -> FeedView:
+    from feeds.clusters import cluster_item
+
     s = config.settings
     sources = {src.id: src for src in config.sources}
     links = [("current", view.atom_url)]
@@ -315,6 +327,9 @@ HEALTH_ENTRIES = 100
 
 def health_view(config: Config, store: Store) -> FeedView:
     """The operators' feed: one entry per change in a source's health."""
+    from feeds.emit import FeedView, Item
+    from feeds.sanitize import text_to_html
+
     s = config.settings
     sources = {src.id: src for src in config.sources}
     namespace = store.get_meta("created") or ""
@@ -346,10 +361,50 @@ def _empty_updated(store: Store) -> datetime:
     return newest or (datetime.fromisoformat(created) if created else datetime.now(UTC))
 
 
+# Bumped when a change to the code changes what the outputs hold for the same state.
+OUTPUT_FORMAT = 1
+
+
+def _outputs_key(config: Config) -> str:
+    """What the outputs depend on besides the state database: the code and the config."""
+    return body_hash(f"{__version__} {OUTPUT_FORMAT} {config!r}".encode())
+
+
+def _outputs_current(config: Config, store: Store, generation: int) -> list[Path] | None:
+    """The files of the last publication, if nothing they show has changed since
+    and they are all still there; None if they must be rendered."""
+    record = store.get_meta("outputs")
+    if record is None:
+        return None
+    try:
+        last = json.loads(record)
+        files = [config.settings.output_dir / name for name in last["files"]]
+        if last["generation"] != generation or last["key"] != _outputs_key(config):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return files if all(path.is_file() for path in files) else None
+
+
 def publish(config: Config, store: Store) -> tuple[list[str], int]:
-    """Render every output and write those whose bytes changed. Returns (written, unchanged)."""
+    """Render every output and write those whose bytes changed. Returns (written, unchanged).
+
+    Nothing is rendered when no entry, topic, cluster or health event has changed
+    since the last publication (``Store.touch``), the config and code are the same
+    and every file is still there: a run where every source answered 304 costs
+    no rendering at all.
+    """
     s = config.settings
     out_dir = s.output_dir
+    generation = store.generation()
+    current = _outputs_current(config, store, generation)
+    if current is not None:
+        return [], len(current)
+    from feeds.emit import render_atom, render_rss
+    from feeds.jsonfeed import render_json
+    from feeds.opml import render_opml
+    from feeds.pages import Site, render_index
+
     views = build_views(config, store)
     site = Site(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
     files: dict[Path, bytes] = {}
@@ -389,16 +444,21 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
         raise EmitError(name, f"cannot write {exc.filename}: {exc.strerror or exc}") from None
     written = [path.relative_to(out_dir).as_posix() for path in changed]
     unchanged = len(files) - len(changed)
-    if fingerprints:
-        with store.transaction():
-            for key, value in fingerprints.items():
-                store.set_meta(key, value)
+    record = {"key": _outputs_key(config), "generation": generation,
+              "files": sorted(path.relative_to(out_dir).as_posix() for path in files)}
+    with store.transaction():
+        for key, value in fingerprints.items():
+            store.set_meta(key, value)
+        store.set_meta("outputs", json.dumps(record))
     _remove_stale_pages(out_dir / "articles", {p for p in files if "articles" in p.parts}, "*.html")
     _remove_stale_pages(out_dir / "archive", archived, "*.*")
     return written, unchanged
 
 
 def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes]:
+    from feeds.emit import Item
+    from feeds.pages import render_article
+
     prefix = config.settings.base_url + "articles/"
     local = {s.id: s for s in config.sources if s.is_local}
     pages: dict[Path, bytes] = {}

@@ -323,6 +323,18 @@ class Store:
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def touch(self) -> None:
+        """Count a change to something the outputs show (entries, topics, clusters,
+        health events). Call inside ``transaction()``: the change and the count
+        commit together, so a crash before publishing still leaves outputs marked
+        as stale."""
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
     # --- sources --------------------------------------------------------------
 
     def http_cache(self, source_id: str) -> HttpCache:
@@ -373,6 +385,8 @@ class Store:
         self.db.executemany(
             "INSERT INTO health_events(source_id, at, kind, message) VALUES (?, ?, ?, ?)",
             [(e.source_id, _ts(e.at), e.kind, e.message) for e in events])
+        if events:
+            self.touch()
 
     def events(self, limit: int) -> list[tuple[int, HealthEvent]]:
         """The newest health events, newest first, with their ids."""
@@ -439,7 +453,7 @@ class Store:
 
         Returns (new, updated). Call inside ``transaction()``.
         """
-        new = updated = 0
+        new = updated = aliased = 0
         stamp = _ts(now)
         self.inserted = []
         for action in actions:
@@ -481,11 +495,14 @@ class Store:
                     self.db.execute("UPDATE entries SET last_seen = ?, gone = NULL WHERE id = ?",
                                     (stamp, action.entry_id))
                 self.reclassify_one(action.entry_id, topics_of)
+                aliased += 1
                 continue
             elif isinstance(action, Seen):
                 self.db.execute("UPDATE entries SET last_seen = ?, gone = NULL WHERE id = ?"
                                 " AND source_id = ?", (stamp, action.entry_id, source_id))
             self._upsert_item(source_id, entry.item_key, action.entry_id, stamp)
+        if new or updated or aliased:
+            self.touch()
         return new, updated
 
     def _upsert_item(self, source_id: str, item_key: str, entry_id: str, stamp: str) -> None:
@@ -514,6 +531,7 @@ class Store:
             entry = replace(entry, topics=topics)
             self.db.execute("UPDATE entries SET data = ? WHERE id = ?", (_entry_json(entry), entry_id))
             self._set_topics(entry_id, entry)
+            self.touch()
 
     def reclassify_all(self, topics_of: Any) -> int:
         """Apply changed topic rules to every entry we hold. Returns how many moved."""
@@ -535,6 +553,8 @@ class Store:
             "SELECT id, item_key FROM entries WHERE source_id = ? AND gone IS NULL", (source_id,))
         gone = [eid for eid, key in rows if key not in present_keys]
         self.db.executemany("UPDATE entries SET gone = ? WHERE id = ?", [(_ts(now), g) for g in gone])
+        if gone:
+            self.touch()
         return len(gone)
 
     def purge(self, cutoff: datetime) -> int:
@@ -548,6 +568,8 @@ class Store:
             self.db.execute("DELETE FROM entries WHERE first_seen < ?", (stamp,))
             self.db.execute("DELETE FROM items WHERE last_seen < ? AND entry_id NOT IN"
                             " (SELECT id FROM entries)", (stamp,))
+            if ids:
+                self.touch()
         return len(ids)
 
     def cluster_candidates(self, entry_id: str, entry: Entry, since: datetime,
@@ -584,6 +606,7 @@ class Store:
                         (keep, *clusters))
         self.db.execute("UPDATE entries SET cluster_id = ?, cluster_reason = ? WHERE id = ?",
                         (keep, reason, entry_id))
+        self.touch()
         return str(keep)
 
     def cluster_ids_for(self, topic: str | None, limit: int = -1) -> list[str]:

@@ -255,3 +255,52 @@ def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedS
                          for p in sorted(project.public.rglob("*")) if p.is_file()}))
     assert outputs[0][0] == outputs[1][0]
     assert outputs[0][1] == outputs[1][1]
+
+
+def test_nothing_is_rendered_when_nothing_changed(project: Project, server: FeedServer,
+                                                  monkeypatch: Any) -> None:
+    """A run where every source answers 304 renders nothing; a new entry, a config
+    edit or a deleted output makes the next run render again."""
+    import feeds.emit
+
+    rendered: list[str] = []
+    real = feeds.emit.render_atom
+
+    def counting(view: Any) -> bytes:
+        rendered.append(view.topic)
+        return real(view)
+
+    monkeypatch.setattr(feeds.emit, "render_atom", counting)
+    server.add_file("/ai.rss", "ai-news.rss")
+    project.write_sources([{"id": "seeds", "title": "Local articles", "path": "seeds"},
+                           {"id": "ai", "title": "AI", "url": server.url("/ai.rss")}])
+
+    def run() -> list[str]:
+        rendered.clear()
+        assert run_cli(project.root, "-q", "run", "--force")[0] == 0
+        return sorted(set(rendered))
+
+    assert "ai" in run()
+
+    def outputs() -> dict[Path, bytes]:  # status.json is the run's report: new every run
+        return {p: p.read_bytes() for p in project.public.rglob("*")
+                if p.is_file() and p.name != "status.json"}
+
+    before = outputs()
+    assert run() == []  # 304, seeds unchanged
+    assert outputs() == before
+    (project.public / "chips.rss").unlink()
+    assert "chips" in run()
+    assert (project.public / "chips.rss").read_bytes() == before[project.public / "chips.rss"]
+    assert run() == []
+    text = (project.root / "config" / "feeds.toml").read_text(encoding="utf-8")
+    (project.root / "config" / "feeds.toml").write_text(
+        text.replace('title = "AI"', 'title = "Machine intelligence"', 1), encoding="utf-8")
+    assert "ai" in run()
+    assert b"Machine intelligence" in (project.public / "ai.atom").read_bytes()
+    assert run() == []
+    article = project.root / "seeds" / "later.md"
+    article.write_text("---\ntitle: OpenAI ships a language model\ndate: 2024-07-14\n---\n\nText.\n",
+                       encoding="utf-8")
+    assert "ai" in run()
+    assert b"OpenAI ships a language model" in (project.public / "ai.atom").read_bytes()
