@@ -366,14 +366,18 @@ class HttpFetcher:
                     self.progress(source, result)
                 return Retrieved(source, result, time.monotonic() - started)
 
-            tasks: list[asyncio.Task[Retrieved] | None] = [
-                asyncio.create_task(one(s)) for s in sources]
+            # Fetches run at most ``ahead`` sources past the one the caller is on:
+            # enough to keep every connection busy, and documents do not pile up
+            # in memory while the caller is slower than the network.
+            ahead = max(4 * self.settings.concurrency, 32)
+            tasks: dict[int, asyncio.Task[Retrieved]] = {}
+            started = 0
             try:
-                for i, task in enumerate(tasks):
-                    assert task is not None
-                    tasks[i] = None  # let the document go once the caller is done with it
-                    yield await task
+                for i in range(len(sources)):
+                    while started < min(i + ahead, len(sources)):
+                        tasks[started] = asyncio.create_task(one(sources[started]))
+                        started += 1
+                    yield await tasks.pop(i)  # let the document go once the caller is done with it
             finally:
-                for task in tasks:
-                    if task is not None:
-                        task.cancel()
+                for task in tasks.values():
+                    task.cancel()

@@ -95,41 +95,60 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent, path)
 
 
-def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
-    """Write every file of ``files`` whose bytes changed; return those written.
+class Staged:
+    """Files written all or nothing: ``add`` writes and fsyncs each changed file to
+    a temp file beside its target at once (so that a caller rendering hundreds of
+    files holds none of them in memory), and ``commit`` renames them all over
+    their targets only when every one is on disk. Leaving the ``with`` block
+    without committing (an error, a full disk) removes the temp files and leaves
+    every target untouched. Each rename is atomic, so a reader (or a crash) sees
+    every file whole. Errors are ``OSError`` naming the target file."""
 
-    All or nothing as far as writing goes: each changed file is first written
-    and fsynced to a temp file beside it, and only when every one of them is on
-    disk are they renamed over their targets. A failure before that (disk full,
-    read-only folder) leaves every target untouched and no temp file behind,
-    and raises ``OSError`` naming the file that could not be written. Each
-    rename is atomic, so a reader (or a crash) sees every file whole.
-    """
-    staged: list[tuple[str, Path]] = []
-    written: list[Path] = []
-    try:
-        for path, data in files.items():
-            try:
-                if path.stat().st_size == len(data) and path.read_bytes() == data:
-                    continue
-            except OSError:
-                pass
-            staged.append((_stage(path, data), path))
-        while staged:
-            tmp, path = staged[0]
+    def __init__(self) -> None:
+        self.paths: list[Path] = []  # every file added, changed or not
+        self._staged: list[tuple[str, Path]] = []
+
+    def __enter__(self) -> Staged:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tmp, _path in self._staged:  # not renamed: a failure
+            _discard(tmp)
+        self._staged = []
+
+    def add(self, path: Path, data: bytes) -> None:
+        self.paths.append(path)
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return
+        except OSError:
+            pass
+        self._staged.append((_stage(path, data), path))
+
+    def commit(self) -> list[Path]:
+        """Rename every staged file over its target; return those written."""
+        written: list[Path] = []
+        while self._staged:
+            tmp, path = self._staged[0]
             try:
                 os.replace(tmp, path)
             except OSError as exc:
                 raise _target_error(exc, path) from exc
             _ours.discard(tmp)
             written.append(path)
-            del staged[0]
-    finally:
-        for tmp, _path in staged:  # not renamed: a failure
-            _discard(tmp)
-    for folder in dict.fromkeys(path.parent for path in written):
-        _fsync_dir(folder, folder)
-    return written
+            del self._staged[0]
+        for folder in dict.fromkeys(path.parent for path in written):
+            _fsync_dir(folder, folder)
+        return written
+
+
+def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
+    """Write every file of ``files`` whose bytes changed, all or nothing (see
+    ``Staged``); return those written."""
+    with Staged() as staged:
+        for path, data in files.items():
+            staged.add(path, data)
+        return staged.commit()
 
 
 def _stage(path: Path, data: bytes) -> str:

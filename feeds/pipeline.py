@@ -12,8 +12,9 @@ import logging
 import multiprocessing
 import random
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from feeds.classify import Classifier
 from feeds.dedupe import entry_id, plan, story_key, url_identity
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
-from feeds.files import write_all_if_changed
+from feeds.files import Staged
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.polling import DUE_SLACK, is_due
 from feeds.similar import Thresholds, bands, judge, sketch
@@ -401,13 +402,69 @@ def _outputs_current(config: Config, store: Store, generation: int) -> list[Path
     return files if all(path.is_file() for path in files) else None
 
 
-def publish(config: Config, store: Store) -> tuple[list[str], int]:
+def _render(view: FeedView, kinds: tuple[str, ...]) -> list[bytes]:
+    """One view in the given formats. Pure, so that it can run in a worker process."""
+    from feeds.emit import render_atom, render_rss
+    from feeds.jsonfeed import render_json
+
+    renderers = {"atom": render_atom, "rss": render_rss, "json": render_json}
+    return [renderers[kind](view) for kind in kinds]
+
+
+class _Renderer:
+    """Renders views here, or in worker processes when given a pool: a cold run
+    renders every archive page, and feedgen is CPU-bound. Each file goes to
+    ``sink`` as soon as it is rendered, in the order the views were added; the
+    bytes are the same either way. At most ``AHEAD`` views wait in the pool, so
+    memory stays bounded however many pages there are."""
+
+    AHEAD = 16
+
+    def __init__(self, pool: Executor | None, sink: Callable[[Path, bytes], None]) -> None:
+        self.pool = pool
+        self.sink = sink
+        self.pending: deque[tuple[tuple[Path, ...], FeedView, tuple[str, ...], Future[list[bytes]]]] = (
+            deque())
+
+    def add(self, paths: tuple[Path, ...], view: FeedView, kinds: tuple[str, ...]) -> None:
+        if self.pool is not None:
+            try:
+                self.pending.append((paths, view, kinds, self.pool.submit(_render, view, kinds)))
+            except BrokenExecutor:
+                self.pool = None
+            else:
+                while len(self.pending) > self.AHEAD:
+                    self._collect()
+                return
+        self.finish()  # keep the order
+        self._emit(paths, _render(view, kinds))
+
+    def _emit(self, paths: tuple[Path, ...], rendered: list[bytes]) -> None:
+        for path, data in zip(paths, rendered, strict=True):
+            self.sink(path, data)
+
+    def _collect(self) -> None:
+        paths, view, kinds, future = self.pending.popleft()
+        try:
+            rendered = future.result()
+        except BrokenExecutor:  # a worker the kernel killed: render the rest here
+            log.warning("a worker process died while rendering; rendering in the main process")
+            self.pool = None
+            rendered = _render(view, kinds)
+        self._emit(paths, rendered)
+
+    def finish(self) -> None:
+        while self.pending:
+            self._collect()
+
+
+def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple[list[str], int]:
     """Render every output and write those whose bytes changed. Returns (written, unchanged).
 
     Nothing is rendered when no entry, topic, cluster or health event has changed
     since the last publication (``Store.touch``), the config and code are the same
     and every file is still there: a run where every source answered 304 costs
-    no rendering at all.
+    no rendering at all. ``pool``: worker processes to render in.
     """
     s = config.settings
     out_dir = s.output_dir
@@ -415,52 +472,51 @@ def publish(config: Config, store: Store) -> tuple[list[str], int]:
     current = _outputs_current(config, store, generation)
     if current is not None:
         return [], len(current)
-    from feeds.emit import render_atom, render_rss
-    from feeds.jsonfeed import render_json
     from feeds.opml import render_opml
     from feeds.pages import Site, render_index
 
     views = build_views(config, store)
     site = Site(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
-    files: dict[Path, bytes] = {}
-    for view in views:
-        files[out_dir / f"{view.topic}.atom"] = render_atom(view)
-        files[out_dir / f"{view.topic}.rss"] = render_rss(view)
-        files[out_dir / f"{view.topic}.json"] = render_json(view)
-    by_topic = {v.topic: v for v in views}
     archived: set[Path] = set()
     fingerprints: dict[str, str] = {}
-    for page in archive_plan(config, store, views):
-        # Pages are many and mostly unchanged: render only those whose stories changed.
-        stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
-        pair = (stem, stem.with_suffix(".rss"))
-        archived.update(pair)
-        key = f"archive:{page.topic}:{page.page}"
-        fingerprint = _archive_fingerprint(config, store, by_topic[page.topic], page)
-        if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
-            continue
-        view = archive_view(config, store, by_topic[page.topic], page)
-        files[pair[0]] = render_atom(view)
-        files[pair[1]] = render_rss(view)
-        fingerprints[key] = fingerprint
-    hidden = {t.id for t in config.topics if not t.index}
-    files[out_dir / "index.html"] = render_index(site, [v for v in views if v.topic not in hidden])
-    files[out_dir / "sources.opml"] = render_opml(config)
-    health = health_view(config, store)
-    files[out_dir / "health.atom"] = render_atom(health)
-    files[out_dir / "health.rss"] = render_rss(health)
-    files.update(_article_pages(config, store, site))
-    # Every changed file is staged and fsynced first and renamed only when all are
-    # on disk: a full disk leaves the last good outputs, not a mix of old and new.
+    # Every changed file is staged and fsynced as soon as it is rendered, and renamed
+    # only when all are on disk: a full disk leaves the last good outputs, not a mix
+    # of old and new, and no rendered file waits in memory.
     try:
-        changed = write_all_if_changed(files)
+        with Staged() as staged:
+            renderer = _Renderer(pool, staged.add)
+            for view in views:
+                renderer.add(tuple(out_dir / f"{view.topic}.{kind}" for kind in ("atom", "rss", "json")),
+                             view, ("atom", "rss", "json"))
+            by_topic = {v.topic: v for v in views}
+            for page in archive_plan(config, store, views):
+                # Pages are many and mostly unchanged: render only those whose stories changed.
+                stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
+                pair = (stem, stem.with_suffix(".rss"))
+                archived.update(pair)
+                key = f"archive:{page.topic}:{page.page}"
+                fingerprint = _archive_fingerprint(config, store, by_topic[page.topic], page)
+                if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
+                    continue
+                renderer.add(pair, archive_view(config, store, by_topic[page.topic], page), ("atom", "rss"))
+                fingerprints[key] = fingerprint
+            renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),
+                         ("atom", "rss"))
+            renderer.finish()
+            listed = [v for v in views if v.topic not in {t.id for t in config.topics if not t.index}]
+            staged.add(out_dir / "index.html", render_index(site, listed))
+            staged.add(out_dir / "sources.opml", render_opml(config))
+            for path, data in _article_pages(config, store, site).items():
+                staged.add(path, data)
+            changed = staged.commit()
     except OSError as exc:
         name = Path(exc.filename).name if exc.filename else "outputs"
         raise EmitError(name, f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    files = set(staged.paths)
     written = [path.relative_to(out_dir).as_posix() for path in changed]
     unchanged = len(files) - len(changed)
     record = {"key": _outputs_key(config), "generation": generation,
-              "files": sorted(path.relative_to(out_dir).as_posix() for path in files)}
+              "files": sorted(path.relative_to(out_dir).as_posix() for path in files | archived)}
     with store.transaction():
         for key, value in fingerprints.items():
             store.set_meta(key, value)
@@ -502,58 +558,68 @@ class _Selection:
     caches: dict[str, HttpCache]  # validators to send
 
 
-# Below this many documents a run parses in the main process: starting workers costs more.
+# Below this many sources a run parses in the main process: starting workers costs more.
 PARALLEL_MIN = 8
+# Documents fetched (and being parsed) ahead of the one the main process stores.
+WAITING = 16
 
 
-async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now: datetime
-                    ) -> AsyncIterator[tuple[Retrieved, _Ingest | SourceError | None]]:
-    """Fetched results in source order, parsed in worker processes when the run is large.
-
-    Parsing is CPU-bound and most of a cold run, so with ``parse_workers`` it runs
-    on the other cores while this process stores what is ready; a document is
-    handed to a worker as soon as it arrives. Same inputs, same results: the
-    workers run the very function the main process would.
-    """
+def _worker_pool(config: Config, sources: int) -> ProcessPoolExecutor | None:
+    """Processes for parsing and rendering, or None for a small run. No process
+    starts until the first task is submitted, so a run where every source
+    answers 304 starts none."""
     workers = config.settings.fetch.parse_workers
+    if workers == 0 or sources < PARALLEL_MIN:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feeds.pipeline"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now: datetime,
+                    pool: Executor | None) -> AsyncIterator[tuple[Retrieved, _Ingest | SourceError | None]]:
+    """Fetched results in source order, parsed in worker processes when there is a pool.
+
+    Parsing is CPU-bound and most of a cold run, so it runs on the other cores
+    while this process stores what is ready; a document is handed to a worker as
+    soon as it arrives. Same inputs, same results: the workers run the very
+    function the main process would. At most a few documents wait for this
+    process at a time, so memory does not grow with the number of sources.
+    """
     stream = fetcher.stream(selection.sources, selection.caches, selection.urls)
-    if workers == 0 or len(selection.sources) < PARALLEL_MIN:
+    if pool is None:
         async for item in stream:
             yield item, None
         return
     loop = asyncio.get_running_loop()
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["feeds.pipeline"])
     queue: asyncio.Queue[tuple[Retrieved, asyncio.Future[_Ingest | SourceError] | None] | None] = (
-        asyncio.Queue())
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-
-        async def feed() -> None:
-            try:
-                async for item in stream:
-                    future = None
-                    if isinstance(item.result, Document | LocalFolder):
-                        future = loop.run_in_executor(pool, ingest, config, item.source, item.result, now)
-                    await queue.put((item, future))
-            finally:
-                await queue.put(None)
-
-        feeder = asyncio.create_task(feed())
+        asyncio.Queue(maxsize=WAITING))
+    async def feed() -> None:
         try:
-            while (got := await queue.get()) is not None:
-                item, future = got
-                result: _Ingest | SourceError | None = None
-                if future is not None:
-                    try:
-                        result = await future
-                    except Exception as exc:  # a bug, or a worker the kernel killed
-                        log.error("internal error while parsing source %s: %r", item.source.id, exc)
-                        result = SourceError(item.source.id, "internal error while processing: "
-                                                             f"{type(exc).__name__}: {exc}")
-                yield item, result
-            await feeder
+            async for item in stream:
+                future = None
+                if isinstance(item.result, Document | LocalFolder):
+                    future = loop.run_in_executor(pool, ingest, config, item.source, item.result, now)
+                await queue.put((item, future))
         finally:
-            feeder.cancel()
+            await queue.put(None)
+
+    feeder = asyncio.create_task(feed())
+    try:
+        while (got := await queue.get()) is not None:
+            item, future = got
+            result: _Ingest | SourceError | None = None
+            if future is not None:
+                try:
+                    result = await future
+                except Exception as exc:  # a bug, or a worker the kernel killed
+                    log.error("internal error while parsing source %s: %r", item.source.id, exc)
+                    result = SourceError(item.source.id, "internal error while processing: "
+                                                         f"{type(exc).__name__}: {exc}")
+            yield item, result
+        await feeder
+    finally:
+        feeder.cancel()
 
 
 def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
@@ -600,8 +666,32 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     outcomes = list(selection.skipped)
     classifier = Classifier(config.topics, config.sources)
     _reclassify_if_rules_changed(config, store, classifier)
+    pool = _worker_pool(config, len(selection.sources))
+    try:
+        written, unchanged, purged = await _run_and_publish(
+            config, store, fetcher, selection, classifier, now, rng, outcomes, pool, publish_outputs)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    warnings = await ping_hub_for(config, written)
+    return RunReport(
+        started=now,
+        finished=now,
+        outcomes=tuple(outcomes),
+        files_written=tuple(written),
+        files_unchanged=unchanged,
+        entries_published=store.count_entries(),
+        purged=purged,
+        warnings=tuple(warnings),
+    )
+
+
+async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selection: _Selection,
+                           classifier: Classifier, now: datetime, rng: random.Random,
+                           outcomes: list[SourceOutcome], pool: Executor | None,
+                           publish_outputs: bool) -> tuple[list[str], int, int]:
     with store.batch():
-        async for item, ingested in _ingested(config, fetcher, selection, now):
+        async for item, ingested in _ingested(config, fetcher, selection, now, pool):
             source, result = item.source, item.result
             try:
                 outcome = _process(config, store, classifier, source, result, now, rng.random(), ingested)
@@ -619,18 +709,8 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
             log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
             store.commit_if_due()
     purged = store.purge(now - timedelta(days=config.settings.retention_days))
-    written, unchanged = publish(config, store) if publish_outputs else ([], 0)
-    warnings = await ping_hub_for(config, written)
-    return RunReport(
-        started=now,
-        finished=now,
-        outcomes=tuple(outcomes),
-        files_written=tuple(written),
-        files_unchanged=unchanged,
-        entries_published=store.count_entries(),
-        purged=purged,
-        warnings=tuple(warnings),
-    )
+    written, unchanged = publish(config, store, pool) if publish_outputs else ([], 0)
+    return written, unchanged, purged
 
 
 async def ping_hub_for(config: Config, written: Sequence[str]) -> list[str]:
