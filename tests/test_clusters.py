@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_run import run_cli
 
-from feeds.dedupe import Insert, entry_id
+from feeds.dedupe import Insert, Update, entry_id
 from feeds.pipeline import _cluster
 from feeds.similar import judge
 from feeds.state import Store
@@ -162,6 +163,51 @@ def test_clustering_again_changes_nothing(tmp_path: Path) -> None:
             with store.transaction():
                 _cluster(store, _config(tmp_path), eid, entry)
         assert _partition(store) == before
+
+
+def test_candidates_are_the_other_sources_entries_within_the_window(tmp_path: Path) -> None:
+    """The window is a range of the lsh key: entries just outside it are never read."""
+    title, text = SAME[0][0], SAME[0][1]
+    offsets = {"early": -3.5, "edge-before": -3.0, "before": -1.0, "after": 2.0, "edge-after": 3.0,
+               "late": 3.5}
+    with Store(tmp_path / "s.db") as store:
+        entries = [(entry_id(name, "guid:1"), make_entry(
+            source_id=name, item_key="guid:1", url_key=f"//{name}.test/1", title=title, summary_text=text,
+            published=NOW + timedelta(days=days))) for name, days in offsets.items()]
+        own = make_entry(source_id="own", item_key="guid:2", url_key="//own.test/2", title=title,
+                         summary_text=text, published=NOW + timedelta(hours=1))
+        entries.append((entry_id("own", "guid:2"), own))
+        new = make_entry(source_id="own", item_key="guid:1", url_key="//own.test/1", title=title,
+                         summary_text=text, published=NOW)
+        entries.append((entry_id("own", "guid:1"), new))
+        with store.transaction():
+            for eid, e in entries:
+                store.apply(e.source_id, [Insert(eid, e)], NOW, lambda e, o: ())
+        found = store.cluster_candidates(entry_id("own", "guid:1"), new, NOW - timedelta(days=3),
+                                         NOW + timedelta(days=3))
+        assert sorted(c.source_id for c in found) == ["after", "before", "edge-after", "edge-before"]
+        assert {c.title for c in found} == {title}
+        capped = store.cluster_candidates(entry_id("own", "guid:1"), new, NOW - timedelta(days=3),
+                                          NOW + timedelta(days=3), most=2)
+        assert len(capped) == 2
+
+
+def test_an_update_that_moves_the_published_time_moves_the_entry_in_the_window(tmp_path: Path) -> None:
+    title, text = SAME[0][0], SAME[0][1]
+    with Store(tmp_path / "s.db") as store:
+        other = make_entry(source_id="a", item_key="guid:1", url_key="//a.test/1", title=title,
+                           summary_text=text, published=NOW)
+        new = make_entry(source_id="b", item_key="guid:1", url_key="//b.test/1", title=title,
+                         summary_text=text, published=NOW)
+        with store.transaction():
+            store.apply("a", [Insert("urn:a", other)], NOW, lambda e, o: ())
+            store.apply("b", [Insert("urn:b", new)], NOW, lambda e, o: ())
+        window = (NOW - timedelta(days=3), NOW + timedelta(days=3))
+        assert [c.entry_id for c in store.cluster_candidates("urn:b", new, *window)] == ["urn:a"]
+        moved = replace(other, published=NOW - timedelta(days=10), content_hash="changed")
+        with store.transaction():
+            store.apply("a", [Update("urn:a", moved)], NOW, lambda e, o: ())
+        assert store.cluster_candidates("urn:b", new, *window) == []
 
 
 def story_rss(items: list[tuple[str, str, str, str]]) -> str:

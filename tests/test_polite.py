@@ -391,7 +391,7 @@ def test_state_schema_1_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert health["b"].state == "ok"
         assert store.http_cache("a").etag == '"e1"'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -404,35 +404,60 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int) -> None:
     from helpers import make_entry
 
+    from feeds.dedupe import Insert
+    from feeds.pipeline import _cluster
     from feeds.state import MIGRATIONS, _entry_json
+    from feeds.types import Config, Settings
 
     path = tmp_path / "state.db"
-    db = sqlite3.connect(path)
+    db = sqlite3.connect(path, isolation_level=None)
     db.executescript(_SCHEMA_V1 + "PRAGMA user_version = 1;")
-    if version == 2:
-        script = MIGRATIONS[2]
-        assert isinstance(script, str)
-        db.executescript(script + "PRAGMA user_version = 2;")
+    published = datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=UTC)
     entry = make_entry(source_id="a", item_key="guid:1", url_key="https://www.example.com/story/",
-                       link="https://www.example.com/story/", title="Chips export rules tightened")
+                       link="https://www.example.com/story/", title="Chips export rules tightened",
+                       summary_text="The US tightened export rules on advanced chips to China on Friday.",
+                       published=published, updated=published)
     db.execute("INSERT INTO entries(id, source_id, item_key, url_key, first_seen, last_seen, published,"
                " updated, content_hash, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
-               ("urn:uuid:1", "a", "guid:1", entry.url_key, "2026-11-01T00:00:00.000000Z",
-                "2026-11-01T00:00:00.000000Z", "2026-11-01T00:00:00.000000Z",
-                "2026-11-01T00:00:00.000000Z", entry.content_hash, _entry_json(entry)))
-    db.execute("INSERT INTO items VALUES ('a', 'guid:1', 'urn:uuid:1', '2026-11-01T00:00:00.000000Z')")
-    db.commit()
+               ("urn:uuid:1", "a", "guid:1", entry.url_key, "2026-11-01T09:00:00.000000Z",
+                "2026-11-01T09:00:00.000000Z", "2026-11-01T08:30:15.123456Z",
+                "2026-11-01T08:30:15.123456Z", entry.content_hash, _entry_json(entry)))
+    db.execute("INSERT INTO items VALUES ('a', 'guid:1', 'urn:uuid:1', '2026-11-01T09:00:00.000000Z')")
+    # The database as the program of that schema left it: its own migrations ran.
+    for step in range(2, version + 1):
+        script = MIGRATIONS[step]
+        if isinstance(script, str):
+            db.executescript(f"BEGIN;{script}PRAGMA user_version = {step};COMMIT;")
+        else:
+            db.execute("BEGIN")
+            script(db)
+            db.execute(f"PRAGMA user_version = {step}")
+            db.execute("COMMIT")
     db.close()
     with Store(path) as store:
         [cluster] = store.clusters_for(None, 10)
         assert cluster.id == "urn:uuid:1" and cluster.members[0].entry.title == entry.title
         assert store.find_entries("http://example.com/story") == ["urn:uuid:1"]  # URL identity
-        lsh = store.db.execute("SELECT count(*) FROM lsh WHERE entry_id = 'urn:uuid:1'").fetchone()[0]
-        assert lsh > 0
+        times = store.db.execute("SELECT published FROM lsh WHERE entry_id = 'urn:uuid:1'").fetchall()
+        # Schema 4 keys each band by the entry's publication time, to the microsecond.
+        assert times and {t for (t,) in times} == {int(published.timestamp()) * 1_000_000 + 123456}
+        # A copy from another source finds the migrated entry through those bands.
+        copy = make_entry(source_id="b", item_key="guid:9", url_key="https://b.example.org/x",
+                          link="https://b.example.org/x", title="Chips Export Rules Tightened",
+                          summary_text=entry.summary_text, published=published + timedelta(hours=5),
+                          updated=published + timedelta(hours=5))
+        config = Config(root=tmp_path, settings=Settings(title="t", base_url="https://x.test/"),
+                        sources=(), topics=())
+        with store.transaction():
+            store.apply("b", [Insert("urn:uuid:9", copy)], copy.published, lambda e, o: ())
+            _cluster(store, config, "urn:uuid:9", copy)
+        [cluster] = store.clusters_for(None, 10)
+        assert cluster.id == "urn:uuid:1"
+        assert [m.id for m in cluster.members] == ["urn:uuid:1", "urn:uuid:9"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

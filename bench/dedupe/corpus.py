@@ -1807,14 +1807,49 @@ def real_items(start: datetime) -> list[Item]:
 # --- the scaling corpus ---------------------------------------------------------------------------
 
 
-def scale_entries(
-    count: int, seed: int, start: datetime, days: float, prefix: str
-) -> Iterator[tuple[str, Entry]]:
-    """``count`` unique generated stories spread over ``days``, one source each."""
+@dataclass(frozen=True)
+class Arrival:
+    """One entry as a running deployment takes it in."""
+
+    arrived: datetime  # when we first see it: the store's ``now``
+    entry_id: str
+    entry: Entry
+    copy_of: str | None  # the entry id of the story's first copy, for a syndicated copy
+
+
+def deployment(
+    seed: int, start: datetime, per_day: float, sources: int = 400, copies: float = 0.25
+) -> Iterator[Arrival]:
+    """An endless stream of entries in arrival order, as a deployment polling ``sources``
+    feeds takes them in: ``per_day`` entries a day at a steady rate, from sources of very
+    different volumes (a few wires, many small blogs: Zipf weights), each published up to
+    three hours before we see it. A share ``copies`` are copies of a story first seen in
+    the last 36 hours, from another source, restyled as syndication does
+    (``copy_variant``); the rest are new stories."""
     rng = random.Random(seed)
-    span = days * 86400
-    for i in range(count):
+    names = [f"feed{k:03d}" for k in range(sources)]
+    weights = [1 / (k + 1) ** 0.8 for k in range(sources)]
+    cum = [sum(weights[: k + 1]) for k in range(sources)]
+    recent: list[tuple[datetime, Story, str, str, str]] = []  # (arrived, story, summary, id, source)
+    step = 86400 / per_day
+    now = start
+    n = 0
+    while True:
+        n += 1
+        now += timedelta(seconds=rng.expovariate(1 / step))
+        source = rng.choices(names, cum_weights=cum)[0]
+        published = now - timedelta(seconds=rng.uniform(0, 3 * 3600))
+        while recent and now - recent[0][0] > timedelta(hours=36):
+            recent.pop(0)
+        pick = rng.choice(recent) if recent and rng.random() < copies else None
+        if pick is not None and pick[4] != source:  # a source does not copy itself
+            _at, story, summary, first_id, _src = pick
+            title, text = copy_variant(story, summary, rng, False, f"{source}.example.com")
+            eid, entry = _entry(source, f"d{seed}-{n}", title, text, published)
+            yield Arrival(now, eid, entry, first_id)
+            continue
         story = make_story(rng)
-        source = rng.choice(SOURCES)
-        when = start + timedelta(seconds=rng.uniform(0, span))
-        yield _entry(source, f"{prefix}{i}", story.title, base_summary(story, rng), when)
+        summary = base_summary(story, rng)
+        eid, entry = _entry(source, f"d{seed}-{n}", story.title, summary, published)
+        recent.append((now, story, summary, eid, source))
+        yield Arrival(now, eid, entry, None)

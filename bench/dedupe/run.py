@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import random
+import itertools
 import statistics
 import sys
 import tempfile
@@ -21,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,7 +32,7 @@ from feeds import pipeline
 from feeds.dedupe import Insert
 from feeds.pipeline import _cluster
 from feeds.similar import Thresholds
-from feeds.state import Store
+from feeds.state import Store, _ts
 from feeds.types import Config, DedupeSettings, Entry, Settings
 
 PRECISION_TARGET = 0.99
@@ -73,10 +73,10 @@ def title_floor(value: float | None) -> Iterator[None]:
         pipeline.Thresholds = original  # type: ignore[misc]
 
 
-def add(store: Store, config: Config, entry_id: str, entry: Entry) -> None:
+def add(store: Store, config: Config, entry_id: str, entry: Entry, now: datetime = NOW) -> None:
     """What the pipeline does for one new entry: apply its Insert, then cluster it."""
     with store.transaction():
-        store.apply(entry.source_id, [Insert(entry_id, entry)], NOW, _no_topics)
+        store.apply(entry.source_id, [Insert(entry_id, entry)], now, _no_topics)
         for new_id, new in store.inserted:
             _cluster(store, config, new_id, new)
 
@@ -222,48 +222,24 @@ def sweep(items: list[corpus.Item], root: Path) -> None:
 
 # --- cost of adding an entry ---------------------------------------------------------------------
 
-
-def fill(store: Store, entries: Iterable[tuple[str, Entry]], batch: int = 1000) -> int:
-    """Insert without clustering, 1,000 entries a transaction, through Store.apply."""
-    n = 0
-    it = iter(entries)
-    while True:
-        chunk = [x for _, x in zip(range(batch), it, strict=False)]
-        if not chunk:
-            return n
-        with store.transaction():
-            for eid, entry in chunk:
-                store.apply(entry.source_id, [Insert(eid, entry)], NOW, _no_topics)
-        n += len(chunk)
+RETENTION = timedelta(days=Settings(title="x", base_url="https://x.test/").retention_days)
 
 
-def additions(
-    seed: int, count: int, stored_sample: list[Entry], start: corpus.datetime, days: float
-) -> list[tuple[str, Entry]]:
-    """New entries: three in four are new stories, one in four a copy of a stored story
-    from another source (title restyled), so that some additions have real candidates."""
-    rng = random.Random(seed)
-    fresh = list(corpus.scale_entries(count, seed, start, days, prefix=f"add{seed}-"))
-    out: list[tuple[str, Entry]] = []
-    for n, (eid, entry) in enumerate(fresh):
-        if n % 4 == 3 and stored_sample:
-            orig = rng.choice(stored_sample)
-            source = rng.choice([s for s in corpus.SOURCES if s != orig.source_id])
-            title = corpus.title_case(orig.title, ap_style=True)
-            eid, entry = corpus._entry(
-                source,
-                f"copy{seed}-{n}",
-                title,
-                orig.summary_text,
-                orig.published + timedelta(hours=rng.uniform(1, 20)),
-            )
-        out.append((eid, entry))
-    return out
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    per_day: float  # entries taken in a day
+    sources: int
+    until: timedelta  # how long the deployment has run when the additions are timed
 
 
 @dataclass
 class Timing:
+    scenario: Scenario
     stored: int
+    held_days: float  # published span of the stored entries
+    in_window: int  # stored entries published within the window of the additions
+    purged: int
     ms_mean: float
     ms_median: float
     ms_p95: float
@@ -271,7 +247,41 @@ class Timing:
     merged: int
 
 
-def time_additions(store: Store, config: Config, adds: list[tuple[str, Entry]]) -> Timing:
+def grow(store: Store, stream: Iterator[corpus.Arrival], until: corpus.datetime, batch: int = 1000) -> int:
+    """Take arrivals up to ``until`` as a deployment does, without timing them: through
+    Store.apply, ``batch`` entries a transaction; a syndicated copy joins its story's
+    cluster directly (what ``_cluster`` would have found, without paying for it here, so
+    the store holds clusters); entries first seen before the retention horizon are purged
+    once a day, as every run does. Returns how many were purged."""
+    purged = 0
+    last_purge: corpus.datetime | None = None
+    while True:
+        chunk: list[corpus.Arrival] = []
+        for arrival in stream:
+            chunk.append(arrival)
+            if len(chunk) == batch or arrival.arrived >= until:
+                break
+        with store.transaction():
+            for a in chunk:
+                store.apply(a.entry.source_id, [Insert(a.entry_id, a.entry)], a.arrived, _no_topics)
+                if a.copy_of is not None:
+                    row = store.db.execute(
+                        "SELECT cluster_id FROM entries WHERE id = ?", (a.copy_of,)
+                    ).fetchone()
+                    if row is not None:
+                        store.join_clusters(a.entry_id, [row[0]], "bench: syndicated copy")
+        now = chunk[-1].arrived
+        if last_purge is None or now - last_purge >= timedelta(days=1):
+            purged += store.purge(now - RETENTION)
+            last_purge = now
+        if now >= until:
+            return purged
+
+
+def time_additions(
+    store: Store, config: Config, adds: list[corpus.Arrival]
+) -> tuple[list[float], float, int]:
+    """Milliseconds per addition, mean candidates per addition, additions merged."""
     seen: list[int] = []
     original = store.cluster_candidates
 
@@ -280,90 +290,117 @@ def time_additions(store: Store, config: Config, adds: list[tuple[str, Entry]]) 
         seen.append(len(out))
         return out  # type: ignore[return-value]
 
-    stored = store.count_entries()
     times: list[float] = []
     store.cluster_candidates = counting  # type: ignore[method-assign,assignment]
     try:
-        for eid, entry in adds:
+        for a in adds:
             t0 = time.perf_counter()
-            add(store, config, eid, entry)
+            add(store, config, a.entry_id, a.entry, a.arrived)
             times.append((time.perf_counter() - t0) * 1000)
     finally:
         del store.cluster_candidates
-    ids = [eid for eid, _ in adds]
     merged = sum(
         1
-        for eid in ids
-        if store.db.execute("SELECT cluster_id != id FROM entries WHERE id = ?", (eid,)).fetchone()[0]
+        for a in adds
+        if store.db.execute("SELECT cluster_id != id FROM entries WHERE id = ?", (a.entry_id,)).fetchone()[0]
     )
+    return times, statistics.fmean(seen), merged
+
+
+def measure_at(
+    store: Store, config: Config, scenario: Scenario, stream: Iterator[corpus.Arrival], adds: int, purged: int
+) -> Timing:
+    batch = list(itertools.islice(stream, adds))
+    window = config.settings.dedupe.window
+    first, last = batch[0].entry.published - window, batch[-1].entry.published + window
+    stored, oldest, newest = store.db.execute(
+        "SELECT count(*), min(published), max(published) FROM entries"
+    ).fetchone()
+    in_window = store.db.execute(
+        "SELECT count(*) FROM entries WHERE published BETWEEN ? AND ?", (_ts(first), _ts(last))
+    ).fetchone()[0]
+    held = (datetime.fromisoformat(newest) - datetime.fromisoformat(oldest)).total_seconds() / 86400
+    times, candidates, merged = time_additions(store, config, batch)
     times.sort()
     return Timing(
+        scenario,
         stored,
+        held,
+        in_window,
+        purged,
         statistics.fmean(times),
         statistics.median(times),
         times[int(len(times) * 0.95)],
-        statistics.fmean(seen),
+        candidates,
         merged,
     )
 
 
-def scaling(sizes: list[int], root: Path, adds_per_size: int, days: float) -> None:
+def run_scenarios(plan: list[tuple[Scenario, ...]], root: Path, adds: int) -> list[Timing]:
+    """Each tuple is one deployment, timed at each of its ages in turn."""
     config = make_config(root)
     results: list[Timing] = []
-    sample: list[Entry] = []
-    rng = random.Random(99)
+    for ages in plan:
+        first = ages[0]
+        stream = corpus.deployment(
+            seed=int(first.per_day), start=corpus.START, per_day=first.per_day, sources=first.sources
+        )
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "scale.db") as store:
+            for scenario in ages:
+                t0 = time.perf_counter()
+                purged = grow(store, stream, corpus.START + scenario.until)
+                fill_s = time.perf_counter() - t0
+                timing = measure_at(store, config, scenario, stream, adds, purged)
+                results.append(timing)
+                print(
+                    f"{scenario.name}: {timing.stored:,} entries stored (filled in {fill_s:.0f} s);"
+                    f" {adds} added: {timing.ms_mean:.2f} ms per entry",
+                    flush=True,
+                )
+    return results
 
-    def keep_sample(entries: Iterator[tuple[str, Entry]]) -> Iterator[tuple[str, Entry]]:
-        for n, pair in enumerate(entries):
-            if len(sample) < 2000:
-                sample.append(pair[1])
-            elif rng.random() < 2000 / (n + 1):
-                sample[rng.randrange(2000)] = pair[1]
-            yield pair
 
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "scale.db") as store:
-        stored = 0
-        for size in sizes:
-            t0 = time.perf_counter()
-            need = size - store.count_entries()
-            stored += fill(
-                store,
-                keep_sample(
-                    corpus.scale_entries(need, seed=size, start=corpus.START, days=days, prefix=f"s{size}-")
-                ),
-            )
-            fill_s = time.perf_counter() - t0
-            adds = additions(size + 1, adds_per_size, sample, corpus.START, days)
-            timing = time_additions(store, config, adds)
-            results.append(timing)
-            print(
-                f"filled to {timing.stored:,} entries in {fill_s:.1f} s"
-                f" ({need / max(fill_s, 1e-9):,.0f} entries/s); added {len(adds)}:"
-                f" {timing.ms_mean:.2f} ms per entry"
-            )
+def scaling(root: Path, adds: int, quick: bool) -> None:
+    window = DedupeSettings().window
+    rate = 100_000 / RETENTION.days  # 100k stored once the deployment has run for the retention period
+    young = Scenario("10k: a 9-day-old deployment", rate, 400, timedelta(days=9))
+    grown = Scenario("100k: the same, 100 days old", rate, 400, RETENTION + timedelta(days=10))
+    small = Scenario(
+        "10k: a tenth of the intake, 100 days old", rate / 10, 40, RETENTION + timedelta(days=10)
+    )
+    results = run_scenarios([(young,)] if quick else [(young, grown), (small,)], root, adds)
     print()
     print(
-        f"time per added entry ({adds_per_size} additions, each: Insert + _cluster in its own transaction;"
-        f" stored entries spread over {days:g} days, window ±{DedupeSettings().window.days} days):"
+        f"time per added entry ({adds} additions each, each its own transaction: Insert + _cluster;"
+        f" retention {RETENTION.days} days, window ±{window.days} days, a quarter of entries are"
+        f" syndicated copies):"
     )
     print()
-    print("| stored entries | mean ms/entry | median | p95 | candidates/entry | merged |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| store | stored | days held | entries/day | sources | in window | mean ms/entry | median | p95"
+        " | candidates/entry | merged |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
-            f"| {r.stored:,} | {r.ms_mean:.2f} | {r.ms_median:.2f} | {r.ms_p95:.2f} |"
-            f" {r.candidates:.1f} | {r.merged}/{adds_per_size} |"
+            f"| {r.scenario.name} | {r.stored:,} | {r.held_days:.0f} | {r.scenario.per_day:,.0f} |"
+            f" {r.scenario.sources} | {r.in_window:,} | {r.ms_mean:.2f} | {r.ms_median:.2f} |"
+            f" {r.ms_p95:.2f} | {r.candidates:.1f} | {r.merged}/{adds} |"
         )
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
-        growth = b.stored / a.stored
-        ratio = b.ms_mean / a.ms_mean
-        verdict = "sub-linear" if ratio < growth / 2 else "NOT sub-linear"
-        print()
-        print(
-            f"{b.stored / a.stored:.1f}x the entries stored -> {ratio:.2f}x the time per added entry"
-            f" ({verdict})"
-        )
+    by = {r.scenario: r for r in results}
+    print()
+    for big, little, how in (
+        (grown, young, "the same intake, held longer"),
+        (grown, small, "ten times the intake, the same retention"),
+    ):
+        if big in by and little in by:
+            a, b = by[little], by[big]
+            growth, ratio = b.stored / a.stored, b.ms_mean / a.ms_mean
+            verdict = "sub-linear" if ratio < growth / 2 else "NOT sub-linear"
+            print(
+                f"{how}: {growth:.1f}x the entries stored -> {ratio:.2f}x the time per added entry"
+                f" ({a.ms_mean:.2f} -> {b.ms_mean:.2f} ms; {verdict})"
+            )
     print()
 
 
@@ -388,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_sweep:
             sweep(items, root)
         if not args.no_scaling:
-            scaling([10_000] if args.quick else [10_000, 100_000], root, args.adds, days=90)
+            scaling(root, args.adds, args.quick)
     print(
         f"targets (precision >= {PRECISION_TARGET}, recall >= {RECALL_TARGET}):"
         f" {'met' if score.met else 'NOT met'}"
