@@ -599,7 +599,12 @@ async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now
             async for item in stream:
                 future = None
                 if isinstance(item.result, Document | LocalFolder):
-                    future = loop.run_in_executor(pool, ingest, config, item.source, item.result, now)
+                    try:
+                        future = loop.run_in_executor(pool, ingest, config, item.source, item.result, now)
+                    except BrokenExecutor:  # a worker was killed: the main process parses the rest
+                        log.warning("a worker process died; source %s is parsed in the main process",
+                                    item.source.id)
+                        future = None
                 await queue.put((item, future))
         finally:
             await queue.put(None)
@@ -612,7 +617,11 @@ async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now
             if future is not None:
                 try:
                     result = await future
-                except Exception as exc:  # a bug, or a worker the kernel killed
+                except BrokenExecutor:  # a worker the kernel killed: parse here instead
+                    log.warning("a worker process died; source %s is parsed in the main process",
+                                item.source.id)
+                    result = None
+                except Exception as exc:  # a bug
                     log.error("internal error while parsing source %s: %r", item.source.id, exc)
                     result = SourceError(item.source.id, "internal error while processing: "
                                                          f"{type(exc).__name__}: {exc}")
