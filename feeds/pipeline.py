@@ -29,7 +29,7 @@ from feeds.files import Staged
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.polling import DUE_SLACK, is_due
 from feeds.similar import Thresholds, bands, judge, sketch
-from feeds.state import Store
+from feeds.state import ClusterRow, Store, clusters_from_rows
 from feeds.types import (
     Config,
     Document,
@@ -312,11 +312,9 @@ def archive_plan(config: Config, store: Store, views: Sequence[FeedView]) -> lis
     return out
 
 
-def archive_view(config: Config, store: Store, view: FeedView, page: ArchivePage) -> FeedView:
-    from feeds.clusters import cluster_item
-
+def _archive_header(config: Config, view: FeedView, page: ArchivePage) -> FeedView:
+    """An archive page's view, without its items."""
     s = config.settings
-    sources = {src.id: src for src in config.sources}
     links = [("current", view.atom_url)]
     if page.page > 1:
         links.append(("prev-archive", archive_url(s.base_url, view.topic, page.page - 1)))
@@ -324,9 +322,40 @@ def archive_view(config: Config, store: Store, view: FeedView, page: ArchivePage
         links.append(("next-archive", archive_url(s.base_url, view.topic, page.page + 1)))
     # No page count in the title: a page must not change when newer pages are added.
     return replace(view, title=f"{view.title} (archive {page.page})", atom_url=page.url,
-                   rss_url=page.url.removesuffix(".atom") + ".rss",
-                   items=[cluster_item(c, sources) for c in store.clusters(page.ids)],
+                   rss_url=page.url.removesuffix(".atom") + ".rss", items=[],
                    links=tuple(links), archive=True, hub=None)
+
+
+def archive_view(config: Config, store: Store, view: FeedView, page: ArchivePage) -> FeedView:
+    return _complete(_archive_job(config, store, view, page))
+
+
+@dataclass(frozen=True)
+class _ArchiveJob:
+    """An archive page before its entries are decoded: decoding them is most of
+    the cost of a page besides rendering, so it is done where the page is rendered
+    (a worker process, in a large run)."""
+
+    header: FeedView
+    ids: Sequence[str]
+    rows: list[ClusterRow]
+    sources: dict[str, Source]  # those the rows name
+
+
+def _archive_job(config: Config, store: Store, view: FeedView, page: ArchivePage) -> _ArchiveJob:
+    rows = store.cluster_rows(page.ids)
+    named = {r[6] for r in rows} | {sid for r in rows for sid in (r[5] or "").split()}
+    sources = {src.id: src for src in config.sources if src.id in named}
+    return _ArchiveJob(_archive_header(config, view, page), page.ids, rows, sources)
+
+
+def _complete(job: FeedView | _ArchiveJob) -> FeedView:
+    if not isinstance(job, _ArchiveJob):
+        return job
+    from feeds.clusters import cluster_item
+
+    items = [cluster_item(c, job.sources) for c in clusters_from_rows(job.ids, job.rows)]
+    return replace(job.header, items=items)
 
 
 def _archive_fingerprint(config: Config, store: Store, view: FeedView, page: ArchivePage) -> str:
@@ -402,11 +431,12 @@ def _outputs_current(config: Config, store: Store, generation: int) -> list[Path
     return files if all(path.is_file() for path in files) else None
 
 
-def _render(view: FeedView, kinds: tuple[str, ...]) -> list[bytes]:
+def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> list[bytes]:
     """One view in the given formats. Pure, so that it can run in a worker process."""
     from feeds.emit import render_atom, render_rss
     from feeds.jsonfeed import render_json
 
+    view = _complete(job)
     renderers = {"atom": render_atom, "rss": render_rss, "json": render_json}
     return [renderers[kind](view) for kind in kinds]
 
@@ -423,10 +453,11 @@ class _Renderer:
     def __init__(self, pool: Executor | None, sink: Callable[[Path, bytes], None]) -> None:
         self.pool = pool
         self.sink = sink
-        self.pending: deque[tuple[tuple[Path, ...], FeedView, tuple[str, ...], Future[list[bytes]]]] = (
+        self.pending: deque[tuple[tuple[Path, ...], FeedView | _ArchiveJob, tuple[str, ...],
+                                 Future[list[bytes]]]] = (
             deque())
 
-    def add(self, paths: tuple[Path, ...], view: FeedView, kinds: tuple[str, ...]) -> None:
+    def add(self, paths: tuple[Path, ...], view: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> None:
         if self.pool is not None:
             try:
                 self.pending.append((paths, view, kinds, self.pool.submit(_render, view, kinds)))
@@ -498,7 +529,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
                 fingerprint = _archive_fingerprint(config, store, by_topic[page.topic], page)
                 if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
                     continue
-                renderer.add(pair, archive_view(config, store, by_topic[page.topic], page), ("atom", "rss"))
+                renderer.add(pair, _archive_job(config, store, by_topic[page.topic], page), ("atom", "rss"))
                 fingerprints[key] = fingerprint
             renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),
                          ("atom", "rss"))

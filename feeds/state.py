@@ -761,18 +761,20 @@ class Store:
         return [r[0] for r in rows]
 
     def _clusters(self, ids: Sequence[str]) -> list[Cluster]:
-        members: dict[str, list[Member]] = {i: [] for i in ids}
+        return clusters_from_rows(ids, self.cluster_rows(ids))
+
+    def cluster_rows(self, ids: Sequence[str]) -> list[ClusterRow]:
+        """The stored rows of these clusters' members, undecoded (``clusters_from_rows``
+        decodes them, in a worker process if need be)."""
+        out: list[ClusterRow] = []
         for chunk in _chunks(list(ids), 400):
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
+            out.extend(self.db.execute(
                 f"SELECT e.id, e.cluster_id, e.data, e.first_seen, e.cluster_reason,"
                 f" (SELECT group_concat(i.source_id, ' ') FROM items i"
-                f"  WHERE i.entry_id = e.id AND i.source_id != e.source_id)"
-                f" FROM entries e WHERE e.cluster_id IN ({marks}) ORDER BY e.first_seen, e.id", chunk)
-            for eid, cid, data, first, reason, carriers in rows:
-                members[cid].append(Member(eid, _entry_from_json(data), _dt(first), reason,
-                                           tuple(sorted(set((carriers or "").split())))))
-        return [Cluster(i, tuple(members[i])) for i in ids if members[i]]
+                f"  WHERE i.entry_id = e.id AND i.source_id != e.source_id), e.source_id"
+                f" FROM entries e WHERE e.cluster_id IN ({marks}) ORDER BY e.first_seen, e.id", chunk))
+        return out
 
     def entries_of_sources(self, source_ids: Sequence[str]) -> list[tuple[str, Entry]]:
         if not source_ids:
@@ -832,6 +834,19 @@ class Member:
 class Cluster:
     id: str  # the published id
     members: tuple[Member, ...]  # first seen first
+
+
+# id, cluster id, data, first seen, cluster reason, other carriers, source id
+ClusterRow = tuple[str, str, str, str, str | None, str | None, str]
+
+
+def clusters_from_rows(ids: Sequence[str], rows: Iterable[ClusterRow]) -> list[Cluster]:
+    """The clusters ``ids``, in that order, from their members' rows. Pure."""
+    members: dict[str, list[Member]] = {i: [] for i in ids}
+    for eid, cid, data, first, reason, carriers, _source in rows:
+        members[cid].append(Member(eid, _entry_from_json(data), _dt(first), reason,
+                                   tuple(sorted(set((carriers or "").split())))))
+    return [Cluster(i, tuple(members[i])) for i in ids if members[i]]
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
