@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _TEMP = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+\.tmp$")
@@ -123,10 +124,17 @@ class Staged:
                 return
         except OSError:
             pass
-        self._staged.append((_stage(path, data), path))
+        self._staged.append((_stage(path, data, sync=False), path))
 
     def commit(self) -> list[Path]:
-        """Rename every staged file over its target; return those written."""
+        """Make every staged file durable, then rename each over its target; return
+        those written. The fsyncs run together in threads: one after another they
+        were a quarter of a cold run's wall time (hundreds of archive pages, each
+        waiting for its own journal commit), and together the file system
+        commits them in groups."""
+        if self._staged:
+            with ThreadPoolExecutor(max_workers=min(8, len(self._staged))) as pool:
+                list(pool.map(_fsync_file, self._staged))
         written: list[Path] = []
         while self._staged:
             tmp, path = self._staged[0]
@@ -151,8 +159,21 @@ def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
         return staged.commit()
 
 
-def _stage(path: Path, data: bytes) -> str:
-    """``data`` in a new temp file beside ``path``, fsynced; returns the temp file's name."""
+def _fsync_file(staged: tuple[str, Path]) -> None:
+    tmp, path = staged
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _target_error(exc, path) from exc
+
+
+def _stage(path: Path, data: bytes, *, sync: bool = True) -> str:
+    """``data`` in a new temp file beside ``path``, fsynced unless ``sync`` is False
+    (the caller then fsyncs it before renaming); returns the temp file's name."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -168,7 +189,8 @@ def _stage(path: Path, data: bytes) -> str:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
             os.fchmod(fh.fileno(), 0o644)
     except BaseException as exc:
         _discard(tmp)

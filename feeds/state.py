@@ -31,6 +31,7 @@ from feeds.similar import bands, sketch
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 
 SCHEMA_VERSION = 4
+CACHE_KIB = 32 * 1024
 
 # The first schema, as version 1 shipped it. A new database is created with it
 # and then brought forward by the same migrations as an old one, so every
@@ -272,6 +273,11 @@ class Store:
             self._refuse_foreign()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            # SQLite's default 2 MiB page cache is far smaller than the indexes a run
+            # inserts into at random (lsh, entries): on the 200-feed bench corpus a
+            # cold run made 1.2 M page reads and 1.0 M page writes with it, 0.27 M
+            # and 0.6 M with 32 MiB. Memory grows only as pages are used.
+            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StateError(
