@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -28,19 +29,35 @@ def hidden(folder: Path) -> list[str]:
 
 
 def fail_fsync_on(nth: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make the ``nth`` fsync of a regular file fail with ENOSPC; returns the call count."""
+    """Make the ``nth`` fsync of a regular file fail with ENOSPC; returns the call count.
+    (Staged files are fsynced from threads, so which file that is may vary.)"""
     calls = [0]
     real = os.fsync
+    lock = threading.Lock()
 
     def fsync(fd: int) -> None:
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            calls[0] += 1
-            if calls[0] == nth:
+            with lock:
+                calls[0] += 1
+                fail = calls[0] == nth
+            if fail:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
     return calls
+
+
+def fail_fsync_of(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the fsync of the temp file staged for ``name`` fail with ENOSPC."""
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(f".{name}."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
 
 
 def test_write_atomic_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -108,7 +125,7 @@ def test_write_all_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     names = ["a.atom", "a.rss", "sub/page.html"]
     old = {tmp_path / n: f"old {n}".encode() for n in names}
     assert write_all_if_changed(old) == list(old)
-    fail_fsync_on(fail_at, monkeypatch)
+    fail_fsync_of(Path(names[fail_at - 1]).name, monkeypatch)
     new = {p: b"new " + data for p, data in old.items()}
     with pytest.raises(OSError) as caught:
         write_all_if_changed(new)
