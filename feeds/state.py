@@ -266,6 +266,7 @@ class Store:
         self.path = path
         self._batch_started: float | None = None
         self._batch_seconds = 1.0
+        self._large_cache = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30,
@@ -273,11 +274,6 @@ class Store:
             self._refuse_foreign()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            # SQLite's default 2 MiB page cache is far smaller than the indexes a run
-            # inserts into at random (lsh, entries): on the 200-feed bench corpus a
-            # cold run made 1.2 M page reads and 1.0 M page writes with it, 0.27 M
-            # and 0.6 M with 32 MiB. Memory grows only as pages are used.
-            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StateError(
@@ -559,6 +555,15 @@ class Store:
         new = updated = aliased = 0
         stamp = _ts(now)
         self.inserted = []
+        if not self._large_cache:
+            # SQLite's default 2 MiB page cache is far smaller than the indexes that
+            # storing entries inserts into at random (lsh, entries): on the 200-feed
+            # bench corpus a cold run made 1.2 M page reads and 1.0 M page writes
+            # with it, 0.27 M and 0.6 M with 32 MiB. Only a run that stores entries
+            # gets it: the cache fills with whatever is read, and a run where every
+            # source answered 304 has no use for it.
+            self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._large_cache = True
         for action in actions:
             entry = action.entry
             if isinstance(action, Insert):
