@@ -60,13 +60,15 @@ def make_config(root: Path, title: float | None = None, text: float | None = Non
 
 
 @contextlib.contextmanager
-def title_floor(value: float | None) -> Iterator[None]:
-    """``_cluster`` builds its Thresholds from config, which has no floor: patch it in."""
-    if value is None:
+def judge_thresholds(floor: float | None, lead: float | None) -> Iterator[None]:
+    """``_cluster`` builds its Thresholds from config, which has neither the title
+    floor nor the opening-sentence threshold: patch them in."""
+    if floor is None and lead is None:
         yield
         return
+    fixed = {k: v for k, v in (("title_floor", floor), ("lead", lead)) if v is not None}
     original = pipeline.Thresholds
-    pipeline.Thresholds = functools.partial(Thresholds, title_floor=value)  # type: ignore[misc]
+    pipeline.Thresholds = functools.partial(Thresholds, **fixed)  # type: ignore[misc]
     try:
         yield
     finally:
@@ -98,6 +100,9 @@ class Score:
     false_merges: list[tuple[corpus.Item, corpus.Item]]
     missed: list[tuple[corpus.Item, corpus.Item]]
     seconds: float
+    # True pairs with a reworded copy in them, and the others: (merged, true).
+    reworded_pairs: tuple[int, int]
+    other_pairs: tuple[int, int]
 
     @property
     def met(self) -> bool:
@@ -130,14 +135,30 @@ def measure(items: list[corpus.Item], config: Config) -> Score:
                 if members[x].label != members[y].label:
                     false_merges.append((members[x], members[y]))
     missed: list[tuple[corpus.Item, corpus.Item]] = []
+    pairs = {True: [0, 0], False: [0, 0]}  # reworded or not: [merged, true]
     for members in labelled.values():
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
+                group = pairs[members[x].reworded or members[y].reworded]
+                group[1] += 1
                 if cluster_of[members[x].entry_id] != cluster_of[members[y].entry_id]:
                     missed.append((members[x], members[y]))
+                else:
+                    group[0] += 1
     precision = correct / predicted_pairs if predicted_pairs else 1.0
     recall = correct / true_pairs if true_pairs else 1.0
-    return Score(precision, recall, true_pairs, predicted_pairs, correct, false_merges, missed, seconds)
+    return Score(
+        precision,
+        recall,
+        true_pairs,
+        predicted_pairs,
+        correct,
+        false_merges,
+        missed,
+        seconds,
+        (pairs[True][0], pairs[True][1]),
+        (pairs[False][0], pairs[False][1]),
+    )
 
 
 def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
@@ -159,6 +180,11 @@ def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
         f"| recall | {score.recall:.4f} ({score.correct_pairs}/{score.true_pairs} true pairs)"
         f" | >= {RECALL_TARGET} | {'yes' if score.recall >= RECALL_TARGET else 'NO'} |"
     )
+    for name, (merged, true) in (
+        ("recall, pairs with a reworded headline", score.reworded_pairs),
+        ("recall, the other pairs", score.other_pairs),
+    ):
+        print(f"| {name} | {merged / true if true else 1.0:.4f} ({merged}/{true}) | | |")
     print()
     # Where the errors fall: false merges by the kinds of the two entries, misses by kind.
     wrong = Counter("+".join(sorted((a.kind, b.kind))) for a, b in score.false_merges)
@@ -186,10 +212,11 @@ def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
     print()
 
 
-SWEEP = (  # (title, text, title_floor); None keeps the default
+SWEEP = (  # (title, text, title floor); None keeps the default
     (None, None, None),
     (0.5, None, None),
     (0.7, None, None),
+    (0.8, None, None),
     (None, 0.4, None),
     (None, 0.6, None),
     (None, None, 0.2),
@@ -203,19 +230,26 @@ def sweep(items: list[corpus.Item], root: Path) -> None:
     d, t = DedupeSettings(), Thresholds()
     print(
         "threshold sweep (title = word overlap of titles, text = shingle overlap, floor = title overlap"
-        " below which text cannot merge):"
+        " below which text cannot merge; recall split as above):"
     )
     print()
-    print("| title | text | floor | precision | recall | false merges | missed pairs | targets met |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| title | text | floor | precision | recall | reworded | others | false merges | missed pairs"
+        " | targets met |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for title, text, floor in SWEEP:
-        with title_floor(floor):
+        with judge_thresholds(floor, None):
             s = measure(items, make_config(root, title, text))
         mark = " (default)" if (title, text, floor) == (None, None, None) else ""
+        rw, other = s.reworded_pairs, s.other_pairs
         print(
-            f"| {title or d.title_threshold}{mark} | {text or d.text_threshold} | {floor or t.title_floor} |"
-            f" {s.precision:.4f} | {s.recall:.4f} | {len(s.false_merges)} | {len(s.missed)} |"
-            f" {'yes' if s.met else 'no'} |"
+            f"| {d.title_threshold if title is None else title:g}{mark} |"
+            f" {d.text_threshold if text is None else text:g} |"
+            f" {t.title_floor if floor is None else floor:g} |"
+            f" {s.precision:.4f} | {s.recall:.4f} |"
+            f" {rw[0] / rw[1] if rw[1] else 1:.4f} | {other[0] / other[1] if other[1] else 1:.4f} |"
+            f" {len(s.false_merges)} | {len(s.missed)} | {'yes' if s.met else 'no'} |"
         )
     print()
 
