@@ -212,42 +212,55 @@ def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
     print()
 
 
-SWEEP = (  # (title, text, title floor); None keeps the default
-    (None, None, None),
-    (0.5, None, None),
-    (0.7, None, None),
-    (0.8, None, None),
-    (None, 0.4, None),
-    (None, 0.6, None),
-    (None, None, 0.2),
-    (None, None, 0.4),
-    (0.5, 0.4, 0.2),
-    (0.7, 0.6, 0.4),
+SWEEP = (  # (title, text, title floor, opening sentence); None keeps the default
+    (None, None, None, None),
+    (0.4, None, None, None),
+    (0.5, None, None, None),
+    (0.7, None, None, None),
+    (0.8, None, None, None),
+    (0.9, None, None, None),
+    (None, 0.3, None, None),
+    (None, 0.4, None, None),
+    (None, 0.6, None, None),
+    (None, 0.8, None, None),
+    (None, None, 0.2, None),
+    (None, None, 0.4, None),
+    (None, None, None, 0.5),
+    (None, None, None, 0.7),
+    (None, None, None, 0.9),
+    (None, None, None, 1.01),  # no merge on the opening sentence
+    (0.5, 0.4, 0.2, 0.7),
+    (0.7, 0.6, 0.4, 0.9),
 )
 
 
 def sweep(items: list[corpus.Item], root: Path) -> None:
     d, t = DedupeSettings(), Thresholds()
+
+    def shown(value: float | None, default: float) -> str:
+        if value is None:
+            return f"{default:g}"
+        return "off" if value > 1 else f"{value:g}"
+
     print(
         "threshold sweep (title = word overlap of titles, text = shingle overlap, floor = title overlap"
-        " below which text cannot merge; recall split as above):"
+        " below which text cannot merge, opening = overlap of the summaries' first sentences for a"
+        " reworded title; recall split as above):"
     )
     print()
     print(
-        "| title | text | floor | precision | recall | reworded | others | false merges | missed pairs"
-        " | targets met |"
+        "| title | text | floor | opening | precision | recall | reworded | others | false merges"
+        " | missed pairs | targets met |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for title, text, floor in SWEEP:
-        with judge_thresholds(floor, None):
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for title, text, floor, lead in SWEEP:
+        with judge_thresholds(floor, lead):
             s = measure(items, make_config(root, title, text))
-        mark = " (default)" if (title, text, floor) == (None, None, None) else ""
+        mark = " (default)" if (title, text, floor, lead) == (None, None, None, None) else ""
         rw, other = s.reworded_pairs, s.other_pairs
         print(
-            f"| {d.title_threshold if title is None else title:g}{mark} |"
-            f" {d.text_threshold if text is None else text:g} |"
-            f" {t.title_floor if floor is None else floor:g} |"
-            f" {s.precision:.4f} | {s.recall:.4f} |"
+            f"| {shown(title, d.title_threshold)}{mark} | {shown(text, d.text_threshold)} |"
+            f" {shown(floor, t.title_floor)} | {shown(lead, t.lead)} | {s.precision:.4f} | {s.recall:.4f} |"
             f" {rw[0] / rw[1] if rw[1] else 1:.4f} | {other[0] / other[1] if other[1] else 1:.4f} |"
             f" {len(s.false_merges)} | {len(s.missed)} | {'yes' if s.met else 'no'} |"
         )
