@@ -18,7 +18,7 @@ from test_run import run_cli
 
 from feeds.dedupe import Insert, Update, entry_id
 from feeds.pipeline import _cluster
-from feeds.similar import judge
+from feeds.similar import canonical_amounts, judge
 from feeds.state import Store
 from feeds.types import Config, Entry, Settings
 
@@ -100,6 +100,202 @@ def test_hard_negatives_stay_apart(ta: str, sa: str, tb: str, sb: str) -> None:
     verdict = judge(ta, sa, tb, sb)
     assert not verdict.same, verdict.reason
     assert not judge(tb, sb, ta, sa).same
+
+
+# Copies whose source rewrote the headline, each pair for one rule of the judge.
+_EU_FINE = (
+    "The European Commission fined Google €2 billion on Tuesday for favouring its own shopping"
+    " service in search results. Google said it would appeal."
+)
+_TOWER = "Intel agreed to buy Israeli chipmaker Tower Semiconductor for $5.4 billion in cash on Monday."
+_VISION = (
+    "Apple began selling the Vision Pro headset in China on Friday, its first market outside the US"
+    " and Europe."
+)
+_BASALT = "TSMC said it would pay $400 million in cash for Basalt Cloud, a chip design company in Taiwan."
+_BRIEFING = (
+    "Your daily briefing on technology and policy news. Sign up to get it in your inbox every weekday"
+    " morning, with the stories that matter and what they mean."
+)
+_PATCH = (
+    "Telegram released fixes for 73 security flaws, including CVE-2026-20239, which attackers are"
+    " already exploiting."
+)
+REWORDED_SAME = {
+    # Amounts written differently ("€2bn", "€2 billion"), and fine/fines/fined as one word.
+    "amounts and stems": (
+        "Google fined €2bn by EU",
+        _EU_FINE,
+        "EU hits Google with €2 billion fine",
+        _EU_FINE,
+    ),
+    "stem of a noun and a verb": ("Google hit with €2bn EU fine", "", "EU fines Google €2 billion", ""),
+    "thousands and percent": (
+        "Intel cuts 15K jobs, 12% of staff",
+        "",
+        "Intel cuts 15,000 jobs, 12 per cent of staff",
+        "",
+    ),
+    # Active and passive, other verbs: the same opening sentence says it is one story.
+    "same opening, passive": (
+        "Intel to buy Tower Semiconductor for $5.4bn",
+        _TOWER,
+        "Tower Semiconductor snapped up by Intel",
+        _TOWER + " The deal needs approval in China.",
+    ),
+    # One title leaves out a number the other gives; nothing stands in its place.
+    "a number left out": (
+        "Nimbus Data raises $6.5bn at $24bn valuation",
+        "Nimbus Data, which builds privacy tools, raised $6.5 billion in a round led by Sequoia.",
+        "Sequoia backs Nimbus Data with US$6.5 billion",
+        "Nimbus Data, which builds privacy tools, raised $6.5 billion in a round led by Sequoia."
+        " The deal values the company at $24 billion.",
+    ),
+    # The first word of a headline is capitalised by its place, not because it is a name.
+    "first word": (
+        "Hackers stole home addresses of 70 million Proton customers",
+        "Proton said attackers had accessed home addresses belonging to 70 million customers.",
+        "Data of 70 million Proton customers exposed in hack",
+        "Proton said attackers had accessed home addresses belonging to 70 million customers.",
+    ),
+    # A possessive is the name: "Apple's" does not name something else than "Apple".
+    "possessive": (
+        "Apple's Vision Pro goes on sale in China",
+        _VISION,
+        "Apple Vision Pro reaches buyers through Tmall",
+        _VISION + " It is sold through Apple stores.",
+    ),
+    # Title Case, with AP style's small words in lower case, or in capitals: only the
+    # summary tells which capitalised words are names.
+    "AP title case": (
+        "Basalt Cloud Acquired by TSMC for $400 Million",
+        _BASALT,
+        "TSMC Snaps Up Basalt Cloud in $400 Million Deal",
+        _BASALT,
+    ),
+    "capitals": (
+        "TSMC SNAPS UP BASALT CLOUD IN $400 MILLION DEAL",
+        _BASALT,
+        "Basalt Cloud Acquired by TSMC for $400 Million",
+        _BASALT,
+    ),
+    "a one-letter name": (
+        "X outage leaves users in Japan offline for 8 hours",
+        "Users in Japan were unable to reach X for about 8 hours.",
+        "Breaking: X Outage Leaves Users in Japan Offline for 8 Hours",
+        "",
+    ),
+}
+REWORDED_DIFFERENT = {
+    # £20m is not $20m.
+    "currency": (
+        "26 GHz auction run by FTC brings in $20 million",
+        "The FTC said its auction raised $20 million.",
+        "26 GHz auction run by FTC brings in £20 million",
+        "The FTC said its auction raised £20 million.",
+    ),
+    # This title's number is not in the other entry, which gives one of its own in its text.
+    "numbers in conflict": (
+        "Cisco patches 59 flaws including zero-day in Pulse Max",
+        "Cisco released fixes for 59 security flaws, including one attackers are exploiting.",
+        "Pulse Max zero-day patched by Cisco",
+        "Cisco released fixes for 38 security flaws, including one attackers are exploiting.",
+    ),
+    # The same opening sentence does not excuse a name the other never mentions, even
+    # when Title Case hides the other's names.
+    "opening with other names": (
+        "Telegram fixes actively exploited Zephyr 5 bug among 73 vulnerabilities",
+        _PATCH + " The bug affects Zephyr 5.",
+        "Analysis: Telegram Fixes Actively Exploited Nimbus Pro Bug Among 73 Vulnerabilities",
+        _PATCH,
+    ),
+    # Openings that differ in a name are two sentences.
+    "openings with other names": (
+        "Ericsson ordered to pay damages to news publishers after court loss",
+        "India's Supreme Court ruled that Ericsson must pay damages to news publishers.",
+        "Brazil's Supreme Court rules Ericsson must pay damages to news publishers",
+        "Brazil's Supreme Court ruled that Ericsson must pay damages to news publishers.",
+    ),
+    # The same opening, then another story: a follow-up that starts with a recap.
+    "opening, then another story": (
+        "Ofcom fines Google €2bn over cookie banners",
+        "Ofcom fined Google €2 billion on Tuesday for making cookies harder to refuse than to accept."
+        " The penalty is one of the largest the regulator has imposed.",
+        "Google appeals Ofcom penalty, calling it disproportionate",
+        "Ofcom fined Google €2 billion on Tuesday for making cookies harder to refuse than to accept."
+        " Google has now asked a court to overturn the decision, arguing the regulator misread the law"
+        " and ignored changes it had already made to its banners.",
+    ),
+    # A short blurb opens every issue of a column, and names nobody.
+    "blurb opening": (
+        "Morning briefing: Argentina bans WhatsApp on government devices",
+        _BRIEFING,
+        "Morning briefing: Argentina passes law requiring gig platforms to employ drivers",
+        _BRIEFING,
+    ),
+    # A newsletter's blurb opens every issue: it is not about either headline.
+    "boilerplate opening": (
+        "The Download: AI chips",
+        "This is today's edition of The Download, our weekday newsletter that provides a daily"
+        " dose of what's going on in the world of technology.",
+        "The Download: AI rules",
+        "This is today's edition of The Download, our weekday newsletter that provides a daily"
+        " dose of what's going on in the world of technology.",
+    ),
+    "AT&T is a name": (
+        "AT&T posts 18% revenue growth",
+        "AT&T reported revenue of $30 billion, up 18%.",
+        "GitLab posts 18 percent revenue growth",
+        "GitLab reported revenue of $1 billion, up 18%.",
+    ),
+    "X is a name": (
+        "X outage leaves users in Japan offline for 8 hours",
+        "",
+        "Slack outage leaves users in Japan offline for 8 hours",
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize(("ta", "sa", "tb", "sb"), REWORDED_SAME.values(), ids=REWORDED_SAME.keys())
+def test_reworded_copies_are_recognised(ta: str, sa: str, tb: str, sb: str) -> None:
+    verdict = judge(ta, sa, tb, sb)
+    assert verdict.same, verdict.reason
+    assert judge(tb, sb, ta, sa).same
+
+
+@pytest.mark.parametrize(("ta", "sa", "tb", "sb"), REWORDED_DIFFERENT.values(), ids=REWORDED_DIFFERENT.keys())
+def test_rewording_rules_keep_other_stories_apart(ta: str, sa: str, tb: str, sb: str) -> None:
+    verdict = judge(ta, sa, tb, sb)
+    assert not verdict.same, verdict.reason
+    assert not judge(tb, sb, ta, sa).same
+
+
+@pytest.mark.parametrize(("text", "canonical"), [
+    ("Google fined €2bn", "Google fined 2000000000 eur"),
+    ("a €2 billion fine", "a 2000000000 eur fine"),
+    ("US$40bn", "40000000000 usd"),
+    ("$40B deal", "40000000000 usd deal"),
+    ("40 billion dollars", "40000000000 usd"),
+    ("£1,800 million", "1800000000 gbp"),
+    ("$5m", "5000000 usd"),
+    ("15,000 jobs", "15000 jobs"),
+    ("15K jobs", "15000 jobs"),
+    ("15 thousand jobs", "15000 jobs"),
+    ("up 12%", "up 12 percent"),
+    ("up 12 per cent", "up 12 percent"),
+    # Not amounts, or not ones we can tell: left as they are.
+    ("5G auction", "5G auction"),
+    ("a 1500MW campus", "a 1500MW campus"),
+    ("GPT-5", "GPT-5"),
+    ("a 5m run", "a 5m run"),
+    ("CVE-2026-12345", "CVE-2026-12345"),
+    ("Python 3.12", "Python 3.12"),
+    ("1,2,3", "1,2,3"),
+])
+def test_amounts_are_written_one_way(text: str, canonical: str) -> None:
+    assert canonical_amounts(text) == canonical
+    assert canonical_amounts(canonical) == canonical
 
 
 def _config(tmp_path: Path) -> Config:

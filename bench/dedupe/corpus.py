@@ -34,6 +34,7 @@ class Item:
     kind: str  # syndicated, single, series, column, template, follow-up, real
     entry_id: str
     entry: Entry
+    reworded: bool = False  # a copy whose headline the source rewrote (``reword``)
 
 
 # --- vocabulary --------------------------------------------------------------------------------
@@ -1593,6 +1594,172 @@ def copy_variant(story: Story, summary: str, rng: random.Random, first: bool, si
     return title, summary
 
 
+# Headlines that a source rewrites in its own words: the same story, other phrasings
+# (passive, reordered clauses, other verbs and nouns, a fact from the text). They are
+# written here, independently of the judge: nothing in feeds knows these phrasings.
+REWORDED: dict[str, tuple[str, ...]] = {
+    "fine": (
+        "{co} fined {money} by {reg} over {issue}",
+        "{reg} hits {co} with {money} penalty for {issue}",
+        "{co} must pay {money} after {reg} ruling on {issue}",
+        "{money} penalty for {co} in {reg} {issue} case",
+    ),
+    "launch": (
+        "{product} {kind} from {co} brings {feature}",
+        "{co} debuts {product}, a {kind} with {feature}",
+        "{co} takes the wraps off {product} {kind}",
+        "Meet {co}'s {product}: a {kind} with {feature}",
+    ),
+    "layoffs": (
+        "{co} slashes {n} roles as {reason}",
+        "{n} jobs to go at {co}",
+        "{co} axes {n} positions in {division} division",
+        "Job cuts at {co}: {n} roles to go",
+    ),
+    "acquisition": (
+        "{co2} acquired by {co} for {money}",
+        "{co} snaps up {field} firm {co2}",
+        "{co} buys {co2} in {money} deal",
+        "{co2} agrees to {money} takeover by {co}",
+    ),
+    "probe": (
+        "{co} under investigation by {reg} over {issue}",
+        "{reg} launches probe of {co} {issue}",
+        "{reg} investigating {co} over {issue}",
+        "Regulator {reg} targets {co} over {issue}",
+    ),
+    "breach": (
+        "{n} {co} customers hit by data breach",
+        "{co} says hackers accessed data of {n} customers",
+        "Data of {n} customers exposed in {co} hack",
+        "{co} hack exposes {data} of {n} users",
+    ),
+    "law": (
+        "New law in {country} will require {req}",
+        "{country} parliament votes for {req}",
+        "Lawmakers in {country} back bill on {req}",
+    ),
+    "ban": (
+        "{app} banned from government phones in {country}",
+        "{country} government bans {app} on official devices",
+        "{country} tells officials to delete {app}",
+        "No more {app} on {country} government devices",
+    ),
+    "funding": (
+        "{startup} valued at {valuation} after {money} raise",
+        "{startup} lands {money} from {investor}",
+        "{field} startup {startup} secures {money} in funding",
+        "{investor} backs {startup} with {money}",
+    ),
+    "earnings": (
+        "{co} sales up {pct}% thanks to {driver} demand",
+        "{driver} demand lifts {co} revenue {pct}%",
+        "{co} posts {pct}% revenue growth",
+        "Strong {driver} demand boosts {co} {q} revenue",
+    ),
+    "export": (
+        "{country2} hit by new {country} export curbs on {thing}",
+        "New {country} restrictions on {thing} exports to {country2}",
+        "{country} moves to limit {thing} shipments to {country2}",
+    ),
+    "vulnerability": (
+        "{co} fixes zero-day in {product} among {n} bugs",
+        "Patch now: {co} closes {n} holes including exploited {product} flaw",
+        "{product} zero-day patched by {co}",
+    ),
+    "datacenter": (
+        "{co} plans {money} {place} data centre",
+        "{place} to get {money} {co} data centre",
+        "{co} picks {place} for {money} data centre",
+        "{co} commits {money} to data center campus in {place}",
+    ),
+    "outage": (
+        "Users in {region} hit by {h}-hour {service} outage",
+        "{service} restored after {h}-hour outage in {region}",
+        "{service} goes down across {region} for {h} hours",
+    ),
+    "exec": (
+        "{person} to become {co} {role}",
+        "{co} taps {person} as {role}",
+        "{person} named {role} at {co}",
+    ),
+    "court": (
+        "{co} loses case, must {ruling}",
+        "Court orders {co} to {ruling}",
+        "{co} told by court to {ruling}",
+    ),
+    "model": (
+        "{model} from {co} leads {bench} benchmark",
+        "{co} unveils {model}, says it beats rivals on {bench}",
+        "{co} launches {model} AI model",
+    ),
+    "spectrum": (
+        "{band} spectrum sale by {reg} raises {money}",
+        "{reg} {band} auction nets {money}",
+        "{money} raised in {reg} {band} spectrum auction",
+    ),
+}
+REWORD_SHARE = 0.25  # of the copies after the first
+
+
+def money_forms(money: str, rng: random.Random) -> str:
+    """ "$2 billion" as sources write it: $2bn, $2B, US$2 billion, 2 billion dollars..."""
+    m = re.fullmatch(r"([$€£])([\d.]+) (million|billion)", money)
+    if m is None:
+        return money
+    cur, amount, unit = m.groups()
+    short = {"million": rng.choice(("m", "mn", "M")), "billion": rng.choice(("bn", "B", "bn"))}[unit]
+    word = {"$": "dollars", "€": "euros", "£": "pounds"}[cur]
+    forms = [f"{cur}{amount}{short}", f"{cur}{amount} {unit}", f"{amount} {unit} {word}"]
+    if cur == "$":
+        forms.append(f"US${amount}{short}")
+    if unit == "billion" and float(amount) < 10:
+        forms.append(f"{cur}{float(amount) * 1000:,.0f} million")
+    return rng.choice(forms)
+
+
+def count_forms(count: str, rng: random.Random) -> str:
+    """ "15,000" as sources write it: 15,000, 15000, 15K, 15k, 15 thousand."""
+    n = int(count.replace(",", ""))
+    forms = [f"{n:,}", str(n)]
+    if n % 1000 == 0:
+        forms += [f"{n // 1000}K", f"{n // 1000}k", f"{n // 1000} thousand"]
+    return rng.choice(forms)
+
+
+def reword(story: Story, summary: str, rng: random.Random) -> tuple[str, str]:
+    """A copy whose source rewrote the headline: another phrasing of the story, numbers
+    often written another way, sometimes in title case or with a prefix; the summary is
+    kept, or cut to its first sentence or two."""
+    slots = dict(story.slots)
+    template = rng.choice(REWORDED[story.family.name])
+    if rng.random() < 0.6:
+        for name in ("money", "valuation"):
+            if name in slots:
+                slots[name] = money_forms(slots[name], rng)
+        if "n" in slots and re.fullmatch(r"[\d,]+", slots["n"]):
+            slots["n"] = count_forms(slots["n"], rng)
+        template = template.replace("{pct}%", "{pct}" + rng.choice((" per cent", " percent", "%")))
+    title = fill(template, slots)
+    if rng.random() < 0.25:
+        title = title_case(title, ap_style=rng.random() < 0.5)
+    if rng.random() < 0.15:
+        title = rng.choice(PREFIXES) + title
+    sentences = summary.split(". ")
+    if rng.random() < 0.5 and len(sentences) > 2:
+        summary = ". ".join(sentences[: rng.randint(1, 2)]).rstrip(".") + "."
+    return title, summary
+
+
+def headline_key(story: Story) -> tuple[str, ...]:
+    """What any headline of the story can say: its family and the slots its phrasings
+    (``titles`` and ``REWORDED``) use. Two stories with the same key cannot be told
+    apart by their headlines, so the generator does not make them."""
+    family = story.family
+    used = sorted({n for t in (*family.titles, *REWORDED[family.name]) for n in re.findall(r"{(\w+)}", t)})
+    return (family.name, *(story.slots[n] for n in used))
+
+
 # --- the labelled corpus -------------------------------------------------------------------------
 
 
@@ -1682,19 +1849,27 @@ def labelled(seed: int = 7, stories: int = 600) -> list[Item]:
     items: list[Item] = []
     key = 0
 
-    def emit(label: str, kind: str, source: str, title: str, summary: str, when: datetime) -> None:
+    def emit(
+        label: str, kind: str, source: str, title: str, summary: str, when: datetime, reworded: bool = False
+    ) -> None:
         nonlocal key
         key += 1
         eid, entry = _entry(source, f"k{key}", title, summary, when)
-        items.append(Item(label, kind, eid, entry))
+        items.append(Item(label, kind, eid, entry, reworded))
+
+    # Rewording draws from its own generator, so the rest of the corpus is the same
+    # entries it was before rewording existed.
+    rewording = random.Random(seed * 1_000_003 + 1)
 
     span = timedelta(days=30).total_seconds()
     titles: set[str] = set()  # headlines in use: a chance repeat would be the same story
+    keys: set[tuple[str, ...]] = set()  # so would one in another phrasing (headline_key)
     for s in range(stories):
         story = make_story(rng)
-        while story.title.casefold() in titles:
+        while story.title.casefold() in titles or headline_key(story) in keys:
             story = make_story(rng)
         titles.add(story.title.casefold())
+        keys.add(headline_key(story))
         t0 = START + timedelta(seconds=rng.uniform(0, span))
         summary = base_summary(story, rng)
         label = f"story:{s}"
@@ -1704,6 +1879,10 @@ def labelled(seed: int = 7, stories: int = 600) -> list[Item]:
         for c, source in enumerate(rng.sample(SOURCES, n_copies)):
             when = t0 + timedelta(minutes=0 if c == 0 else rng.uniform(5, 36 * 60))
             title, text = copy_variant(story, summary, rng, c == 0, SITES[SOURCES.index(source)])
+            if c > 0 and rewording.random() < REWORD_SHARE:
+                title, text = reword(story, summary, rewording)
+                emit(label, kind, source, title, text, when, reworded=True)
+                continue
             emit(label, kind, source, title, text, when)
 
         if s % 4 == 0:
@@ -1716,28 +1895,36 @@ def labelled(seed: int = 7, stories: int = 600) -> list[Item]:
             for name in (slot, *COMPANIONS.get(slot, ())):
                 slots[name] = other[name]
             twin = make_story(rng, story.family, slots, story.phrasing)
-            if other[slot] not in story.slots.values() and twin.title.casefold() not in titles:
+            fresh = twin.title.casefold() not in titles and headline_key(twin) not in keys
+            if other[slot] not in story.slots.values() and fresh:
                 titles.add(twin.title.casefold())
+                keys.add(headline_key(twin))
                 when = t0 + timedelta(hours=rng.uniform(-30, 30))
                 for c, source in enumerate(rng.sample(SOURCES, rng.choice((1, 2)))):
                     title, text = copy_variant(twin, base_summary(twin, rng), rng, c == 0, "x")
                     emit(f"twin:{s}", "template", source, title, text, when + timedelta(hours=c))
         if s % 4 == 1 and story.family.followups:
-            # A follow-up on the same subject, a day or two later.
+            # A follow-up on the same subject, a day or two later (unless another story's
+            # follow-up already has this headline: that would be one story).
             ft, fb = rng.choice(story.family.followups)
             title = fill(ft, story.slots)
-            body = [fill(x, story.slots) for x in fb]
-            recap = story.sentences[0]
-            text = " ".join(
-                [*body, f"Earlier this week: {recap}" if rng.random() < 0.5 else "", rng.choice(CONTEXT)]
-            ).replace("  ", " ")
-            when = t0 + timedelta(hours=rng.uniform(6, 60))
-            for c, source in enumerate(rng.sample(SOURCES, rng.choice((1, 2)))):
-                t = title if c == 0 else title_case(title, ap_style=True)
-                emit(f"follow:{s}", "follow-up", source, t, text, when + timedelta(hours=c))
+            if title.casefold() not in titles:
+                titles.add(title.casefold())
+                body = [fill(x, story.slots) for x in fb]
+                recap = story.sentences[0]
+                text = " ".join(
+                    [*body, f"Earlier this week: {recap}" if rng.random() < 0.5 else "", rng.choice(CONTEXT)]
+                ).replace("  ", " ")
+                when = t0 + timedelta(hours=rng.uniform(6, 60))
+                for c, source in enumerate(rng.sample(SOURCES, rng.choice((1, 2)))):
+                    t = title if c == 0 else title_case(title, ap_style=True)
+                    emit(f"follow:{s}", "follow-up", source, t, text, when + timedelta(hours=c))
         if s % 10 == 2:
             for k, (title, text) in enumerate(_series(rng, s // 10)):
                 source = rng.choice(SOURCES)
+                if title.casefold() in titles:  # the same issue of the same series
+                    continue
+                titles.add(title.casefold())
                 emit(f"series:{s}:{k}", "series", source, title, text, t0 + timedelta(days=k * 0.5))
         if s % 10 == 7:
             title_t, text = _COLUMNS[(s // 10) % len(_COLUMNS)]

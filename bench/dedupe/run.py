@@ -60,13 +60,15 @@ def make_config(root: Path, title: float | None = None, text: float | None = Non
 
 
 @contextlib.contextmanager
-def title_floor(value: float | None) -> Iterator[None]:
-    """``_cluster`` builds its Thresholds from config, which has no floor: patch it in."""
-    if value is None:
+def judge_thresholds(floor: float | None, lead: float | None) -> Iterator[None]:
+    """``_cluster`` builds its Thresholds from config, which has neither the title
+    floor nor the opening-sentence threshold: patch them in."""
+    if floor is None and lead is None:
         yield
         return
+    fixed = {k: v for k, v in (("title_floor", floor), ("lead", lead)) if v is not None}
     original = pipeline.Thresholds
-    pipeline.Thresholds = functools.partial(Thresholds, title_floor=value)  # type: ignore[misc]
+    pipeline.Thresholds = functools.partial(Thresholds, **fixed)  # type: ignore[misc]
     try:
         yield
     finally:
@@ -98,6 +100,9 @@ class Score:
     false_merges: list[tuple[corpus.Item, corpus.Item]]
     missed: list[tuple[corpus.Item, corpus.Item]]
     seconds: float
+    # True pairs with a reworded copy in them, and the others: (merged, true).
+    reworded_pairs: tuple[int, int]
+    other_pairs: tuple[int, int]
 
     @property
     def met(self) -> bool:
@@ -130,14 +135,30 @@ def measure(items: list[corpus.Item], config: Config) -> Score:
                 if members[x].label != members[y].label:
                     false_merges.append((members[x], members[y]))
     missed: list[tuple[corpus.Item, corpus.Item]] = []
+    pairs = {True: [0, 0], False: [0, 0]}  # reworded or not: [merged, true]
     for members in labelled.values():
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
+                group = pairs[members[x].reworded or members[y].reworded]
+                group[1] += 1
                 if cluster_of[members[x].entry_id] != cluster_of[members[y].entry_id]:
                     missed.append((members[x], members[y]))
+                else:
+                    group[0] += 1
     precision = correct / predicted_pairs if predicted_pairs else 1.0
     recall = correct / true_pairs if true_pairs else 1.0
-    return Score(precision, recall, true_pairs, predicted_pairs, correct, false_merges, missed, seconds)
+    return Score(
+        precision,
+        recall,
+        true_pairs,
+        predicted_pairs,
+        correct,
+        false_merges,
+        missed,
+        seconds,
+        (pairs[True][0], pairs[True][1]),
+        (pairs[False][0], pairs[False][1]),
+    )
 
 
 def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
@@ -159,6 +180,11 @@ def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
         f"| recall | {score.recall:.4f} ({score.correct_pairs}/{score.true_pairs} true pairs)"
         f" | >= {RECALL_TARGET} | {'yes' if score.recall >= RECALL_TARGET else 'NO'} |"
     )
+    for name, (merged, true) in (
+        ("recall, pairs with a reworded headline", score.reworded_pairs),
+        ("recall, the other pairs", score.other_pairs),
+    ):
+        print(f"| {name} | {merged / true if true else 1.0:.4f} ({merged}/{true}) | | |")
     print()
     # Where the errors fall: false merges by the kinds of the two entries, misses by kind.
     wrong = Counter("+".join(sorted((a.kind, b.kind))) for a, b in score.false_merges)
@@ -186,36 +212,57 @@ def report_quality(items: list[corpus.Item], score: Score, show: int) -> None:
     print()
 
 
-SWEEP = (  # (title, text, title_floor); None keeps the default
-    (None, None, None),
-    (0.5, None, None),
-    (0.7, None, None),
-    (None, 0.4, None),
-    (None, 0.6, None),
-    (None, None, 0.2),
-    (None, None, 0.4),
-    (0.5, 0.4, 0.2),
-    (0.7, 0.6, 0.4),
+SWEEP = (  # (title, text, title floor, opening sentence); None keeps the default
+    (None, None, None, None),
+    (0.4, None, None, None),
+    (0.5, None, None, None),
+    (0.7, None, None, None),
+    (0.8, None, None, None),
+    (0.9, None, None, None),
+    (None, 0.3, None, None),
+    (None, 0.4, None, None),
+    (None, 0.6, None, None),
+    (None, 0.8, None, None),
+    (None, None, 0.2, None),
+    (None, None, 0.4, None),
+    (None, None, None, 0.5),
+    (None, None, None, 0.7),
+    (None, None, None, 0.9),
+    (None, None, None, 1.01),  # no merge on the opening sentence
+    (0.5, 0.4, 0.2, 0.7),
+    (0.7, 0.6, 0.4, 0.9),
 )
 
 
 def sweep(items: list[corpus.Item], root: Path) -> None:
     d, t = DedupeSettings(), Thresholds()
+
+    def shown(value: float | None, default: float) -> str:
+        if value is None:
+            return f"{default:g}"
+        return "off" if value > 1 else f"{value:g}"
+
     print(
         "threshold sweep (title = word overlap of titles, text = shingle overlap, floor = title overlap"
-        " below which text cannot merge):"
+        " below which text cannot merge, opening = overlap of the summaries' first sentences for a"
+        " reworded title; recall split as above):"
     )
     print()
-    print("| title | text | floor | precision | recall | false merges | missed pairs | targets met |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for title, text, floor in SWEEP:
-        with title_floor(floor):
+    print(
+        "| title | text | floor | opening | precision | recall | reworded | others | false merges"
+        " | missed pairs | targets met |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for title, text, floor, lead in SWEEP:
+        with judge_thresholds(floor, lead):
             s = measure(items, make_config(root, title, text))
-        mark = " (default)" if (title, text, floor) == (None, None, None) else ""
+        mark = " (default)" if (title, text, floor, lead) == (None, None, None, None) else ""
+        rw, other = s.reworded_pairs, s.other_pairs
         print(
-            f"| {title or d.title_threshold}{mark} | {text or d.text_threshold} | {floor or t.title_floor} |"
-            f" {s.precision:.4f} | {s.recall:.4f} | {len(s.false_merges)} | {len(s.missed)} |"
-            f" {'yes' if s.met else 'no'} |"
+            f"| {shown(title, d.title_threshold)}{mark} | {shown(text, d.text_threshold)} |"
+            f" {shown(floor, t.title_floor)} | {shown(lead, t.lead)} | {s.precision:.4f} | {s.recall:.4f} |"
+            f" {rw[0] / rw[1] if rw[1] else 1:.4f} | {other[0] / other[1] if other[1] else 1:.4f} |"
+            f" {len(s.false_merges)} | {len(s.missed)} | {'yes' if s.met else 'no'} |"
         )
     print()
 
@@ -243,6 +290,7 @@ class Timing:
     ms_mean: float
     ms_median: float
     ms_p95: float
+    cpu_mean: float  # this process's CPU time: less moved by other work on the machine
     candidates: float
     merged: int
 
@@ -280,8 +328,9 @@ def grow(store: Store, stream: Iterator[corpus.Arrival], until: corpus.datetime,
 
 def time_additions(
     store: Store, config: Config, adds: list[corpus.Arrival]
-) -> tuple[list[float], float, int]:
-    """Milliseconds per addition, mean candidates per addition, additions merged."""
+) -> tuple[list[float], list[float], float, int]:
+    """Milliseconds per addition (wall clock, CPU), mean candidates per addition,
+    additions merged."""
     seen: list[int] = []
     original = store.cluster_candidates
 
@@ -291,12 +340,14 @@ def time_additions(
         return out  # type: ignore[return-value]
 
     times: list[float] = []
+    cpu: list[float] = []
     store.cluster_candidates = counting  # type: ignore[method-assign,assignment]
     try:
         for a in adds:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             add(store, config, a.entry_id, a.entry, a.arrived)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
     finally:
         del store.cluster_candidates
     merged = sum(
@@ -304,7 +355,7 @@ def time_additions(
         for a in adds
         if store.db.execute("SELECT cluster_id != id FROM entries WHERE id = ?", (a.entry_id,)).fetchone()[0]
     )
-    return times, statistics.fmean(seen), merged
+    return times, cpu, statistics.fmean(seen), merged
 
 
 def measure_at(
@@ -320,7 +371,7 @@ def measure_at(
         "SELECT count(*) FROM entries WHERE published BETWEEN ? AND ?", (_ts(first), _ts(last))
     ).fetchone()[0]
     held = (datetime.fromisoformat(newest) - datetime.fromisoformat(oldest)).total_seconds() / 86400
-    times, candidates, merged = time_additions(store, config, batch)
+    times, cpu, candidates, merged = time_additions(store, config, batch)
     times.sort()
     return Timing(
         scenario,
@@ -331,6 +382,7 @@ def measure_at(
         statistics.fmean(times),
         statistics.median(times),
         times[int(len(times) * 0.95)],
+        statistics.fmean(cpu),
         candidates,
         merged,
     )
@@ -378,14 +430,14 @@ def scaling(root: Path, adds: int, quick: bool) -> None:
     print()
     print(
         "| store | stored | days held | entries/day | sources | in window | mean ms/entry | median | p95"
-        " | candidates/entry | merged |"
+        " | CPU ms/entry | candidates/entry | merged |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
             f"| {r.scenario.name} | {r.stored:,} | {r.held_days:.0f} | {r.scenario.per_day:,.0f} |"
             f" {r.scenario.sources} | {r.in_window:,} | {r.ms_mean:.2f} | {r.ms_median:.2f} |"
-            f" {r.ms_p95:.2f} | {r.candidates:.1f} | {r.merged}/{adds} |"
+            f" {r.ms_p95:.2f} | {r.cpu_mean:.2f} | {r.candidates:.1f} | {r.merged}/{adds} |"
         )
     by = {r.scenario: r for r in results}
     print()
@@ -399,7 +451,8 @@ def scaling(root: Path, adds: int, quick: bool) -> None:
             verdict = "sub-linear" if ratio < growth / 2 else "NOT sub-linear"
             print(
                 f"{how}: {growth:.1f}x the entries stored -> {ratio:.2f}x the time per added entry"
-                f" ({a.ms_mean:.2f} -> {b.ms_mean:.2f} ms; {verdict})"
+                f" ({a.ms_mean:.2f} -> {b.ms_mean:.2f} ms; {verdict}); CPU time"
+                f" {b.cpu_mean / a.cpu_mean:.2f}x ({a.cpu_mean:.2f} -> {b.cpu_mean:.2f} ms)"
             )
     print()
 
