@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from feeds.types import Entry, Rule, Source, Topic, TopicMatch
 
@@ -83,7 +84,29 @@ def _regexes(items: Iterable[str]) -> Terms:
     return tuple((r, regex_pattern(r)) for r in items)
 
 
+@lru_cache(maxsize=4096)
+def _any(terms: Terms) -> re.Pattern[str] | None:
+    """One pattern that matches where any of ``terms`` does, or None when they cannot
+    be joined (capturing groups, global inline flags)."""
+    parts: list[str] = []
+    for _name, pattern in terms:
+        if pattern.groups or pattern.flags & ~(re.IGNORECASE | re.UNICODE):
+            return None
+        parts.append(("(?i:" if pattern.flags & re.IGNORECASE else "(?:") + pattern.pattern + ")")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:
+        return None
+
+
 def _hits(terms: Terms, text: str) -> tuple[str, ...]:
+    """The terms found in ``text``. Most entries match none of a topic's terms, so one
+    joined pattern answers that first: classifying was a tenth of a worker's time."""
+    if not terms:
+        return ()
+    joined = _any(terms)
+    if joined is not None and joined.search(text) is None:
+        return ()
     return tuple(name for name, pattern in terms if pattern.search(text))
 
 

@@ -75,15 +75,21 @@ class _Ingest:
 _classifiers: dict[int, Classifier] = {}
 
 
-def _with_topics(entry: Entry, source: Source, config: Config) -> Entry:
-    """The entry's topics as if its own source were its only carrier, worked out
-    where it is parsed (a worker process, in a large run): that is what a new
-    entry gets, and classifying was a sixth of the main process's time."""
+def _classifier(config: Config) -> Classifier:
+    """The config's classifier, built once per process (a worker gets a copy of the
+    config with every document, so it is looked up by value)."""
     key = hash((config.topics, config.sources))
     classifier = _classifiers.get(key)
     if classifier is None:
         _classifiers.clear()
         classifier = _classifiers[key] = Classifier(config.topics, config.sources)
+    return classifier
+
+
+def _with_topics(entry: Entry, source: Source, classifier: Classifier) -> Entry:
+    """The entry's topics as if its own source were its only carrier, worked out
+    where it is parsed (a worker process, in a large run): that is what a new
+    entry gets, and classifying was a sixth of the main process's time."""
     return replace(entry, topics=classifier.classify(entry, [source]))
 
 
@@ -96,8 +102,9 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
                   partly_broken=feed.warnings[0] if feed.warnings else None)
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed)
+    classifier = _classifier(config)
     for data in feed.entries:
-        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, config))
+        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, classifier))
     return out
 
 
@@ -123,7 +130,8 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
             continue
         if data.date_from_mtime:
             out.warnings.append(f"{file.relpath}: no date found; using the file's modification time")
-        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, config))
+        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source,
+                                        _classifier(config)))
     return out
 
 

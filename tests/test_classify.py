@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from helpers import make_entry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.classify import Classifier, term_pattern
 from feeds.types import Person, Rule, Source, Topic
@@ -117,3 +119,17 @@ def test_fingerprint_changes_with_rules_and_sources() -> None:
 def test_term_pattern_rejects_empty_terms() -> None:
     with pytest.raises(ValueError):
         term_pattern("  ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["AI", "chip", "Intel", "net neutrality", "policy", "OpenAI",
+                                 "LLMs", "ban", "x-ray", "TSMC"]), min_size=1, max_size=5, unique=True),
+       st.text(alphabet=st.sampled_from(list("aiAI chipsIntel-net neutralitypolicyOpenbanxray.TSMC")),
+               max_size=60))
+def test_joined_prefilter_finds_what_the_terms_find(terms: list[str], text: str) -> None:
+    from feeds.classify import _hits, _terms, regex_pattern
+
+    compiled = (*_terms(terms), ("r", regex_pattern(r"\bpolic(y|ies)\b")))  # a group: no joining
+    assert _hits(compiled, text) == tuple(n for n, p in compiled if p.search(text))
+    plain = _terms(terms)
+    assert _hits(plain, text) == tuple(n for n, p in plain if p.search(text))
