@@ -611,13 +611,28 @@ BATCH_SECONDS = 5.0
 def _worker_pool(config: Config, sources: int) -> ProcessPoolExecutor | None:
     """Processes for parsing and rendering, or None for a small run. No process
     starts until the first task is submitted, so a run where every source
-    answers 304 starts none."""
+    answers 304 starts none. Each process gets the config once, when it starts:
+    sent with every document, it was pickled and unpickled a thousand times a
+    run on a thousand sources."""
     workers = config.settings.fetch.parse_workers
     if workers == 0 or sources < PARALLEL_MIN:
         return None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feeds.pipeline"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_start_worker, initargs=(config,))
+
+
+_worker_state: dict[str, Config] = {}
+
+
+def _start_worker(config: Config) -> None:
+    _worker_state["config"] = config
+
+
+def _ingest_in_worker(source: Source, result: Document | LocalFolder, now: datetime
+                      ) -> _Ingest | SourceError:
+    return ingest(_worker_state["config"], source, result, now)
 
 
 async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now: datetime,
@@ -644,7 +659,7 @@ async def _ingested(config: Config, fetcher: Fetcher, selection: _Selection, now
                 future = None
                 if isinstance(item.result, Document | LocalFolder):
                     try:
-                        future = loop.run_in_executor(pool, ingest, config, item.source, item.result, now)
+                        future = loop.run_in_executor(pool, _ingest_in_worker, item.source, item.result, now)
                     except BrokenExecutor:  # a worker was killed: the main process parses the rest
                         log.warning("a worker process died; source %s is parsed in the main process",
                                     item.source.id)
