@@ -67,6 +67,10 @@ retention_days = 90
 
 [fetch]
 concurrency = {concurrency}
+# Every corpus feed is on the one loopback server, where a deployment's sources are
+# on hundreds of hosts: the per-host limit (default 2) would otherwise be the
+# whole run's concurrency.
+per_host = {concurrency}
 connect_timeout = 10
 read_timeout = 30
 total_timeout = 60
@@ -733,7 +737,8 @@ def main(argv: list[str] | None = None) -> int:
         "versions": {"feeds": tool_version([str(feeds_bin), "--version"]).split()[-1],
                      "feeds_git": git_describe(), "reader": reader_version, "feedparser": fp_version},
         "server": {"kind": server.kind if server else None, "version": server_version if server else None},
-        "config": {"concurrency": args.concurrency, "reader_workers": args.reader_workers,
+        "config": {"concurrency": args.concurrency, "per_host": args.concurrency,
+                   "reader_workers": args.reader_workers,
                    "feeds_force_flag": has_force, "timeout_s": args.timeout},
         "corpus": {"dir": str(corpus_dir), **corpus_info},
         **summary,

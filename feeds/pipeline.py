@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import random
 import sqlite3
 from collections import deque
@@ -180,9 +181,10 @@ def ingest(config: Config, source: Source, result: Document | LocalFolder,
 
 def _process(config: Config, store: Store, classifier: Classifier, source: Source,
              result: Result, now: datetime, jitter: float,
-             ingested: _Ingest | SourceError | None = None) -> SourceOutcome:
+             ingested: _Ingest | SourceError | None = None,
+             known: SourceHealth | None = None) -> SourceOutcome:
     settings = config.settings.fetch
-    prev = reset_if_reconfigured(store.health(source.id), source)
+    prev = reset_if_reconfigured(known if known is not None else store.health(source.id), source)
     if isinstance(result, SourceError):
         health, events = after_failure(prev, source, settings, now, result, jitter)
         with store.transaction():
@@ -436,7 +438,17 @@ def _outputs_current(config: Config, store: Store, generation: int) -> list[Path
             return None
     except (ValueError, KeyError, TypeError):
         return None
-    return files if all(path.is_file() for path in files) else None
+    # One listing per folder: a stat per file was a thousand system calls a run.
+    listed: dict[Path, set[str]] = {}
+    for path in files:
+        if path.parent not in listed:
+            try:
+                listed[path.parent] = set(os.listdir(path.parent))
+            except OSError:
+                return None
+        if path.name not in listed[path.parent]:
+            return None
+    return files
 
 
 def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> list[bytes]:
@@ -595,6 +607,7 @@ class _Selection:
     skipped: list[SourceOutcome]  # not due, or gone
     urls: dict[str, str]  # adopted permanent redirects
     caches: dict[str, HttpCache]  # validators to send
+    health: dict[str, SourceHealth]  # as the run found it: one query, not one per source
 
 
 # Below this many sources a run parses in the main process: starting workers costs more.
@@ -716,7 +729,7 @@ def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
             reconfigured = source.id in health and health[source.id].config_url not in (None, source.url)
             caches[source.id] = HttpCache() if reconfigured else store.http_cache(source.id)
         chosen.append(source)
-    return _Selection(chosen, skipped, urls, caches)
+    return _Selection(chosen, skipped, urls, caches, health)
 
 
 async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datetime,
@@ -762,7 +775,8 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
         async for item, ingested in _ingested(config, fetcher, selection, now, pool):
             source, result = item.source, item.result
             try:
-                outcome = _process(config, store, classifier, source, result, now, rng.random(), ingested)
+                outcome = _process(config, store, classifier, source, result, now, rng.random(), ingested,
+                                   selection.health.get(source.id))
             except FeedsError:
                 raise
             except sqlite3.DatabaseError as exc:  # the state database itself: nothing can go on
@@ -771,7 +785,8 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
                 log.exception("internal error while processing source %s", source.id)
                 error = SourceError(source.id,
                                     f"internal error while processing: {type(exc).__name__}: {exc}")
-                outcome = _process(config, store, classifier, source, error, now, rng.random())
+                outcome = _process(config, store, classifier, source, error, now, rng.random(),
+                                   known=selection.health.get(source.id))
             outcome = replace(outcome, seconds=item.seconds)
             outcomes.append(outcome)
             log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
