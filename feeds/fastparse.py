@@ -20,6 +20,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,8 +114,11 @@ def _leaf(el: Any) -> str:
     return str(el.text or "")
 
 
-def _date(value: str) -> datetime | None:
-    parsed = _parse_date(value.strip()) if value.strip() else None
+# --- shared with parse.py's feedparser path ----------------------------------
+
+
+def utc_datetime(parsed: Any) -> datetime | None:
+    """A date as feedparser parses it (a UTC struct_time), as an aware datetime."""
     if not parsed:
         return None
     try:
@@ -123,21 +127,46 @@ def _date(value: str) -> datetime | None:
         return None
 
 
-def _length(value: str | None) -> int:
+def enclosure_length(value: Any) -> int:
     try:
         return max(0, int(str(value or "").strip() or 0))
     except ValueError:
         return 0
 
 
+def ttl_minutes(value: Any) -> int | None:
+    """An RSS <ttl>, if it is a plausible number of minutes."""
+    ttl = str(value or "").strip()
+    return int(ttl) if ttl.isdigit() and 0 < int(ttl) < 60 * 24 * 365 else None
+
+
+def entry_data(*, guid: str | None, link: str | None, title: TextBlock | None,
+               summary: TextBlock | None, content: TextBlock | None, published: datetime | None,
+               updated: datetime | None, authors: Iterable[Person], categories: Iterable[str],
+               enclosures: Iterable[Enclosure], language: str | None, base: str | None) -> EntryData:
+    """An item as both parse paths hand it on: a summary that only repeats the
+    content is dropped, ids and links are stripped, categories kept once."""
+    if content is not None and summary is not None and summary.value == content.value:
+        summary = None
+    return EntryData(
+        guid=guid.strip() if guid and guid.strip() else None,
+        link=link.strip() if link else None,
+        title=title, summary=summary, content=content, published=published, updated=updated,
+        authors=tuple(authors), categories=tuple(dict.fromkeys(categories)),
+        enclosures=tuple(enclosures), language=language, base=base,
+    )
+
+
+# --- what only the fast path needs --------------------------------------------
+
+
+def _date(value: str) -> datetime | None:
+    return utc_datetime(_parse_date(value.strip()) if value.strip() else None)
+
+
 def _no_attributes(el: Any, allowed: frozenset[str] = frozenset()) -> None:
     if any(name not in allowed for name in el.attrib):
         raise Unsupported(f"attribute on {el.tag}")
-
-
-def _ttl(value: str) -> int | None:
-    ttl = value.strip()
-    return int(ttl) if ttl.isdigit() and 0 < int(ttl) < 60 * 24 * 365 else None
 
 
 # --- RSS 2.0 ------------------------------------------------------------------
@@ -170,7 +199,7 @@ def _rss(root: Any, url: str) -> FeedData:
         elif el.tag == "language":
             language = _finish(_leaf(el))[0] or None
         elif el.tag == "ttl":
-            ttl = _ttl(_leaf(el))
+            ttl = ttl_minutes(_leaf(el))
     return FeedData(title=title, link=link, language=language, authors=(),
                     entries=tuple(entries), ttl=ttl)
 
@@ -231,7 +260,7 @@ def _rss_item(item: Any, url: str) -> EntryData:
             href = el.get("url")
             if href:  # feedparser keeps an RSS enclosure's URL as it is
                 enclosures.append(Enclosure(url=href, type=el.get("type") or "application/octet-stream",
-                                            length=_length(el.get("length"))))
+                                            length=enclosure_length(el.get("length"))))
         elif tag == f"{DC}creator":
             _no_attributes(el)
             name = _finish(_leaf(el))[0]
@@ -245,17 +274,13 @@ def _rss_item(item: Any, url: str) -> EntryData:
         raise Unsupported("several authors")
     if link is None and guid_is_link:  # feedparser: a permalink guid is the link if there is none
         link = guid
-    if content is not None and summary is not None and summary.value == content.value:
-        summary = None
-    return EntryData(
-        guid=guid.strip() if guid and guid.strip() else None,
-        link=link.strip() if link else None,
-        title=title, summary=summary, content=content,
+    return entry_data(
+        guid=guid, link=link, title=title, summary=summary, content=content,
         # feedparser answers a missing updated date with the published one
         published=published, updated=published,
-        authors=tuple(authors), categories=tuple(dict.fromkeys(categories)),
+        authors=authors, categories=categories, enclosures=enclosures,
         # parse.py reads the entry's base and language from its title's details
-        enclosures=tuple(enclosures), language=None, base=url if "title" in seen else None,
+        language=None, base=url if "title" in seen else None,
     )
 
 
@@ -312,7 +337,7 @@ def _atom_link(el: Any, base: str, link: str | None, enclosures: list[Enclosure]
         return href
     if rel == "enclosure" and href:
         enclosures.append(Enclosure(url=href, type=kind or "application/octet-stream",
-                                    length=_length(el.get("length"))))
+                                    length=enclosure_length(el.get("length"))))
     return link
 
 
@@ -399,14 +424,10 @@ def _atom_entry(entry: Any, feed_base: str, language: str | None, url: str) -> E
                 categories.append(term)
     if link is None and guid is not None:  # feedparser: the id is the link if there is none
         link = guid
-    if content is not None and summary is not None and summary.value == content.value:
-        summary = None
-    return EntryData(
-        guid=guid.strip() if guid and guid.strip() else None,
-        link=link.strip() if link else None,
-        title=title, summary=summary, content=content,
+    return entry_data(
+        guid=guid, link=link, title=title, summary=summary, content=content,
         published=published, updated=updated if f"{ATOM}updated" in seen else published,
-        authors=tuple(authors), categories=tuple(dict.fromkeys(categories)),
-        enclosures=tuple(enclosures), language=language if f"{ATOM}title" in seen else None,
+        authors=authors, categories=categories, enclosures=enclosures,
+        language=language if f"{ATOM}title" in seen else None,
         base=base if f"{ATOM}title" in seen else None,
     )

@@ -7,13 +7,11 @@ work happens once, in ``normalize``, with nh3.
 
 from __future__ import annotations
 
-import calendar
 import codecs
 import contextlib
 import io
 import re
 import xml.sax
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
@@ -21,7 +19,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from feeds.errors import ParseError
-from feeds.fastparse import fast_parse
+from feeds.fastparse import enclosure_length, entry_data, fast_parse, ttl_minutes, utc_datetime
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
 
 # feedparser resolves hrefs against xml:base itself; these headers tell it the
@@ -79,16 +77,6 @@ def _without_leading_space(body: bytes) -> bytes:
     return body
 
 
-def _date(value: Any) -> datetime | None:
-    """feedparser's parsed dates are UTC struct_time tuples."""
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, OSError, TypeError):
-        return None
-
-
 def _text(detail: Any, document_url: str | None = None, fallback: Any = None) -> TextBlock | None:
     if detail:
         value = detail.get("value")
@@ -127,13 +115,6 @@ def _people(obj: Any) -> tuple[Person, ...]:
     return tuple(people)
 
 
-def _length(value: Any) -> int:
-    try:
-        return max(0, int(str(value).strip() or 0))
-    except ValueError:
-        return 0
-
-
 def _entry(e: Any, document_url: str) -> EntryData:
     contents = e.get("content") or []
     # Prefer the HTML body when a feed carries several content elements.
@@ -143,8 +124,6 @@ def _entry(e: Any, document_url: str) -> EntryData:
         if content:
             break
     summary = _text(e.get("summary_detail"), document_url)
-    if content is not None and summary is not None and summary.value == content.value:
-        summary = None
     link = e.get("link")
     enclosures: list[Enclosure] = []
     for link_obj in e.get("links") or []:
@@ -152,7 +131,7 @@ def _entry(e: Any, document_url: str) -> EntryData:
             enclosures.append(Enclosure(
                 url=str(link_obj["href"]),
                 type=str(link_obj.get("type") or "application/octet-stream"),
-                length=_length(link_obj.get("length")),
+                length=enclosure_length(link_obj.get("length")),
             ))
     categories = []
     for tag in e.get("tags") or []:
@@ -160,17 +139,17 @@ def _entry(e: Any, document_url: str) -> EntryData:
         if term:
             categories.append(term)
     guid = e.get("id") or None
-    return EntryData(
-        guid=str(guid).strip() if guid and str(guid).strip() else None,
-        link=str(link).strip() if link else None,
+    return entry_data(
+        guid=str(guid) if guid else None,
+        link=str(link) if link else None,
         title=_text(e.get("title_detail"), document_url),
         summary=summary,
         content=content,
-        published=_date(e.get("published_parsed")) or _date(e.get("created_parsed")),
-        updated=_date(e.get("updated_parsed")),
+        published=utc_datetime(e.get("published_parsed")) or utc_datetime(e.get("created_parsed")),
+        updated=utc_datetime(e.get("updated_parsed")),
         authors=_people(e),
-        categories=tuple(dict.fromkeys(categories)),
-        enclosures=tuple(enclosures),
+        categories=categories,
+        enclosures=enclosures,
         language=(e.get("title_detail") or {}).get("language") or None,
         base=(e.get("title_detail") or {}).get("base") or None,
     )
@@ -264,7 +243,6 @@ def parse_with_feedparser(doc: Document) -> FeedData:
         warnings.append(f"feed is malformed ({reason}); {len(entries)} entries recovered")
     feed = parsed.get("feed") or {}
     title = _text(feed.get("title_detail"))
-    ttl = str(feed.get("ttl") or "").strip()
     return FeedData(
         title=title.value if title else None,
         link=feed.get("link") or None,
@@ -272,5 +250,5 @@ def parse_with_feedparser(doc: Document) -> FeedData:
         authors=_people(feed),
         entries=tuple(_entry(e, headers["content-location"]) for e in entries),
         warnings=tuple(warnings),
-        ttl=int(ttl) if ttl.isdigit() and 0 < int(ttl) < 60 * 24 * 365 else None,
+        ttl=ttl_minutes(feed.get("ttl")),
     )
