@@ -77,8 +77,8 @@ _classifiers: dict[int, Classifier] = {}
 
 
 def _classifier(config: Config) -> Classifier:
-    """The config's classifier, built once per process (a worker gets a copy of the
-    config with every document, so it is looked up by value)."""
+    """The config's classifier, built once per process and config (looked up by
+    value: the daemon reloads the config, and each worker holds its own copy)."""
     key = hash((config.topics, config.sources))
     classifier = _classifiers.get(key)
     if classifier is None:
@@ -123,6 +123,7 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
 
     out = _Ingest(warnings=list(folder.warnings))
     ctx = Context(source=source, base_url=config.settings.base_url, now=now)
+    classifier = _classifier(config)
     for file in folder.files:
         try:
             data = parse_article(file, source.id)
@@ -131,8 +132,7 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
             continue
         if data.date_from_mtime:
             out.warnings.append(f"{file.relpath}: no date found; using the file's modification time")
-        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source,
-                                        _classifier(config)))
+        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, classifier))
     return out
 
 
@@ -253,7 +253,16 @@ def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Class
         store.set_meta("rules", fingerprint)
 
 
-def build_views(config: Config, store: Store) -> list[FeedView]:
+def _topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
+    """Each topic's cluster ids (and the all-topics feed's), newest first: read once
+    per publication, for the feeds and their archives alike."""
+    topics = [t.id for t in config.topics]
+    ids = {t: store.cluster_ids_for(t) for t in topics}
+    ids[ALL_TOPIC] = store.cluster_ids_for(None)
+    return ids
+
+
+def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]]) -> list[FeedView]:
     from feeds.clusters import cluster_item
     from feeds.emit import FeedView
 
@@ -266,7 +275,7 @@ def build_views(config: Config, store: Store) -> list[FeedView]:
                    s.max_entries))
     sources = {src.id: src for src in config.sources}
     for topic_id, title, description, limit in topics:
-        ids = store.cluster_ids_for(None if topic_id == ALL_TOPIC else topic_id)
+        ids = topic_ids[topic_id]
         items = [cluster_item(c, sources) for c in store.clusters(ids[:limit])]
         pages = archive_pages(len(ids), limit)
         links = (("prev-archive", archive_url(s.base_url, topic_id, pages)),) if pages else ()
@@ -306,14 +315,15 @@ class ArchivePage:
     url: str
 
 
-def archive_plan(config: Config, store: Store, views: Sequence[FeedView]) -> list[ArchivePage]:
+def archive_plan(config: Config, views: Sequence[FeedView],
+                 topic_ids: dict[str, list[str]]) -> list[ArchivePage]:
     """Every topic's archive pages: full pages of stories counted from the oldest."""
     s = config.settings
     limits = {t.id: t.max_entries or s.max_entries for t in config.topics}
     out: list[ArchivePage] = []
     for view in views:
         size = limits.get(view.topic, s.max_entries)
-        ids = store.cluster_ids_for(None if view.topic == ALL_TOPIC else view.topic)
+        ids = topic_ids[view.topic]
         pages = archive_pages(len(ids), size)
         oldest_first = ids[::-1]
         for page in range(1, pages + 1):
@@ -334,10 +344,6 @@ def _archive_header(config: Config, view: FeedView, page: ArchivePage) -> FeedVi
     return replace(view, title=f"{view.title} (archive {page.page})", atom_url=page.url,
                    rss_url=page.url.removesuffix(".atom") + ".rss", items=[],
                    links=tuple(links), archive=True, hub=None)
-
-
-def archive_view(config: Config, store: Store, view: FeedView, page: ArchivePage) -> FeedView:
-    return _complete(_archive_job(config, store, view, page))
 
 
 @dataclass(frozen=True)
@@ -474,8 +480,7 @@ class _Renderer:
         self.pool = pool
         self.sink = sink
         self.pending: deque[tuple[tuple[Path, ...], FeedView | _ArchiveJob, tuple[str, ...],
-                                 Future[list[bytes]]]] = (
-            deque())
+                                 Future[list[bytes]]]] = deque()
 
     def add(self, paths: tuple[Path, ...], view: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> None:
         if self.pool is not None:
@@ -526,7 +531,8 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
     from feeds.opml import render_opml
     from feeds.pages import Site, render_index
 
-    views = build_views(config, store)
+    topic_ids = _topic_ids(config, store)
+    views = build_views(config, store, topic_ids)
     site = Site(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
     archived: set[Path] = set()
     fingerprints: dict[str, str] = {}
@@ -540,7 +546,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
                 renderer.add(tuple(out_dir / f"{view.topic}.{kind}" for kind in ("atom", "rss", "json")),
                              view, ("atom", "rss", "json"))
             by_topic = {v.topic: v for v in views}
-            for page in archive_plan(config, store, views):
+            for page in archive_plan(config, views, topic_ids):
                 # Pages are many and mostly unchanged: render only those whose stories changed.
                 stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
                 pair = (stem, stem.with_suffix(".rss"))

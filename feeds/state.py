@@ -738,7 +738,7 @@ class Store:
 
     def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
         """The ``limit`` clusters of a topic (None: all) seen first most recently."""
-        return self._clusters(self.cluster_ids_for(topic, limit))
+        return self.clusters(self.cluster_ids_for(topic, limit))
 
     def clusters_fingerprint(self, ids: Sequence[str]) -> str:
         """A digest of what the clusters' published form depends on: their members,
@@ -756,12 +756,12 @@ class Store:
         return digest.hexdigest()[:32]
 
     def clusters(self, ids: Sequence[str]) -> list[Cluster]:
-        return self._clusters(ids)
+        return clusters_from_rows(ids, self.cluster_rows(ids))
 
     def cluster_of(self, entry_id: str) -> Cluster | None:
         row = self.db.execute("SELECT cluster_id FROM entries WHERE id = ? OR cluster_id = ? LIMIT 1",
                               (entry_id, entry_id)).fetchone()
-        return self._clusters([row[0]])[0] if row else None
+        return self.clusters([row[0]])[0] if row else None
 
     def find_entries(self, text: str) -> list[str]:
         """Ids of entries whose id, cluster id, link or URL identity is ``text``."""
@@ -770,9 +770,6 @@ class Store:
             "SELECT id FROM entries WHERE id = ? OR cluster_id = ? OR url_key = ?"
             " OR json_extract(data, '$.link') = ? ORDER BY first_seen", (text, text, key, text))
         return [r[0] for r in rows]
-
-    def _clusters(self, ids: Sequence[str]) -> list[Cluster]:
-        return clusters_from_rows(ids, self.cluster_rows(ids))
 
     def cluster_rows(self, ids: Sequence[str]) -> list[ClusterRow]:
         """The stored rows of these clusters' members, undecoded (``clusters_from_rows``
