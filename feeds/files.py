@@ -17,7 +17,7 @@ import errno
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,13 +118,14 @@ class Staged:
         self._staged = []
 
     def add(self, path: Path, data: bytes) -> None:
+        self.adopt(path, stage_if_changed(path, data))
+
+    def adopt(self, path: Path, tmp: str | None) -> None:
+        """Take over ``tmp``, staged for ``path`` by ``stage_if_changed`` (perhaps in
+        another process); None: the target already holds the bytes."""
         self.paths.append(path)
-        try:
-            if path.stat().st_size == len(data) and path.read_bytes() == data:
-                return
-        except OSError:
-            pass
-        self._staged.append((_stage(path, data, sync=False), path))
+        if tmp is not None:
+            self._staged.append((tmp, path))
 
     def commit(self) -> list[Path]:
         """Make every staged file durable, then rename each over its target; return
@@ -157,6 +158,23 @@ def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
         for path, data in files.items():
             staged.add(path, data)
         return staged.commit()
+
+
+def stage_if_changed(path: Path, data: bytes) -> str | None:
+    """``data`` in a temp file beside ``path``, not yet fsynced (``Staged.commit``
+    does that), or None if ``path`` already holds exactly ``data``."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return None
+    except OSError:
+        pass
+    return _stage(path, data, sync=False)
+
+
+def discard_staged(temps: Iterable[str | None]) -> None:
+    for tmp in temps:
+        if tmp is not None:
+            _discard(tmp)
 
 
 def _fsync_file(staged: tuple[str, Path]) -> None:

@@ -7,6 +7,7 @@ fetcher and the output files; the clock comes in as ``now``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -26,7 +27,7 @@ from feeds.classify import Classifier
 from feeds.dedupe import entry_id, plan, story_key, url_identity
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
-from feeds.files import Staged
+from feeds.files import Staged, discard_staged, stage_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.polling import DUE_SLACK, is_due
 from feeds.similar import Thresholds, bands, judge, sketch
@@ -374,12 +375,19 @@ def _complete(job: FeedView | _ArchiveJob) -> FeedView:
     return replace(job.header, items=items)
 
 
-def _archive_fingerprint(config: Config, store: Store, view: FeedView, page: ArchivePage) -> str:
-    """Everything an archive page's bytes depend on, read without decoding entries."""
+def _archive_settings(config: Config) -> str:
+    """What every archive page's bytes depend on besides its stories: hashed once
+    per run, not per page (it names every source)."""
     s = config.settings
-    setting = [s.base_url, s.author, s.language, view.title, page.page < page.pages,
+    setting = [s.base_url, s.author, s.language,
                [(src.id, src.title, src.url, src.priority) for src in config.sources]]
-    return store.clusters_fingerprint(page.ids) + body_hash(repr(setting).encode())[:16]
+    return body_hash(repr(setting).encode())
+
+
+def _archive_fingerprint(store: Store, view: FeedView, page: ArchivePage, settings: str) -> str:
+    """Everything an archive page's bytes depend on, read without decoding entries."""
+    page_setting = repr([settings, view.title, page.page < page.pages]).encode()
+    return store.clusters_fingerprint(page.ids) + body_hash(page_setting)[:16]
 
 
 HEALTH_TOPIC = "health"
@@ -467,25 +475,42 @@ def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> list[bytes]:
     return [renderers[kind](view) for kind in kinds]
 
 
+def _render_staged(job: FeedView | _ArchiveJob, kinds: tuple[str, ...],
+                   paths: tuple[Path, ...]) -> list[str | None]:
+    """Render in a worker process and stage each changed file beside its target:
+    sending the pages' bytes back through a pipe cost both processes more than
+    writing them (a cold run renders hundreds of MB of archive pages). Returns
+    each file's temp file, or None where the target already holds the bytes."""
+    staged: list[str | None] = []
+    try:
+        for path, data in zip(paths, _render(job, kinds), strict=True):
+            staged.append(stage_if_changed(path, data))
+    except BaseException:
+        discard_staged(staged)
+        raise
+    return staged
+
+
 class _Renderer:
     """Renders views here, or in worker processes when given a pool: a cold run
-    renders every archive page, and feedgen is CPU-bound. Each file goes to
-    ``sink`` as soon as it is rendered, in the order the views were added; the
-    bytes are the same either way. At most ``AHEAD`` views wait in the pool, so
-    memory stays bounded however many pages there are."""
+    renders every archive page, and feedgen is CPU-bound. Every file goes into
+    ``staged`` in the order the views were added, and the bytes are the same
+    either way. At most ``AHEAD`` views wait in the pool, so memory stays bounded
+    however many pages there are."""
 
     AHEAD = 16
 
-    def __init__(self, pool: Executor | None, sink: Callable[[Path, bytes], None]) -> None:
+    def __init__(self, pool: Executor | None, staged: Staged) -> None:
         self.pool = pool
-        self.sink = sink
+        self.staged = staged
         self.pending: deque[tuple[tuple[Path, ...], FeedView | _ArchiveJob, tuple[str, ...],
-                                 Future[list[bytes]]]] = deque()
+                                 Future[list[str | None]]]] = deque()
 
     def add(self, paths: tuple[Path, ...], view: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> None:
         if self.pool is not None:
             try:
-                self.pending.append((paths, view, kinds, self.pool.submit(_render, view, kinds)))
+                future = self.pool.submit(_render_staged, view, kinds, paths)
+                self.pending.append((paths, view, kinds, future))
             except BrokenExecutor:
                 self.pool = None
             else:
@@ -493,25 +518,34 @@ class _Renderer:
                     self._collect()
                 return
         self.finish()  # keep the order
-        self._emit(paths, _render(view, kinds))
+        self._here(paths, view, kinds)
 
-    def _emit(self, paths: tuple[Path, ...], rendered: list[bytes]) -> None:
-        for path, data in zip(paths, rendered, strict=True):
-            self.sink(path, data)
+    def _here(self, paths: tuple[Path, ...], view: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> None:
+        for path, data in zip(paths, _render(view, kinds), strict=True):
+            self.staged.add(path, data)
 
     def _collect(self) -> None:
         paths, view, kinds, future = self.pending.popleft()
         try:
-            rendered = future.result()
+            temps = future.result()
         except BrokenExecutor:  # a worker the kernel killed: render the rest here
             log.warning("a worker process died while rendering; rendering in the main process")
             self.pool = None
-            rendered = _render(view, kinds)
-        self._emit(paths, rendered)
+            self._here(paths, view, kinds)
+            return
+        for path, tmp in zip(paths, temps, strict=True):
+            self.staged.adopt(path, tmp)
 
     def finish(self) -> None:
         while self.pending:
             self._collect()
+
+    def abandon(self) -> None:
+        """After a failure: wait for the pages still rendering and remove their temp files."""
+        while self.pending:
+            future = self.pending.popleft()[3]
+            with contextlib.suppress(Exception):
+                discard_staged(future.result())
 
 
 def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple[list[str], int]:
@@ -541,25 +575,13 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
     # of old and new, and no rendered file waits in memory.
     try:
         with Staged() as staged:
-            renderer = _Renderer(pool, staged.add)
-            for view in views:
-                renderer.add(tuple(out_dir / f"{view.topic}.{kind}" for kind in ("atom", "rss", "json")),
-                             view, ("atom", "rss", "json"))
-            by_topic = {v.topic: v for v in views}
-            for page in archive_plan(config, views, topic_ids):
-                # Pages are many and mostly unchanged: render only those whose stories changed.
-                stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
-                pair = (stem, stem.with_suffix(".rss"))
-                archived.update(pair)
-                key = f"archive:{page.topic}:{page.page}"
-                fingerprint = _archive_fingerprint(config, store, by_topic[page.topic], page)
-                if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
-                    continue
-                renderer.add(pair, _archive_job(config, store, by_topic[page.topic], page), ("atom", "rss"))
-                fingerprints[key] = fingerprint
-            renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),
-                         ("atom", "rss"))
-            renderer.finish()
+            renderer = _Renderer(pool, staged)
+            try:
+                _render_feeds(config, store, views, topic_ids, renderer, archived, fingerprints)
+                renderer.finish()
+            except BaseException:
+                renderer.abandon()
+                raise
             listed = [v for v in views if v.topic not in {t.id for t in config.topics if not t.index}]
             staged.add(out_dir / "index.html", render_index(site, listed))
             staged.add(out_dir / "sources.opml", render_opml(config))
@@ -581,6 +603,31 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
     _remove_stale_pages(out_dir / "articles", {p for p in files if "articles" in p.parts}, "*.html")
     _remove_stale_pages(out_dir / "archive", archived, "*.*")
     return written, unchanged
+
+
+def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids: dict[str, list[str]],
+                  renderer: _Renderer, archived: set[Path], fingerprints: dict[str, str]) -> None:
+    """The topic feeds, the archive pages whose stories changed, and the health feed."""
+    s = config.settings
+    out_dir = s.output_dir
+    for view in views:
+        renderer.add(tuple(out_dir / f"{view.topic}.{kind}" for kind in ("atom", "rss", "json")),
+                     view, ("atom", "rss", "json"))
+    by_topic = {v.topic: v for v in views}
+    settings = _archive_settings(config)
+    for page in archive_plan(config, views, topic_ids):
+        # Pages are many and mostly unchanged: render only those whose stories changed.
+        stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
+        pair = (stem, stem.with_suffix(".rss"))
+        archived.update(pair)
+        key = f"archive:{page.topic}:{page.page}"
+        fingerprint = _archive_fingerprint(store, by_topic[page.topic], page, settings)
+        if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
+            continue
+        renderer.add(pair, _archive_job(config, store, by_topic[page.topic], page), ("atom", "rss"))
+        fingerprints[key] = fingerprint
+    renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),
+                 ("atom", "rss"))
 
 
 def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes]:

@@ -4,17 +4,22 @@ nothing but time: the main process parses and renders what they would have."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import multiprocessing
 import os
 import random
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import DATA, FeedServer
 
+import feeds.errors
+import feeds.files
 import feeds.pipeline
 from feeds.config import load_config
 from feeds.fetch import HttpFetcher
@@ -58,3 +63,46 @@ async def run(config: Any, store: Store) -> Any:
     return await asyncio.wait_for(feeds.pipeline.run_once(
         config, store=store, fetcher=HttpFetcher(config.settings.fetch),
         now=datetime(2026, 11, 27, 12, tzinfo=UTC), rng=random.Random(1)), 120)
+
+
+def _no_space_for_page_3_rss() -> None:
+    """A worker's initializer: staging the RSS of archive page 3 fails as on a full disk."""
+    stage = feeds.files._stage
+
+    def failing(path: Path, data: bytes, *, sync: bool = True) -> str:
+        if path.name == "3.rss":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return stage(path, data, sync=sync)
+
+    feeds.files._stage = failing
+
+
+def test_pages_staged_by_workers_are_removed_when_publishing_fails(make_project: Any,
+                                                                   server: FeedServer) -> None:
+    """Workers stage the pages they render. When one cannot be written, publishing
+    fails with its name, and leaves no temp file (those of the pages rendered
+    before it and of those still rendering) and no output changed."""
+    names = sorted(p.name for p in (DATA / "corpus").iterdir() if p.suffix in (".rss", ".atom", ".xml"))[:10]
+    for name in names:
+        server.add(f"/c/{name}", (DATA / "corpus" / name).read_bytes(), content_type="application/xml")
+    project = make_project("fail")
+    project.write_feeds(max_entries=5)
+    project.write_sources([{"id": f"s{n}", "url": server.url(f"/c/{name}")} for n, name in enumerate(names)])
+    config = load_config(project.root)
+    with Store(config.settings.state_path) as store:
+        asyncio.run(run(config, store))
+        before = {p: p.read_bytes() for p in project.public.rglob("*") if p.is_file()}
+        pages = sorted((project.public / "archive" / "all").iterdir())
+        assert len(pages) >= 16
+        for page in pages:  # every page must be rendered again
+            page.unlink()
+        store.touch()
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_no_space_for_page_3_rss) as pool, \
+                pytest.raises(feeds.errors.EmitError) as caught:
+            feeds.pipeline.publish(config, store, pool)
+    assert "archive/all/3.rss" in str(caught.value)
+    assert "No space left on device" in str(caught.value)
+    left = {p: p.read_bytes() for p in project.public.rglob("*") if p.is_file()}
+    assert [p.name for p in left if p.name.endswith(".tmp")] == []
+    assert left == {p: b for p, b in before.items() if p not in pages}
