@@ -8,7 +8,7 @@ its own generator because some feedgen setters write to both formats at once
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape as xml_escape
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from lxml import etree
 
 from feeds import __version__
 from feeds.errors import EmitError
@@ -84,7 +85,50 @@ def _base(view: FeedView) -> FeedGenerator:
     return fg
 
 
-def render_atom(view: FeedView) -> bytes:
+class Fragments:
+    """Entries already rendered, by format: an entry is in the archive of "all" and
+    in those of its topics, and serialising its HTML is most of what rendering
+    costs. Pages rendered with the same ``Fragments`` reuse them; the bytes are
+    those of rendering each page whole (tests check it)."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, str], tuple[Item, bytes]] = {}
+
+    def get(self, kind: str, item: Item, render: Callable[[Item], bytes]) -> bytes:
+        key = (kind, item.id)
+        hit = self._done.get(key)
+        if hit is not None and (hit[0] is item or hit[0] == item):
+            return hit[1]
+        data = render(item)
+        self._done[key] = (item, data)
+        return data
+
+
+def _spliced(head: bytes, close: bytes, items: Sequence[Item], kind: str,
+             render: Callable[[Item], bytes], fragments: Fragments | None) -> bytes:
+    """``head`` (a document rendered without entries) with each item's entry put in
+    before ``close``, the tag that follows the entries."""
+    at = head.rindex(close)
+    cache = fragments or Fragments()
+    return b"".join([head[:at], *(cache.get(kind, i, render) for i in ordered_items(items)), head[at:]])
+
+
+def _entry_bytes(data: bytes, open_tag: bytes, close: bytes) -> bytes:
+    """The entry of a one-entry document, with its indentation and line end."""
+    return data[data.index(open_tag) + 1 : data.rindex(close)]
+
+
+def render_atom(view: FeedView, fragments: Fragments | None = None) -> bytes:
+    fg = _atom_feed(view)
+    try:
+        return _spliced(bytes(fg.atom_str(pretty=True)), b"</feed>", view.items, "atom",
+                        _atom_entry, fragments)
+    except (ValueError, TypeError) as exc:
+        raise EmitError(view.topic, f"cannot render Atom: {exc}") from None
+
+
+def _atom_feed(view: FeedView) -> FeedGenerator:
+    """The feed's own elements, without its entries."""
     fg = _base(view)
     fg.id(view.atom_url)
     fg.updated(view.updated)
@@ -99,49 +143,79 @@ def render_atom(view: FeedView) -> bytes:
     if view.archive:
         fg.register_extension("feeds_history", _ArchiveMark, atom=True, rss=False)
     fg.link(href=view.site_url, rel="alternate", type="text/html")
-    for item in ordered_items(view.items):
-        e = item.entry
-        fe = fg.add_entry(order="append")
-        fe.id(item.id)
-        fe.title(e.title)
-        fe.published(e.published)
-        fe.updated(e.updated)
-        for a in e.authors:
-            person: dict[str, str] = {"name": a.name}
-            if a.email:
-                person["email"] = a.email
-            if a.uri:
-                person["uri"] = a.uri
-            fe.author(person)
-        if e.link:
-            # Written without rel, which Atom reads as alternate (see _AtomEntryExtras).
-            fe.link(href=e.link, rel="alternate")
-        fe.register_extension("feeds_atom", _AtomEntryExtras, atom=True, rss=False)
-        extras: _AtomEntryExtras = fe.feeds_atom
-        for enc in e.enclosures:
-            extras.links.append({"href": enc.url, "rel": "enclosure", "type": enc.type,
-                                 "length": str(enc.length)})
-        for other in item.related:
-            if other.url and other.url != e.link:
-                extras.links.append({"href": other.url, "rel": "related", "title": other.title})
-        for c in e.categories:
-            fe.category(term=c)
-        if e.summary_html and e.summary_html != e.content_html:
-            fe.summary(e.summary_html, type="html")
-        content = e.content_html
-        if not content and not e.link:
-            # An Atom entry without an alternate link must have content.
-            content = e.summary_html or text_to_html(e.title)
-        if content:
-            fe.content(content, type="html")
-        if item.source_url:
-            # The source feed's own id and updated are not kept: its URL stands in
-            # for the id, and it was updated at least when this entry was.
-            extras.source = (item.source_url, item.source_title, e.updated.isoformat())
-    try:
-        return bytes(fg.atom_str(pretty=True))
-    except (ValueError, TypeError) as exc:
-        raise EmitError(view.topic, f"cannot render Atom: {exc}") from None
+    return fg
+
+
+_scratch: dict[str, FeedGenerator] = {}
+_ATOM = "http://www.w3.org/2005/Atom"
+_RSS_NAMESPACES = {"dc": "http://purl.org/dc/elements/1.1/", "atom": _ATOM,
+                   "content": "http://purl.org/rss/1.0/modules/content/"}
+
+
+def _scratch_feed(kind: str) -> FeedGenerator:
+    """A feed of each format to build entries with (it gives them their extensions).
+    Only the entry is serialised: a document around each one cost as much as the
+    entry. Rendering is single-threaded in each process (pages render in worker
+    processes, not threads)."""
+    fg = _scratch.get(kind)
+    if fg is None:
+        fg = FeedGenerator()
+        if kind == "rss":
+            fg.load_extension("dc", atom=False, rss=True)
+        _scratch[kind] = fg
+    return fg
+
+
+def _atom_entry(item: Item) -> bytes:
+    fg = _scratch_feed("atom")
+    fe = _add_atom_entry(fg, item)
+    fg.remove_entry(fe)
+    # Serialised where feedgen puts it, so that indentation and namespaces match.
+    feed = etree.Element("feed", xmlns=_ATOM)
+    feed.append(fe.atom_entry())
+    return _entry_bytes(etree.tostring(feed, pretty_print=True, encoding="UTF-8"), b"\n  <entry>", b"</feed>")
+
+
+def _add_atom_entry(fg: FeedGenerator, item: Item) -> Any:
+    e = item.entry
+    fe = fg.add_entry(order="append")
+    fe.id(item.id)
+    fe.title(e.title)
+    fe.published(e.published)
+    fe.updated(e.updated)
+    for a in e.authors:
+        person: dict[str, str] = {"name": a.name}
+        if a.email:
+            person["email"] = a.email
+        if a.uri:
+            person["uri"] = a.uri
+        fe.author(person)
+    if e.link:
+        # Written without rel, which Atom reads as alternate (see _AtomEntryExtras).
+        fe.link(href=e.link, rel="alternate")
+    fe.register_extension("feeds_atom", _AtomEntryExtras, atom=True, rss=False)
+    extras: _AtomEntryExtras = fe.feeds_atom
+    for enc in e.enclosures:
+        extras.links.append({"href": enc.url, "rel": "enclosure", "type": enc.type,
+                             "length": str(enc.length)})
+    for other in item.related:
+        if other.url and other.url != e.link:
+            extras.links.append({"href": other.url, "rel": "related", "title": other.title})
+    for c in e.categories:
+        fe.category(term=c)
+    if e.summary_html and e.summary_html != e.content_html:
+        fe.summary(e.summary_html, type="html")
+    content = e.content_html
+    if not content and not e.link:
+        # An Atom entry without an alternate link must have content.
+        content = e.summary_html or text_to_html(e.title)
+    if content:
+        fe.content(content, type="html")
+    if item.source_url:
+        # The source feed's own id and updated are not kept: its URL stands in
+        # for the id, and it was updated at least when this entry was.
+        extras.source = (item.source_url, item.source_title, e.updated.isoformat())
+    return fe
 
 
 class _AtomEntryExtras(BaseEntryExtension):  # type: ignore[misc]
@@ -169,7 +243,18 @@ class _AtomEntryExtras(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
 
-def render_rss(view: FeedView) -> bytes:
+def render_rss(view: FeedView, fragments: Fragments | None = None) -> bytes:
+    fg = _rss_feed(view)
+    try:
+        data = _spliced(bytes(fg.rss_str(pretty=True)), b"  </channel>", view.items, "rss",
+                        _rss_item, fragments)
+    except (ValueError, TypeError) as exc:
+        raise EmitError(view.topic, f"cannot render RSS: {exc}") from None
+    return _rss_links_added(view, data)
+
+
+def _rss_feed(view: FeedView) -> FeedGenerator:
+    """The channel's own elements, without its items."""
     fg = _base(view)
     fg.load_extension("dc", atom=False, rss=True)
     fg.description(view.description or view.title)
@@ -178,36 +263,49 @@ def render_rss(view: FeedView) -> bytes:
     fg.link(href=view.rss_url, rel="self", type="application/rss+xml")
     # feedgen makes the channel <link> from the last link() call.
     fg.link(href=view.site_url, rel="alternate")
-    for item in ordered_items(view.items):
-        e = item.entry
-        fe = fg.add_entry(order="append")
-        fe.guid(item.id, permalink=False)
-        fe.title(e.title)
-        fe.pubDate(e.published)
-        if e.link:
-            fe.link(href=e.link)
-        # RSS <author> must be an e-mail address; dc:creator takes a name.
-        for a in e.authors:
-            fe.dc.dc_creator(a.name)
-        if e.enclosures:  # RSS allows one enclosure per item
-            enc = e.enclosures[0]
-            fe.enclosure(url=enc.url, length=str(enc.length), type=enc.type)
-        for c in e.categories:
-            fe.category(term=c)
-        fe.description(e.summary_html or e.content_html or text_to_html(e.title))
-        if e.content_html:
-            fe.content(e.content_html)
-        if item.source_url:
-            fe.source(url=item.source_url, title=item.source_title)
-    try:
-        data = bytes(fg.rss_str(pretty=True))
-    except (ValueError, TypeError) as exc:
-        raise EmitError(view.topic, f"cannot render RSS: {exc}") from None
+    return fg
+
+
+def _rss_links_added(view: FeedView, data: bytes) -> bytes:
     links = ([("hub", view.hub)] if view.hub else []) + [
         (rel, href.removesuffix(".atom") + ".rss") for rel, href in view.links]
     if links or view.archive:
         data = _with_rss_links(data, links, view.archive)
     return data
+
+
+def _rss_item(item: Item) -> bytes:
+    fg = _scratch_feed("rss")
+    fe = _add_rss_item(fg, item)
+    fg.remove_entry(fe)
+    rss = etree.Element("rss", version="2.0", nsmap=_RSS_NAMESPACES)
+    etree.SubElement(rss, "channel").append(fe.rss_entry())
+    return _entry_bytes(etree.tostring(rss, pretty_print=True, encoding="UTF-8"), b"\n    <item>",
+                        b"  </channel>")
+
+
+def _add_rss_item(fg: FeedGenerator, item: Item) -> Any:
+    e = item.entry
+    fe = fg.add_entry(order="append")
+    fe.guid(item.id, permalink=False)
+    fe.title(e.title)
+    fe.pubDate(e.published)
+    if e.link:
+        fe.link(href=e.link)
+    # RSS <author> must be an e-mail address; dc:creator takes a name.
+    for a in e.authors:
+        fe.dc.dc_creator(a.name)
+    if e.enclosures:  # RSS allows one enclosure per item
+        enc = e.enclosures[0]
+        fe.enclosure(url=enc.url, length=str(enc.length), type=enc.type)
+    for c in e.categories:
+        fe.category(term=c)
+    fe.description(e.summary_html or e.content_html or text_to_html(e.title))
+    if e.content_html:
+        fe.content(e.content_html)
+    if item.source_url:
+        fe.source(url=item.source_url, title=item.source_title)
+    return fe
 
 
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"

@@ -15,12 +15,12 @@ import os
 import random
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from feeds import __version__
 from feeds.classify import Classifier
@@ -349,30 +349,61 @@ def _archive_header(config: Config, view: FeedView, page: ArchivePage) -> FeedVi
 
 @dataclass(frozen=True)
 class _ArchiveJob:
-    """An archive page before its entries are decoded: decoding them is most of
-    the cost of a page besides rendering, so it is done where the page is rendered
-    (a worker process, in a large run)."""
+    """Archive pages before their entries are decoded, rendered together: decoding
+    is most of the cost of a page besides rendering, so it is done where the pages
+    are rendered (a worker process, in a large run), once per job; and an entry is
+    on a page of "all" and of each of its topics, so a job holds pages of about
+    the same time and renders each entry once (``Fragments``)."""
 
-    header: FeedView
-    ids: Sequence[str]
-    rows: list[ClusterRow]
+    pages: Sequence[tuple[FeedView, Sequence[str]]]  # each page's header and cluster ids
+    rows: list[ClusterRow]  # the members of every cluster of those pages
     sources: dict[str, Source]  # those the rows name
 
 
-def _archive_job(config: Config, store: Store, view: FeedView, page: ArchivePage) -> _ArchiveJob:
-    rows = store.cluster_rows(page.ids)
+# Stories rendered per job, counting each page's: large enough that most of a
+# job's entries are on several of its pages, small enough that two workers share
+# the pages evenly and a job's rows stay a few MB.
+ARCHIVE_JOB_STORIES = 1000
+
+
+_Page: TypeAlias = "tuple[FeedView, ArchivePage, tuple[Path, ...]]"  # the topic's view, the page, its files
+
+
+def _archive_jobs(config: Config, store: Store, pages: list[_Page],
+                  order: dict[str, int]) -> Iterator[tuple[tuple[Path, ...], _ArchiveJob]]:
+    """``pages`` in jobs of about ``ARCHIVE_JOB_STORIES`` stories, each job pages
+    whose oldest stories are near one another in ``order`` (the all-topics order),
+    with the files of its pages."""
+    pages = sorted(pages, key=lambda p: (order.get(p[1].ids[0], 0) if p[1].ids else 0, p[1].topic))
+    job: list[_Page] = []
+    stories = 0
+    for page in pages:
+        job.append(page)
+        stories += len(page[1].ids)
+        if stories >= ARCHIVE_JOB_STORIES:
+            yield _archive_job(config, store, job)
+            job, stories = [], 0
+    if job:
+        yield _archive_job(config, store, job)
+
+
+def _archive_job(config: Config, store: Store, pages: list[_Page]) -> tuple[tuple[Path, ...], _ArchiveJob]:
+    ids = list(dict.fromkeys(i for _view, page, _files in pages for i in page.ids))
+    rows = store.cluster_rows(ids)
     named = {r[6] for r in rows} | {sid for r in rows for sid in (r[5] or "").split()}
     sources = {src.id: src for src in config.sources if src.id in named}
-    return _ArchiveJob(_archive_header(config, view, page), page.ids, rows, sources)
+    files = tuple(f for _view, _page, pair in pages for f in pair)
+    return files, _ArchiveJob([(_archive_header(config, view, page), page.ids) for view, page, _f in pages],
+                              rows, sources)
 
 
-def _complete(job: FeedView | _ArchiveJob) -> FeedView:
-    if not isinstance(job, _ArchiveJob):
-        return job
+def _archive_views(job: _ArchiveJob) -> list[FeedView]:
     from feeds.clusters import cluster_item
 
-    items = [cluster_item(c, job.sources) for c in clusters_from_rows(job.ids, job.rows)]
-    return replace(job.header, items=items)
+    ids = list(dict.fromkeys(i for _header, page_ids in job.pages for i in page_ids))
+    items = {c.id: cluster_item(c, job.sources) for c in clusters_from_rows(ids, job.rows)}
+    return [replace(header, items=[items[i] for i in page_ids if i in items])
+            for header, page_ids in job.pages]
 
 
 def _archive_settings(config: Config) -> str:
@@ -466,13 +497,16 @@ def _outputs_current(config: Config, store: Store, generation: int) -> list[Path
 
 
 def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> list[bytes]:
-    """One view in the given formats. Pure, so that it can run in a worker process."""
-    from feeds.emit import render_atom, render_rss
+    """A view, or each page of an archive job, in the given formats. Pure, so that
+    it can run in a worker process."""
+    from feeds.emit import Fragments, render_atom, render_rss
     from feeds.jsonfeed import render_json
 
-    view = _complete(job)
-    renderers = {"atom": render_atom, "rss": render_rss, "json": render_json}
-    return [renderers[kind](view) for kind in kinds]
+    views = _archive_views(job) if isinstance(job, _ArchiveJob) else [job]
+    fragments = Fragments()
+    renderers = {"atom": lambda v: render_atom(v, fragments), "rss": lambda v: render_rss(v, fragments),
+                 "json": render_json}
+    return [renderers[kind](view) for view in views for kind in kinds]
 
 
 def _render_staged(job: FeedView | _ArchiveJob, kinds: tuple[str, ...],
@@ -498,7 +532,7 @@ class _Renderer:
     either way. At most ``AHEAD`` views wait in the pool, so memory stays bounded
     however many pages there are."""
 
-    AHEAD = 16
+    AHEAD = 4
 
     def __init__(self, pool: Executor | None, staged: Staged) -> None:
         self.pool = pool
@@ -615,6 +649,7 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
                      view, ("atom", "rss", "json"))
     by_topic = {v.topic: v for v in views}
     settings = _archive_settings(config)
+    changed: list[_Page] = []
     for page in archive_plan(config, views, topic_ids):
         # Pages are many and mostly unchanged: render only those whose stories changed.
         stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
@@ -624,8 +659,11 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
         fingerprint = _archive_fingerprint(store, by_topic[page.topic], page, settings)
         if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
             continue
-        renderer.add(pair, _archive_job(config, store, by_topic[page.topic], page), ("atom", "rss"))
+        changed.append((by_topic[page.topic], page, pair))
         fingerprints[key] = fingerprint
+    order = {cid: n for n, cid in enumerate(reversed(topic_ids[ALL_TOPIC]))}
+    for files, job in _archive_jobs(config, store, changed, order):
+        renderer.add(files, job, ("atom", "rss"))
     renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),
                  ("atom", "rss"))
 

@@ -127,3 +127,81 @@ def test_emit_then_parse_keeps_id_title_link_and_dates(title: str, path: str, pu
         assert datetime(*e.published_parsed[:6]).replace(tzinfo=UTC) == published
     atom_entry = feedparser.parse(render_atom(view([it]))).entries[0]
     assert datetime(*atom_entry.updated_parsed[:6]).replace(tzinfo=UTC) == updated
+
+
+def whole_document(view: FeedView, kind: str) -> bytes:
+    """The straightforward path: feedgen renders the document with every entry in it."""
+    from feeds.emit import (
+        _add_atom_entry,
+        _add_rss_item,
+        _atom_feed,
+        _rss_feed,
+        _rss_links_added,
+        ordered_items,
+    )
+
+    fg = _atom_feed(view) if kind == "atom" else _rss_feed(view)
+    for it in ordered_items(view.items):
+        (_add_atom_entry if kind == "atom" else _add_rss_item)(fg, it)
+    if kind == "atom":
+        return bytes(fg.atom_str(pretty=True))
+    return _rss_links_added(view, bytes(fg.rss_str(pretty=True)))
+
+
+html = st.sampled_from(["", "<p>a &amp; b</p>", "<p>x</p>\n<pre>  code\n</pre>", "plain <b>bold</b>",
+                        "</feed></channel>", "<![CDATA[x]]>"])
+
+
+@st.composite
+def items(draw: st.DrawFn, n: int) -> Item:
+    published = draw(moments)
+    entry = make_entry(
+        item_key=f"guid:{n}", title=" ".join(draw(text).split()),
+        link=draw(st.one_of(st.none(), st.just(f"https://e.test/{n}"))),
+        url_key=None, summary_html=draw(html), content_html=draw(html),
+        published=published, updated=published + timedelta(seconds=draw(st.integers(0, 10**6))),
+        authors=tuple(Person(a, e) for a, e in draw(
+            st.lists(st.tuples(text, st.sampled_from(["", "a@e.test"])), max_size=2))),
+        categories=tuple(draw(st.lists(text, max_size=3, unique=True))),
+        enclosures=tuple(Enclosure(f"https://e.test/{n}.mp3", "audio/mpeg", k)
+                         for k in draw(st.lists(st.integers(0, 10**6), max_size=2))))
+    related = tuple(Related(t, u) for t, u in draw(st.lists(
+        st.tuples(text, st.sampled_from([None, "https://r.test/1"])), max_size=2)))
+    source = draw(st.sampled_from([("Source & Co", "https://e.test/feed"), ("S", None)]))
+    return Item(f"urn:uuid:00000000-0000-4000-8000-{n:012d}", entry, *source, related=related)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 6).flatmap(lambda k: st.tuples(*(items(n) for n in range(k)))),
+       st.booleans(), st.booleans(), st.booleans())
+def test_pages_spliced_from_rendered_entries_are_the_whole_documents(
+        drawn: tuple[Item, ...], archive: bool, hub: bool, shared: bool) -> None:
+    """Entries are rendered one at a time and put into the document feedgen renders
+    without them; reusing them across pages (``Fragments``) changes no byte."""
+    from dataclasses import replace
+
+    from feeds.emit import Fragments
+
+    v = replace(view(list(drawn)), archive=archive, hub="https://hub.test/" if hub else None,
+                links=(("prev-archive", "https://w.test/archive/ai/1.atom"),) if archive else ())
+    fragments = Fragments() if shared else None
+    for _ in range(2):  # the second time from the fragments, when shared
+        assert render_atom(v, fragments) == whole_document(v, "atom")
+        assert render_rss(v, fragments) == whole_document(v, "rss")
+    if drawn:  # a page with fewer entries, from the same fragments
+        fewer = replace(v, items=list(drawn[1:]))
+        assert render_atom(fewer, fragments) == whole_document(fewer, "atom")
+        assert render_rss(fewer, fragments) == whole_document(fewer, "rss")
+
+
+def test_fragments_are_not_reused_for_a_changed_item_of_the_same_id() -> None:
+    from dataclasses import replace
+
+    from feeds.emit import Fragments
+
+    fragments = Fragments()
+    first = item(1)
+    changed = replace(first, entry=replace(first.entry, title="Story 1, corrected"))
+    render_atom(view([first]), fragments)
+    assert render_atom(view([changed]), fragments) == whole_document(view([changed]), "atom")
+    assert b"corrected" in render_rss(view([changed]), fragments)

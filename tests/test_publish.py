@@ -230,8 +230,12 @@ def test_older_entries_stay_reachable_through_rfc5005_archives(project: Project)
     assert (project.public / "archive" / "ai" / "1.atom").read_bytes() == before
 
 
-def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedServer) -> None:
-    """Parsing in worker processes is only a speed path: every output byte is the same."""
+def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedServer,
+                                                monkeypatch: Any) -> None:
+    """Parsing and rendering in worker processes is only a speed path: every output
+    byte is the same, however the archive pages are put into jobs."""
+    from feeds import pipeline
+
     feeds = (".xml", ".rss", ".atom", ".rdf")
     names = sorted(p.name for p in (DATA / "corpus").iterdir() if p.suffix in feeds)
     for name in names:
@@ -241,9 +245,12 @@ def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedS
         project = make_project(f"w{workers}")
         text = (project.root / "config" / "feeds.toml").read_text(encoding="utf-8")
         text = text.replace("[fetch]", f"[fetch]\nparse_workers = {workers}")
+        text = text.replace("max_entries = 50", "max_entries = 7")  # archive pages in every topic
         (project.root / "config" / "feeds.toml").write_text(text, encoding="utf-8")
-        project.write_sources([{"id": f"s{n}", "url": server.url(f"/c/{name}")}
-                               for n, name in enumerate(names)])
+        if workers:  # many jobs, each with pages of several topics
+            monkeypatch.setattr(pipeline, "ARCHIVE_JOB_STORIES", 30)
+        project.write_sources([{"id": f"s{n}", "url": server.url(f"/c/{name}"),
+                                "topics": [("ai", "chips", "ai")[n % 3]]} for n, name in enumerate(names)])
         config = load_config(project.root)
         assert config.settings.fetch.parse_workers == workers
         with Store(config.settings.state_path) as store:
@@ -255,6 +262,8 @@ def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedS
                          for p in sorted(project.public.rglob("*")) if p.is_file()}))
     assert outputs[0][0] == outputs[1][0]
     assert outputs[0][1] == outputs[1][1]
+    pages = [name for name in outputs[0][1] if name.startswith("archive/")]
+    assert {name.split("/")[1] for name in pages} == {"all", "ai", "chips"} and len(pages) > 80
 
 
 def test_nothing_is_rendered_when_nothing_changed(project: Project, server: FeedServer,
@@ -266,9 +275,9 @@ def test_nothing_is_rendered_when_nothing_changed(project: Project, server: Feed
     rendered: list[str] = []
     real = feeds.emit.render_atom
 
-    def counting(view: Any) -> bytes:
+    def counting(view: Any, fragments: Any = None) -> bytes:
         rendered.append(view.topic)
-        return real(view)
+        return real(view, fragments)
 
     monkeypatch.setattr(feeds.emit, "render_atom", counting)
     server.add_file("/ai.rss", "ai-news.rss")
