@@ -391,7 +391,7 @@ def test_state_schema_1_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert health["b"].state == "ok"
         assert store.http_cache("a").etag == '"e1"'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -404,7 +404,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int) -> None:
     from helpers import make_entry
 
@@ -442,7 +442,8 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         [cluster] = store.clusters_for(None, 10)
         assert cluster.id == "urn:uuid:1" and cluster.members[0].entry.title == entry.title
         assert store.find_entries("http://example.com/story") == ["urn:uuid:1"]  # URL identity
-        times = store.db.execute("SELECT published FROM lsh WHERE entry_id = 'urn:uuid:1'").fetchall()
+        times = store.db.execute("SELECT lsh.published FROM lsh JOIN entries ON num = entry"
+                                 " WHERE id = 'urn:uuid:1'").fetchall()
         # Schema 4 keys each band by the entry's publication time, to the microsecond.
         assert times and {t for (t,) in times} == {int(published.timestamp()) * 1_000_000 + 123456}
         # A copy from another source finds the migrated entry through those bands.
@@ -459,5 +460,5 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         assert cluster.id == "urn:uuid:1"
         assert [m.id for m in cluster.members] == ["urn:uuid:1", "urn:uuid:9"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
