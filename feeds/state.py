@@ -149,6 +149,9 @@ CREATE INDEX lsh_entry ON lsh(entry_id);
 # made lsh four fifths of the database and half the cost of storing an entry
 # (16 rows, each in two trees); an entry's rows are deleted by their keys, which its
 # stored title, summary text and publication time give again (``_band_rows``).
+# The index of entries by source also holds first_seen: a run where every source
+# answered 304 reads each source's latest times (its cadence), and looking each row
+# up in the table was a tenth of such a run on 1,000 sources.
 _MIGRATE_5 = """
 CREATE TABLE entries5 (
     num INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -178,7 +181,7 @@ DROP TABLE entries;
 ALTER TABLE entries5 RENAME TO entries;
 CREATE INDEX entries_url ON entries(url_key);
 CREATE INDEX entries_first_seen ON entries(first_seen);
-CREATE INDEX entries_source ON entries(source_id);
+CREATE INDEX entries_source_seen ON entries(source_id, first_seen);
 CREATE INDEX entries_cluster ON entries(cluster_id);
 CREATE INDEX entries_story ON entries(source_id, story_key);
 CREATE TABLE lsh5 (
