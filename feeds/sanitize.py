@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
+import threading
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -65,36 +65,44 @@ def resolve_url(base: str | None, value: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=256)
-def _cleaner(base: str | None) -> nh3.Cleaner:
-    """A sanitiser for fragments whose relative URLs resolve against ``base``. Built
-    once per base (the entries of a feed mostly share one): ``nh3.clean`` converted
-    the allowed tags and attributes again on every call, a third of its cost."""
+def _fix_url(tag: str, attribute: str, value: str) -> str | None:
+    if attribute not in _URL_ATTRIBUTES:
+        return value
+    resolved = resolve_url(_current.base, value)
+    if resolved is None:
+        return None  # a relative URL with nothing to resolve it against
+    scheme = _plain_scheme(resolved) or urlsplit(resolved).scheme.lower()  # parsed once already
+    if scheme not in _SAFE_SCHEMES or (scheme == "data" and tag != "img"):
+        return None
+    return resolved
 
-    def fix_url(tag: str, attribute: str, value: str) -> str | None:
-        if attribute not in _URL_ATTRIBUTES:
-            return value
-        resolved = resolve_url(base, value)
-        if resolved is None:
-            return None  # a relative URL with nothing to resolve it against
-        scheme = _plain_scheme(resolved) or urlsplit(resolved).scheme.lower()  # parsed once already
-        if scheme not in _SAFE_SCHEMES or (scheme == "data" and tag != "img"):
-            return None
-        return resolved
 
-    return nh3.Cleaner(
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        attribute_filter=fix_url,
-        url_schemes=set(_SAFE_SCHEMES),
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+class _Base(threading.local):
+    base: str | None = None
+
+
+# One sanitiser, built once: nh3.clean converted the allowed tags, attributes and
+# schemes again on every call, a third of its cost. The base URL of the fragment
+# being cleaned reaches its URL filter through a thread-local (nh3 calls the filter
+# in the calling thread, during clean()).
+_current = _Base()
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    attribute_filter=_fix_url,
+    url_schemes=set(_SAFE_SCHEMES),
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
 
 
 def sanitize_html(fragment: str, base: str | None) -> str:
     """Remove scripts, event handlers and unsafe URLs; make every URL absolute against ``base``."""
-    return _cleaner(base).clean(fragment).strip()
+    _current.base = base
+    try:
+        return _CLEANER.clean(fragment).strip()
+    finally:
+        _current.base = None
 
 
 _TEXT_ONLY = nh3.Cleaner(tags=set(), strip_comments=True)

@@ -290,3 +290,19 @@ def test_urls_taken_as_they_are_are_what_urljoin_gives(value: str, base: str | N
     from feeds.sanitize import resolve_url
 
     assert resolve_url(base, value) == _joined(base, value)
+
+
+def test_each_fragment_resolves_against_its_own_base_in_any_thread() -> None:
+    """One sanitiser serves every call; the base URL is per call and per thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def clean(n: int) -> tuple[int, str]:
+        return n, sanitize_html(f'<p><a href="story/{n}">x</a><img src="/i/{n}.png"></p>' * 50,
+                                f"https://s{n}.test/feed/")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for n, html_ in pool.map(clean, range(200)):
+            assert f'href="https://s{n}.test/feed/story/{n}"' in html_
+            assert f'src="https://s{n}.test/i/{n}.png"' in html_
+            assert html_.count(f"s{n}.test") == 100
+    assert 'href' not in sanitize_html('<a href="story/1">x</a>', None)
