@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from feeds.similar import strip_marks
 from feeds.types import Entry
 
 # Query parameters that only say how a page was reached or rendered.
@@ -63,11 +64,16 @@ def url_identity(url: str, tracking: Iterable[str] = ()) -> str:
     return f"//{host}{path}" + (f"?{q}" if q else "")
 
 
+_WORD = re.compile(r"\w+")
+
+
 def story_key(title: str, text: str) -> str:
     """Title and text with case, accents, punctuation and spacing folded away."""
     def fold(value: str) -> str:
-        value = unicodedata.normalize("NFKD", value.casefold())
-        return " ".join(re.findall(r"\w+", "".join(c for c in value if not unicodedata.combining(c))))
+        if value.isascii():  # nothing to decompose or strip
+            return " ".join(_WORD.findall(value.casefold()))
+        value = strip_marks(unicodedata.normalize("NFKD", value.casefold()))
+        return " ".join(_WORD.findall(value))
     return hashlib.sha256(f"{fold(title)}\n{fold(text)[:500]}".encode()).hexdigest()[:32]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from helpers import NOW, make_entry
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feeds.dedupe import (
@@ -140,3 +141,28 @@ def test_plan_never_inserts_one_key_or_link_twice(pairs: list[tuple[int, int]]) 
     assert len({e.item_key for e in inserted}) == len(inserted)
     assert len({e.url_key for e in inserted}) == len(inserted)
     assert len({replace(e, content_hash="") for e in inserted}) == len(inserted)
+
+
+def _story_key_reference(title: str, text: str) -> str:
+    """story_key as first written: every character looked at. Stored keys must not change."""
+    import hashlib
+    import re
+    import unicodedata
+
+    def fold(value: str) -> str:
+        value = unicodedata.normalize("NFKD", value.casefold())
+        return " ".join(re.findall(r"\w+", "".join(c for c in value if not unicodedata.combining(c))))
+    return hashlib.sha256(f"{fold(title)}\n{fold(text)[:500]}".encode()).hexdigest()[:32]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40), st.text(alphabet=st.characters(max_codepoint=0x2200), max_size=60))
+@example("\u2121 call", "Ǆemal \ufb01le caf\u00e9 \u0130stanbul na\u00efve \u2014 \u201cquoted\u201d")
+def test_story_keys_are_those_of_the_first_definition(title: str, text: str) -> None:
+    from feeds.similar import _fold
+
+    assert story_key(title, text) == _story_key_reference(title, text)
+    assert story_key(text, title) == _story_key_reference(text, title)
+    reference = unicodedata.normalize("NFKC", text).casefold()
+    reference = "".join(c for c in unicodedata.normalize("NFKD", reference) if not unicodedata.combining(c))
+    assert _fold(text) == (text.casefold() if text.isascii() else reference)
