@@ -257,9 +257,9 @@ def _reclassify_if_rules_changed(config: Config, store: Store, classifier: Class
 def _topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
     """Each topic's cluster ids (and the all-topics feed's), newest first: read once
     per publication, for the feeds and their archives alike."""
-    topics = [t.id for t in config.topics]
-    ids = {t: store.cluster_ids_for(t) for t in topics}
-    ids[ALL_TOPIC] = store.cluster_ids_for(None)
+    found = store.topic_cluster_ids(t.id for t in config.topics)
+    ids = {t.id: found[t.id] for t in config.topics}
+    ids[ALL_TOPIC] = found[None]
     return ids
 
 
@@ -369,12 +369,10 @@ ARCHIVE_JOB_STORIES = 1000
 _Page: TypeAlias = "tuple[FeedView, ArchivePage, tuple[Path, ...]]"  # the topic's view, the page, its files
 
 
-def _archive_jobs(config: Config, store: Store, pages: list[_Page],
-                  order: dict[str, int]) -> Iterator[tuple[tuple[Path, ...], _ArchiveJob]]:
-    """``pages`` in jobs of about ``ARCHIVE_JOB_STORIES`` stories, each job pages
-    whose oldest stories are near one another in ``order`` (the all-topics order),
-    with the files of its pages."""
-    pages = sorted(pages, key=lambda p: (order.get(p[1].ids[0], 0) if p[1].ids else 0, p[1].topic))
+def _archive_jobs(config: Config, store: Store, pages: Iterable[_Page]
+                  ) -> Iterator[tuple[tuple[Path, ...], _ArchiveJob]]:
+    """``pages`` (in the order of ``_time_ordered``) in jobs of about
+    ``ARCHIVE_JOB_STORIES`` stories, with the files of each job's pages."""
     job: list[_Page] = []
     stories = 0
     for page in pages:
@@ -385,6 +383,13 @@ def _archive_jobs(config: Config, store: Store, pages: list[_Page],
             job, stories = [], 0
     if job:
         yield _archive_job(config, store, job)
+
+
+def _time_ordered(plan: list[ArchivePage], all_ids: list[str]) -> list[ArchivePage]:
+    """Archive pages by the place of their oldest story in the all-topics order, so
+    that pages next to one another share stories (a job renders each once)."""
+    order = {cid: n for n, cid in enumerate(reversed(all_ids))}
+    return sorted(plan, key=lambda p: (order.get(p.ids[0], 0) if p.ids else 0, p.topic))
 
 
 def _archive_job(config: Config, store: Store, pages: list[_Page]) -> tuple[tuple[Path, ...], _ArchiveJob]:
@@ -649,20 +654,22 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
                      view, ("atom", "rss", "json"))
     by_topic = {v.topic: v for v in views}
     settings = _archive_settings(config)
-    changed: list[_Page] = []
-    for page in archive_plan(config, views, topic_ids):
+
+    def changed() -> Iterator[_Page]:
         # Pages are many and mostly unchanged: render only those whose stories changed.
-        stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
-        pair = (stem, stem.with_suffix(".rss"))
-        archived.update(pair)
-        key = f"archive:{page.topic}:{page.page}"
-        fingerprint = _archive_fingerprint(store, by_topic[page.topic], page, settings)
-        if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
-            continue
-        changed.append((by_topic[page.topic], page, pair))
-        fingerprints[key] = fingerprint
-    order = {cid: n for n, cid in enumerate(reversed(topic_ids[ALL_TOPIC]))}
-    for files, job in _archive_jobs(config, store, changed, order):
+        # A generator, so that working out which changed goes on while workers render.
+        for page in _time_ordered(archive_plan(config, views, topic_ids), topic_ids[ALL_TOPIC]):
+            stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
+            pair = (stem, stem.with_suffix(".rss"))
+            archived.update(pair)
+            key = f"archive:{page.topic}:{page.page}"
+            fingerprint = _archive_fingerprint(store, by_topic[page.topic], page, settings)
+            if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
+                continue
+            fingerprints[key] = fingerprint
+            yield by_topic[page.topic], page, pair
+
+    for files, job in _archive_jobs(config, store, changed()):
         renderer.add(files, job, ("atom", "rss"))
     renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),
                  ("atom", "rss"))

@@ -815,6 +815,31 @@ class Store:
                 " e.cluster_id LIMIT ?", (topic, limit))
         return [r[0] for r in rows]
 
+    def topic_cluster_ids(self, topics: Iterable[str]) -> dict[str | None, list[str]]:
+        """``cluster_ids_for`` of every topic and of None (all), from one read of the
+        entries and one of their topics: the queries, one a topic, each grouped
+        every entry again, and were half of the serial part of publishing."""
+        first: dict[str, str] = {}
+        last: dict[str, str] = {}
+        cluster_of: dict[str, str] = {}
+        for eid, cid, seen, published in self.db.execute(
+                "SELECT id, cluster_id, first_seen, published FROM entries"):
+            cluster_of[eid] = cid
+            if cid not in first or seen < first[cid]:
+                first[cid] = seen
+            if cid not in last or published > last[cid]:
+                last[cid] = published
+        members: dict[str, set[str]] = {t: set() for t in topics}
+        for eid, topic in self.db.execute("SELECT entry_id, topic FROM entry_topics"):
+            if topic in members and eid in cluster_of:
+                members[topic].add(cluster_of[eid])
+        # newest first: min(first_seen) DESC, max(published) DESC, then cluster_id ascending
+        ordered = sorted(first, reverse=True, key=lambda c: (first[c], last[c], _Descending(c)))
+        out: dict[str | None, list[str]] = {None: ordered}
+        for topic, clusters in members.items():
+            out[topic] = [c for c in ordered if c in clusters]
+        return out
+
     def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
         """The ``limit`` clusters of a topic (None: all) seen first most recently."""
         return self.clusters(self.cluster_ids_for(topic, limit))
@@ -925,6 +950,18 @@ class Cluster:
 
 # id, cluster id, data, first seen, cluster reason, other carriers, source id
 ClusterRow = tuple[str, str, str, str, str | None, str | None, str]
+
+
+class _Descending(str):
+    """A string that sorts in reverse: a tie-breaker kept ascending in a descending sort."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
+
+    def __gt__(self, other: str) -> bool:
+        return str.__lt__(self, other)
 
 
 def clusters_from_rows(ids: Sequence[str], rows: Iterable[ClusterRow]) -> list[Cluster]:

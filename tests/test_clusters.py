@@ -575,3 +575,27 @@ def test_dedupe_can_be_turned_off(project: Project, server: FeedServer) -> None:
     )
     assert run_cli(project.root, "run")[0] == 0
     assert len(feedparser.parse((project.public / "all.atom").read_bytes()).entries) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 5), st.integers(0, 5),
+                          st.sets(st.sampled_from(["ai", "chips", "other"]), max_size=2)),
+                min_size=0, max_size=25))
+def test_every_topics_cluster_ids_at_once_are_those_of_one_query_a_topic(
+        rows: list[tuple[int, int, int, set[str]]]) -> None:
+    """Clusters of several entries (ties in time included) in the order of
+    cluster_ids_for: first seen, then newest published, then cluster id."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
+        with store.transaction():
+            for n, (cluster, seen, published, topics) in enumerate(rows):
+                store.db.execute(
+                    "INSERT INTO entries(id, source_id, item_key, first_seen, last_seen, published,"
+                    " updated, content_hash, data, cluster_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (f"e{n}", "s", f"k{n}", f"2026-11-0{seen + 1}T00:00:00.000000Z", "x",
+                     f"2026-10-0{published + 1}T00:00:00.000000Z", "x", "h", "{}", f"c{cluster}"))
+                store.db.executemany("INSERT INTO entry_topics(entry_id, topic) VALUES (?, ?)",
+                                     [(f"e{n}", t) for t in topics])
+        found = store.topic_cluster_ids(["ai", "chips", "none"])
+        assert found == {t: store.cluster_ids_for(t) for t in ["ai", "chips", "none", None]}
