@@ -30,6 +30,9 @@ _QUERY_CHARS = _PATH_CHARS | {"?"}
 # The WHATWG URL standard's forbidden host code points (besides controls and space).
 _FORBIDDEN_HOST_CHARS = frozenset("#%/:<>?@[\\]^|\"{}`")
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+# Text made only of these, with no escape, is already in canonical form.
+_PLAIN = {chars: re.compile("[" + re.escape("".join(sorted(chars))) + "]*")
+          for chars in (_PATH_CHARS, _QUERY_CHARS)}
 
 # How far ahead of our clock an entry's date may be before we believe our clock instead.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -94,6 +97,9 @@ def _normalize_escapes(text: str, allowed: frozenset[str]) -> str:
     reserved characters (``%2F``, ``%2B``, ``%26``) and of bytes that are not
     UTF-8 stay as they are: decoding them would make a different URL.
     """
+    plain = _PLAIN.get(allowed)
+    if plain is not None and plain.fullmatch(text):  # most paths: nothing to do, char by char
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):

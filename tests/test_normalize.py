@@ -306,3 +306,20 @@ def test_each_fragment_resolves_against_its_own_base_in_any_thread() -> None:
             assert f'src="https://s{n}.test/i/{n}.png"' in html_
             assert html_.count(f"s{n}.test") == 100
     assert 'href' not in sanitize_html('<a href="story/1">x</a>', None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("az09-._~!$&'()*+,;=:@/?%2fAé [] \x7f")), max_size=30))
+def test_plain_paths_skip_the_escape_loop_and_change_nothing(text: str) -> None:
+    from feeds import normalize
+
+    fast = [normalize._normalize_escapes(text, chars)
+            for chars in (normalize._PATH_CHARS, normalize._QUERY_CHARS)]
+    saved = dict(normalize._PLAIN)
+    normalize._PLAIN.clear()
+    try:
+        slow = [normalize._normalize_escapes(text, chars)
+                for chars in (normalize._PATH_CHARS, normalize._QUERY_CHARS)]
+    finally:
+        normalize._PLAIN.update(saved)
+    assert fast == slow
