@@ -31,7 +31,7 @@ from feeds.files import Staged, discard_staged, stage_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.polling import DUE_SLACK, is_due
 from feeds.similar import Thresholds, bands, judge, sketch
-from feeds.state import ClusterRow, Store, clusters_from_rows
+from feeds.state import ClusterRow, Store, clusters_from_rows, entry_json
 from feeds.types import (
     Config,
     Document,
@@ -69,6 +69,9 @@ class Fetcher(Protocol):
 @dataclass
 class _Ingest:
     entries: list[Entry] = field(default_factory=list)
+    # entry_json() of each entry, when the worker process made it: storing is the
+    # serial part of a run, and encoding was a seventh of it.
+    encoded: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     ttl: int | None = None
     partly_broken: str | None = None  # the parser recovered what it could
@@ -107,6 +110,7 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
     classifier = _classifier(config)
     for data in feed.entries:
         out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, classifier))
+    out.encoded = [entry_json(e) for e in out.entries]
     return out
 
 
@@ -217,7 +221,9 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
     with store.transaction():
         by_item, by_url, by_story = store.lookup(source.id, got.entries)
         actions = plan(got.entries, by_item, by_url, now, by_story)
-        new, updated = store.apply(source.id, actions, now, topics_of, preclassified=True)
+        encoded = {id(e): (e, text) for e, text in zip(got.entries, got.encoded, strict=False)}
+        new, updated = store.apply(source.id, actions, now, topics_of, preclassified=True,
+                                   encoded=encoded)
         if config.settings.dedupe.enabled:
             for new_id, entry in store.inserted:
                 _cluster(store, config, new_id, entry)

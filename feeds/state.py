@@ -18,7 +18,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -106,7 +106,7 @@ def _migrate_3(db: sqlite3.Connection) -> None:
         url_key = url_identity(entry.url_key) if entry.url_key else None
         entry = replace(entry, url_key=url_key)
         db.execute("UPDATE entries SET url_key = ?, story_key = ?, data = ? WHERE id = ?",
-                   (url_key, entry_story(entry), _entry_json(entry), eid))
+                   (url_key, entry_story(entry), entry_json(entry), eid))
         # Schema 3's lsh rows; schema 4 adds their time.
         found = bands(sketch(entry.title, entry.summary_text))
         db.executemany("INSERT OR IGNORE INTO lsh(band, bucket, entry_id) VALUES (?, ?, ?)",
@@ -284,7 +284,7 @@ def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)  # reads the "Z" of _ts() as UTC, and fast
 
 
-def _entry_json(e: Entry) -> str:
+def entry_json(e: Entry) -> str:
     return json.dumps({
         "source_id": e.source_id,
         "item_key": e.item_key,
@@ -619,10 +619,13 @@ class Store:
         return by_item, by_url, by_story
 
     def apply(self, source_id: str, actions: Iterable[Action], now: datetime,
-              topics_of: Any, *, preclassified: bool = False) -> tuple[int, int]:
+              topics_of: Any, *, preclassified: bool = False,
+              encoded: Mapping[int, tuple[Entry, str]] | None = None) -> tuple[int, int]:
         """Write one source's actions; ``topics_of(entry, extra_sources)`` classifies.
         ``preclassified``: the entries' topics are already those of their own source
         alone, so only entries that other sources also carry are classified again.
+        ``encoded``: ``entry_json`` of entries, by ``id()``, made elsewhere; used only
+        for the very entry object it was made from.
 
         Returns (new, updated). Call inside ``transaction()``.
         """
@@ -643,13 +646,15 @@ class Store:
             if isinstance(action, Insert):
                 if not preclassified:
                     entry = replace(entry, topics=topics_of(entry, ()))
+                made = encoded.get(id(entry)) if encoded else None
+                data = made[1] if made is not None and made[0] is entry else entry_json(entry)
                 num = self.db.execute(
                     "INSERT INTO entries(id, source_id, item_key, url_key, first_seen, last_seen,"
                     " published, updated, content_hash, data, cluster_id, story_key)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (action.entry_id, source_id, entry.item_key, entry.url_key, stamp, stamp,
                      _ts(entry.published), _ts(entry.updated), entry.content_hash,
-                     _entry_json(entry), action.entry_id, entry_story(entry))).lastrowid
+                     data, action.entry_id, entry_story(entry))).lastrowid
                 assert num is not None
                 self._set_topics(action.entry_id, entry, new=True)
                 self.db.executemany(_LSH_INSERT, _band_rows(num, entry))
@@ -664,7 +669,7 @@ class Store:
                     "UPDATE entries SET url_key = ?, last_seen = ?, gone = NULL, published = ?,"
                     " updated = ?, content_hash = ?, data = ?, story_key = ? WHERE id = ?",
                     (entry.url_key, stamp, _ts(entry.published), _ts(entry.updated),
-                     entry.content_hash, _entry_json(entry),
+                     entry.content_hash, entry_json(entry),
                      entry_story(entry), action.entry_id))
                 self._set_topics(action.entry_id, entry)
                 num = self.db.execute("SELECT num FROM entries WHERE id = ?",
@@ -715,7 +720,7 @@ class Store:
         topics = topics_of(entry, carriers)
         if topics != entry.topics:
             entry = replace(entry, topics=topics)
-            self.db.execute("UPDATE entries SET data = ? WHERE id = ?", (_entry_json(entry), entry_id))
+            self.db.execute("UPDATE entries SET data = ? WHERE id = ?", (entry_json(entry), entry_id))
             self._set_topics(entry_id, entry)
             self.touch()
 

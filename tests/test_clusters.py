@@ -599,3 +599,20 @@ def test_every_topics_cluster_ids_at_once_are_those_of_one_query_a_topic(
                                      [(f"e{n}", t) for t in topics])
         found = store.topic_cluster_ids(["ai", "chips", "none"])
         assert found == {t: store.cluster_ids_for(t) for t in ["ai", "chips", "none", None]}
+
+
+def test_apply_takes_encoded_json_only_for_the_entry_it_was_made_from(tmp_path: Path) -> None:
+    from feeds.state import entry_json
+
+    a = make_entry(source_id="s", item_key="guid:a", title="A story")
+    b = make_entry(source_id="s", item_key="guid:b", title="B story")
+    copy_of_b = replace(b, title="B story")  # equal, but another object
+    encoded = {id(a): (a, entry_json(a).replace("A story", "A story, encoded elsewhere")),
+               id(b): (b, "not used")}
+    with Store(tmp_path / "s.db") as store:
+        with store.transaction():
+            store.apply("s", [Insert("urn:a", a), Insert("urn:b", copy_of_b)], NOW, None,
+                        preclassified=True, encoded=encoded)
+        data = dict(store.db.execute("SELECT id, data FROM entries").fetchall())
+    assert json.loads(data["urn:a"])["title"] == "A story, encoded elsewhere"
+    assert data["urn:b"] == entry_json(copy_of_b)

@@ -410,7 +410,7 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
 
     from feeds.dedupe import Insert
     from feeds.pipeline import _cluster
-    from feeds.state import MIGRATIONS, _entry_json
+    from feeds.state import MIGRATIONS, entry_json
     from feeds.types import Config, Settings
 
     path = tmp_path / "state.db"
@@ -425,7 +425,7 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
                " updated, content_hash, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
                ("urn:uuid:1", "a", "guid:1", entry.url_key, "2026-11-01T09:00:00.000000Z",
                 "2026-11-01T09:00:00.000000Z", "2026-11-01T08:30:15.123456Z",
-                "2026-11-01T08:30:15.123456Z", entry.content_hash, _entry_json(entry)))
+                "2026-11-01T08:30:15.123456Z", entry.content_hash, entry_json(entry)))
     db.execute("INSERT INTO items VALUES ('a', 'guid:1', 'urn:uuid:1', '2026-11-01T09:00:00.000000Z')")
     # The database as the program of that schema left it: its own migrations ran.
     for step in range(2, version + 1):
