@@ -150,6 +150,19 @@ def _memory_kib(pid: int) -> int:
     return 0
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` so far."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _session_members(sid: int) -> list[int]:
     members: list[int] = []
     for name in os.listdir("/proc"):
@@ -175,7 +188,10 @@ def kill_tree(pid: int) -> None:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed PSS of a process and its descendants every ``interval`` seconds."""
+    """Samples the summed PSS of a process and its descendants every ``interval`` seconds,
+    and the CPU time of each: a process that the command does not reap itself (feeds'
+    worker processes are children of multiprocessing's forkserver) is missing from the
+    command's rusage."""
 
     def __init__(self, pid: int, interval: float = SAMPLE_INTERVAL, include_root: bool = True) -> None:
         super().__init__(daemon=True)
@@ -184,6 +200,7 @@ class TreeSampler(threading.Thread):
         self.interval = interval
         self.peak_kib = 0
         self.max_procs = 0
+        self.cpu: dict[int, float] = {}  # each process's CPU time when last seen
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -193,6 +210,10 @@ class TreeSampler(threading.Thread):
                 pids = [p for p in pids if p != self.pid]
             total = sum(_memory_kib(p) for p in pids)
             self.peak_kib = max(self.peak_kib, total)
+            for p in pids:
+                cpu = _cpu_s(p)
+                if cpu is not None:
+                    self.cpu[p] = max(cpu, self.cpu.get(p, 0.0))
             self.max_procs = max(self.max_procs, len(pids))
             self._halt.wait(self.interval)
 
@@ -208,7 +229,7 @@ class Sample:
     maxrss_kib: int  # ru_maxrss of the command: its largest single process (Linux: KiB)
     tree_pss_peak_kib: int  # sampled peak of the whole process tree's summed PSS
     processes: int
-    cpu_s: float  # user + system time of the child and its reaped children
+    cpu_s: float  # user + system time of the whole process tree (see measure())
     timed_out: bool
     stdout: str = ""
     stderr_tail: str = ""
@@ -281,7 +302,9 @@ def measure(argv: list[str], *, timeout: float, env: dict[str, str], cwd: Path |
         maxrss_kib=int(launched.get("maxrss_kib", 0)),
         tree_pss_peak_kib=sampler.peak_kib,
         processes=sampler.max_procs,
-        cpu_s=float(launched.get("cpu_s", usage.ru_utime + usage.ru_stime)),
+        # The command's rusage counts it and the children it reaped; the sampled sum
+        # counts every process seen in its tree (each up to its last sample).
+        cpu_s=max(float(launched.get("cpu_s", usage.ru_utime + usage.ru_stime)), sum(sampler.cpu.values())),
         timed_out=timed_out.is_set(),
         stdout=stdout,
         stderr_tail=stderr[-3000:],
