@@ -276,12 +276,18 @@ _BOOL_COLUMNS = frozenset({"redirect_adopted", "alerted", "stale"})
 
 
 def _ts(value: datetime) -> str:
-    """Fixed-width UTC text, so that SQL ordering is time ordering."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text, so that SQL ordering is time ordering. isoformat pads the
+    year to four digits; strftime's %Y does not (before 1000), and a feed dated "0999"
+    was stored as text that _dt could not read, which failed every later publication."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)  # reads the "Z" of _ts() as UTC, and fast
+    try:
+        return datetime.fromisoformat(value)  # reads the "Z" of _ts() as UTC, and fast
+    except ValueError:  # a year of fewer than four digits, as _ts wrote it before
+        year, _, rest = value.partition("-")
+        return datetime.fromisoformat(f"{year.zfill(4)}-{rest}")
 
 
 def entry_json(e: Entry) -> str:

@@ -342,3 +342,36 @@ def test_python_m_feeds_runs_as_a_process(project: Project) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (project.public / "ai.atom").exists()
+
+
+def test_an_entry_dated_before_the_year_1000_is_stored_and_published(project: Project,
+                                                                     server: FeedServer) -> None:
+    """A feed may date an entry 0999 (a typo, or on purpose): it is stored in the same
+    fixed-width form as any date, read back, and every later run publishes."""
+    items = "".join(
+        f"<item><title>Story {n}</title><link>https://e.example/{n}</link><guid>g{n}</guid>"
+        f"<pubDate>{date}</pubDate><description>Text {n}.</description></item>"
+        for n, date in enumerate(["Mon, 01 Jan 0999 00:00:00 GMT", "Tue, 24 Nov 2026 10:00:00 GMT"]))
+    server.add("/old.rss", "<?xml version='1.0'?><rss version='2.0'><channel><title>Old</title>"
+               f"<link>https://e.example/</link><description>d</description>{items}</channel></rss>")
+    project.write_sources([{"id": "old", "title": "Old dates", "url": server.url("/old.rss")}])
+    for _ in range(2):
+        code, out, err = run_cli(project.root, "run", "--force")
+        assert code == 0, (out, err)
+    entries = feedparser.parse((project.public / "all.atom").read_bytes()).entries
+    assert {e.title for e in entries} == {"Story 0", "Story 1"}
+    db = sqlite3.connect(project.root / "var" / "state.db")
+    published = sorted(r[0] for r in db.execute("SELECT published FROM entries"))
+    assert published[0].startswith("0999-01-01T00:00:00.000000Z")
+    assert len({len(p) for p in published}) == 1
+
+
+def test_stored_times_read_back_whatever_the_year() -> None:
+    from feeds.state import _dt, _ts
+
+    for year in (1, 999, 1000, 1970, 2026, 9999):
+        moment = datetime(year, 7, 13, 4, 5, 6, 789, tzinfo=UTC)
+        assert _dt(_ts(moment)) == moment
+        assert len(_ts(moment)) == 27
+    assert _dt("999-01-01T00:00:00.000000Z") == datetime(999, 1, 1, tzinfo=UTC)  # as written before
+    assert _ts(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000000Z"
