@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +46,10 @@ _RSS_ITEM = frozenset({"title", "link", "guid", "pubDate", "description", "categ
                        "comments", f"{CONTENT}encoded", f"{DC}creator"})
 _RSS_CHANNEL = frozenset({"title", "link", "description", "language", "lastBuildDate", "pubDate",
                           "generator", "ttl", "item", "copyright", "docs", f"{ATOM}link"})
+# The elements an item or entry may hold more than once.
+_RSS_REPEATED = frozenset({"category", "enclosure"})
+_RDF_REPEATED = frozenset({f"{DC}subject"})
+_ATOM_REPEATED = frozenset({f"{ATOM}category", f"{ATOM}link"})
 _RDF_ITEM = frozenset({f"{RSS1}title", f"{RSS1}link", f"{RSS1}description", f"{CONTENT}encoded",
                        f"{DC}date", f"{DC}creator", f"{DC}subject"})
 _RDF_CHANNEL = frozenset({f"{RSS1}title", f"{RSS1}link", f"{RSS1}description", f"{DC}date",
@@ -177,6 +181,26 @@ def _no_attributes(el: Any, allowed: frozenset[str] = frozenset()) -> None:
         raise Unsupported(f"attribute on {el.tag}")
 
 
+def _children(parent: Any, allowed: frozenset[str], seen: set[str],
+              repeatable: frozenset[str] = frozenset()) -> Iterator[tuple[str, Any]]:
+    """``parent``'s child elements with their tags: only ``allowed`` ones, each at most
+    once unless ``repeatable``. ``seen`` collects the tags met."""
+    for el in parent:
+        tag = el.tag
+        if tag not in allowed:
+            raise Unsupported(f"element {tag} in {parent.tag}")
+        if tag in seen and tag not in repeatable:
+            raise Unsupported(f"repeated {tag}")
+        seen.add(tag)
+        yield tag, el
+
+
+def _channel_link(el: Any, url: str) -> str | None:
+    """An RSS channel's link, as feedparser reads it."""
+    _no_attributes(el)
+    return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _finish(_leaf(el), uri_base=url)[0]) or None
+
+
 # --- RSS 2.0 ------------------------------------------------------------------
 
 
@@ -200,8 +224,7 @@ def _rss(root: Any, url: str) -> FeedData:
             _no_attributes(el)
             title = _finish(_leaf(el), plain_in_rss=True)[0] or None
         elif el.tag == "link":
-            _no_attributes(el)
-            link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _finish(_leaf(el), uri_base=url)[0]) or None
+            link = _channel_link(el, url)
         elif el.tag == f"{ATOM}link" and el.get("rel") != "self":
             raise Unsupported("an Atom link in the channel other than self")
         elif el.tag == "language":
@@ -227,13 +250,7 @@ def _rss_item(item: Any, url: str) -> EntryData:
     authors: list[Person] = []
     categories: list[str] = []
     enclosures: list[Enclosure] = []
-    for el in item:
-        tag = el.tag
-        if tag not in _RSS_ITEM:
-            raise Unsupported(f"item element {tag}")
-        if tag in seen and tag not in ("category", "enclosure"):
-            raise Unsupported(f"repeated {tag}")
-        seen.add(tag)
+    for tag, el in _children(item, _RSS_ITEM, seen, _RSS_REPEATED):
         if tag == "title":
             _no_attributes(el)
             value, html = _finish(_leaf(el), plain_in_rss=True)
@@ -304,17 +321,13 @@ def _rdf(root: Any, url: str) -> FeedData:
     _no_attributes(channel, frozenset({f"{RDF}about"}))
     title = link = None
     seen: set[str] = set()
-    for el in channel:
-        if el.tag not in _RDF_CHANNEL or el.tag in seen:
-            raise Unsupported(f"channel element {el.tag}")
-        seen.add(el.tag)
-        if el.tag == f"{RSS1}title":
+    for tag, el in _children(channel, _RDF_CHANNEL, seen):
+        if tag == f"{RSS1}title":
             _no_attributes(el)
             title = _finish(_leaf(el), plain_in_rss=True)[0] or None
-        elif el.tag == f"{RSS1}link":
-            _no_attributes(el)
-            link = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _finish(_leaf(el), uri_base=url)[0]) or None
-        elif el.tag == f"{RSS1}items":
+        elif tag == f"{RSS1}link":
+            link = _channel_link(el, url)
+        elif tag == f"{RSS1}items":
             _rdf_sequence(el)
         else:
             _no_attributes(el)
@@ -342,13 +355,7 @@ def _rdf_item(item: Any, url: str) -> EntryData:
     title = summary = content = link = updated = None
     authors: list[Person] = []
     categories: list[str] = []
-    for el in item:
-        tag = el.tag
-        if tag not in _RDF_ITEM:
-            raise Unsupported(f"item element {tag}")
-        if tag in seen and tag != f"{DC}subject":
-            raise Unsupported(f"repeated {tag}")
-        seen.add(tag)
+    for tag, el in _children(item, _RDF_ITEM, seen, _RDF_REPEATED):
         _no_attributes(el)
         if tag == f"{RSS1}title":
             value, html = _finish(_leaf(el), plain_in_rss=True)
@@ -483,13 +490,7 @@ def _atom_entry(entry: Any, feed_base: str, language: str | None, url: str) -> E
     authors: list[Person] = []
     categories: list[str] = []
     enclosures: list[Enclosure] = []
-    for el in entry:
-        tag = el.tag
-        if tag not in _ATOM_ENTRY:
-            raise Unsupported(f"entry element {tag}")
-        if tag in seen and tag not in (f"{ATOM}category", f"{ATOM}link"):
-            raise Unsupported(f"repeated {tag}")
-        seen.add(tag)
+    for tag, el in _children(entry, _ATOM_ENTRY, seen, _ATOM_REPEATED):
         if tag == f"{ATOM}title":
             title = _atom_text(el, base, url)
         elif tag == f"{ATOM}summary":
