@@ -194,9 +194,9 @@ def advertised_feeds(body: bytes, page_url: str) -> list[str]:
 def parse_document(doc: Document) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
 
-    Plain, well-formed RSS 2.0 and Atom go through ``fastparse`` (lxml, about
-    ten times faster), which gives the same result; everything else through
-    feedparser."""
+    Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom go through ``fastparse``
+    (lxml, about ten times faster), which gives the same result; everything else
+    through feedparser."""
     if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
         # Entity declarations are how XML bombs and external-entity (XXE) attacks
         # work; no real feed needs them, so we refuse them before any parser runs.

@@ -212,11 +212,10 @@ def _micros(value: datetime) -> int:
 
 def _band_rows(num: int, entry: Entry) -> list[tuple[int, int, int, int]]:
     """The entry's lsh rows. Deleting an entry's rows computes them again from what is
-    stored, so they must depend on nothing else (a change to ``sketch`` or ``bands``
-    needs a migration that rebuilds the table)."""
+    stored (``_stored_band_rows``), so they must depend on nothing else (a change to
+    ``sketch`` or ``bands`` needs a migration that rebuilds the table)."""
     found = entry.bands or tuple(bands(sketch(entry.title, entry.summary_text)))
-    at = _micros(entry.published)
-    return [(b, bucket, at, num) for b, bucket in enumerate(found) if bucket >= 0]
+    return _lsh_rows(num, found, entry.published)
 
 
 def _stored_band_rows(db: sqlite3.Connection, where: str, args: Sequence[object]
@@ -226,10 +225,13 @@ def _stored_band_rows(db: sqlite3.Connection, where: str, args: Sequence[object]
     for num, published, title, summary in db.execute(
             f"SELECT num, published, json_extract(data, '$.title'), json_extract(data, '$.summary_text')"
             f" FROM entries WHERE {where}", args):
-        at = _micros(_dt(published))
-        found = bands(sketch(title, summary))
-        out += [(b, bucket, at, num) for b, bucket in enumerate(found) if bucket >= 0]
+        out += _lsh_rows(num, bands(sketch(title, summary)), _dt(published))
     return out
+
+
+def _lsh_rows(num: int, found: Sequence[int], published: datetime) -> list[tuple[int, int, int, int]]:
+    at = _micros(published)
+    return [(b, bucket, at, num) for b, bucket in enumerate(found) if bucket >= 0]
 
 
 # Forward-only migrations: MIGRATIONS[n] takes a database from version n - 1 to n,
