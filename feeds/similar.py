@@ -306,7 +306,9 @@ class _Features:
     summary_shingles: frozenset[str]
 
 
-@lru_cache(maxsize=4096)
+# About 12 KB an entry. 4096 of them were 38 MiB of a cold run's peak on 1,000 feeds,
+# for 30% more hits than 1024 (1,386 hits, 3,074 misses against 1,089 and 3,401).
+@lru_cache(maxsize=1024)
 def _features(title: str, summary: str) -> _Features:
     """What judge() compares, computed once per entry: a new entry is judged against
     each of its candidates, and a stored one against every entry it is a candidate of."""

@@ -590,13 +590,13 @@ def test_every_topics_cluster_ids_at_once_are_those_of_one_query_a_topic(
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
         with store.transaction():
             for n, (cluster, seen, published, topics) in enumerate(rows):
-                store.db.execute(
+                num = store.db.execute(
                     "INSERT INTO entries(id, source_id, item_key, first_seen, last_seen, published,"
                     " updated, content_hash, data, cluster_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (f"e{n}", "s", f"k{n}", f"2026-11-0{seen + 1}T00:00:00.000000Z", "x",
-                     f"2026-10-0{published + 1}T00:00:00.000000Z", "x", "h", "{}", f"c{cluster}"))
-                store.db.executemany("INSERT INTO entry_topics(entry_id, topic) VALUES (?, ?)",
-                                     [(f"e{n}", t) for t in topics])
+                     f"2026-10-0{published + 1}T00:00:00.000000Z", "x", "h", "{}", f"c{cluster}")).lastrowid
+                store.db.executemany("INSERT INTO entry_topics(entry, topic) VALUES (?, ?)",
+                                     [(num, t) for t in topics])
         found = store.topic_cluster_ids(["ai", "chips", "none"])
         assert found == {t: store.cluster_ids_for(t) for t in ["ai", "chips", "none", None]}
 

@@ -391,7 +391,7 @@ def test_state_schema_1_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert health["b"].state == "ok"
         assert store.http_cache("a").etag == '"e1"'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -404,7 +404,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int) -> None:
     from helpers import make_entry
 
@@ -427,6 +427,8 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
                 "2026-11-01T09:00:00.000000Z", "2026-11-01T08:30:15.123456Z",
                 "2026-11-01T08:30:15.123456Z", entry.content_hash, entry_json(entry)))
     db.execute("INSERT INTO items VALUES ('a', 'guid:1', 'urn:uuid:1', '2026-11-01T09:00:00.000000Z')")
+    # Its topic, and the topic of an entry no longer stored, which the migrations drop.
+    db.execute("INSERT INTO entry_topics(entry_id, topic) VALUES ('urn:uuid:1', 'chips'), ('urn:gone', 'ai')")
     # The database as the program of that schema left it: its own migrations ran.
     for step in range(2, version + 1):
         script = MIGRATIONS[step]
@@ -442,6 +444,9 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         [cluster] = store.clusters_for(None, 10)
         assert cluster.id == "urn:uuid:1" and cluster.members[0].entry.title == entry.title
         assert store.find_entries("http://example.com/story") == ["urn:uuid:1"]  # URL identity
+        assert store.topic_counts() == {"chips": 1}
+        assert store.topic_cluster_ids(["chips", "ai"]) == {None: ["urn:uuid:1"], "chips": ["urn:uuid:1"],
+                                                            "ai": []}
         times = store.db.execute("SELECT lsh.published FROM lsh JOIN entries ON num = entry"
                                  " WHERE id = 'urn:uuid:1'").fetchall()
         # Schema 4 keys each band by the entry's publication time, to the microsecond.
@@ -460,5 +465,5 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         assert cluster.id == "urn:uuid:1"
         assert [m.id for m in cluster.members] == ["urn:uuid:1", "urn:uuid:9"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -309,8 +309,8 @@ def test_state_database_is_consistent_after_runs(project: Project, server: FeedS
     run_cli(project.root, "run")
     db = sqlite3.connect(project.root / "var" / "state.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
-    orphans = db.execute("SELECT count(*) FROM entry_topics WHERE entry_id NOT IN (SELECT id FROM entries)")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    orphans = db.execute("SELECT count(*) FROM entry_topics WHERE entry NOT IN (SELECT num FROM entries)")
     assert orphans.fetchone()[0] == 0
 
 
