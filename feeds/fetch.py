@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -295,6 +297,31 @@ def read_folder(source: Source) -> LocalFolder:
     return LocalFolder(source_id=source.id, files=tuple(files), warnings=tuple(warnings))
 
 
+class _Cookies(httpx.Cookies):
+    """A cookie jar that looks at a response only if it sets a cookie. httpx hands
+    every response to ``http.cookiejar``, which first wraps the request and the
+    response in urllib objects: most of the cost of a 304 besides the request itself
+    (60 ms of a run on 1,000 sources), for feeds that almost never set a cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = httpx.Cookies()  # the setter below: the client's jar is a _Cookies
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]) -> None:
+        self._jar = _Cookies(cookies)
+
+
 def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
                             write=settings.read_timeout, pool=settings.total_timeout)
@@ -303,7 +330,7 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     # aiohttp is slow to import: commands that never fetch do not load it.
     from feeds.transport import AiohttpTransport
 
-    return httpx.AsyncClient(
+    return _Client(
         transport=AiohttpTransport(max_connections=settings.concurrency),
         timeout=timeout,
         limits=limits,

@@ -481,30 +481,34 @@ def _outputs_key(config: Config) -> str:
     return body_hash(f"{__version__} {OUTPUT_FORMAT} {config!r}".encode())
 
 
-def _outputs_current(config: Config, store: Store, generation: int) -> list[Path] | None:
-    """The files of the last publication, if nothing they show has changed since
-    and they are all still there; None if they must be rendered."""
+def _outputs_current(config: Config, store: Store, generation: int) -> int | None:
+    """How many files the last publication wrote, if nothing they show has changed
+    since and they are all still there; None if they must be rendered."""
     record = store.get_meta("outputs")
     if record is None:
         return None
     try:
         last = json.loads(record)
-        files = [config.settings.output_dir / name for name in last["files"]]
+        names: list[str] = last["files"]
         if last["generation"] != generation or last["key"] != _outputs_key(config):
             return None
     except (ValueError, KeyError, TypeError):
         return None
-    # One listing per folder: a stat per file was a thousand system calls a run.
-    listed: dict[Path, set[str]] = {}
-    for path in files:
-        if path.parent not in listed:
+    # One listing per folder: a stat per file was a thousand system calls a run. Names
+    # stay strings: a Path per file was most of the time for 7,000 archive pages.
+    out = config.settings.output_dir
+    listed: dict[str, set[str]] = {}
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        present = listed.get(folder)
+        if present is None:
             try:
-                listed[path.parent] = set(os.listdir(path.parent))
+                present = listed[folder] = set(os.listdir(out / folder))
             except OSError:
                 return None
-        if path.name not in listed[path.parent]:
+        if base not in present:
             return None
-    return files
+    return len(names)
 
 
 def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> Iterator[bytes]:
@@ -610,7 +614,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
     generation = store.generation()
     current = _outputs_current(config, store, generation)
     if current is not None:
-        return [], len(current)
+        return [], current
     from feeds.opml import render_opml
     from feeds.pages import Site, render_index
 

@@ -60,6 +60,24 @@ def test_conditional_get_sends_validators_and_honours_304(server: FeedServer) ->
     assert hit.headers["if-modified-since"] == first.last_modified
 
 
+def test_a_cookie_a_feed_sets_goes_back_to_its_host(server: FeedServer) -> None:
+    """The client's jar skips responses without Set-Cookie (``_Cookies``), and still
+    keeps what one sets, as a browser would: some feeds sit behind a consent cookie."""
+    plain = server.add_file("/plain.rss", "ai-news.rss")
+    setting = server.add_file("/sets.rss", "ai-news.rss", headers={"Set-Cookie": "consent=yes; Path=/"})
+    later = server.add_file("/later.rss", "ai-news.rss")
+
+    async def go() -> None:
+        async with make_client(SETTINGS) as client:
+            for url in (plain, setting, later):
+                await fetch_one(client, Source("s", "S", url=url), HttpCache(), SETTINGS)
+
+    asyncio.run(go())
+    assert "cookie" not in server.hits_for("/plain.rss")[0].headers
+    assert "cookie" not in server.hits_for("/sets.rss")[0].headers
+    assert server.hits_for("/later.rss")[0].headers["cookie"] == "consent=yes"
+
+
 def test_same_body_without_validators_is_not_modified(server: FeedServer) -> None:
     url = server.add_file("/plain.rss", "ai-news.rss", validators=False)
     first = fetch(url)
