@@ -239,7 +239,12 @@ def _lsh_rows(num: int, found: Sequence[int], published: datetime) -> list[tuple
 # two trees that outgrow the page cache: storing an entry cost 100 us more for its two
 # or three topics than with keys that only grow (45,000 entries replayed, 330 us an
 # entry against 250). Rows of entries no longer stored are dropped on the way.
+# The index of entries by cluster also holds what an archive page's fingerprint reads
+# (``clusters_fingerprint``), so that query no longer visits the rows, each on a page
+# of its own with its text: 1.10 s against 0.55 s for the pages of 45,000 entries.
 _MIGRATE_6 = """
+DROP INDEX entries_cluster;
+CREATE INDEX entries_cluster ON entries(cluster_id, id, content_hash, updated, first_seen);
 CREATE TABLE entry_topics6 (
     topic TEXT NOT NULL,
     entry INTEGER NOT NULL,
