@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -426,10 +427,15 @@ def _archive_settings(config: Config) -> str:
     return body_hash(repr(setting).encode())
 
 
-def _archive_fingerprint(store: Store, view: FeedView, page: ArchivePage, settings: str) -> str:
-    """Everything an archive page's bytes depend on, read without decoding entries."""
+def _archive_fingerprint(digests: dict[str, bytes], view: FeedView, page: ArchivePage,
+                         settings: str) -> str:
+    """Everything an archive page's bytes depend on (``Store.cluster_digests``), read
+    without decoding entries."""
+    stories = hashlib.sha256()
+    for cid in page.ids:
+        stories.update(cid.encode() + b"\0" + digests.get(cid, b""))
     page_setting = repr([settings, view.title, page.page < page.pages]).encode()
-    return store.clusters_fingerprint(page.ids) + body_hash(page_setting)[:16]
+    return stories.hexdigest()[:32] + body_hash(page_setting)[:16]
 
 
 HEALTH_TOPIC = "health"
@@ -672,12 +678,14 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
     def changed() -> Iterator[_Page]:
         # Pages are many and mostly unchanged: render only those whose stories changed.
         # A generator, so that working out which changed goes on while workers render.
-        for page in _time_ordered(archive_plan(config, views, topic_ids), topic_ids[ALL_TOPIC]):
+        plan = _time_ordered(archive_plan(config, views, topic_ids), topic_ids[ALL_TOPIC])
+        digests = store.cluster_digests() if plan else {}
+        for page in plan:
             stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")
             pair = (stem, stem.with_suffix(".rss"))
             archived.update(pair)
             key = f"archive:{page.topic}:{page.page}"
-            fingerprint = _archive_fingerprint(store, by_topic[page.topic], page, settings)
+            fingerprint = _archive_fingerprint(digests, by_topic[page.topic], page, settings)
             if store.get_meta(key) == fingerprint and all(p.exists() for p in pair):
                 continue
             fingerprints[key] = fingerprint

@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -442,6 +443,39 @@ def test_lsh_rows_are_always_those_of_the_stored_entries(tmp_path: Path) -> None
         left = {r[0] for r in store.db.execute("SELECT entry FROM lsh")}
         gone = {nums[eid] for eid in stored} - {r[0] for r in store.db.execute("SELECT num FROM entries")}
         assert gone and not (left & gone)
+
+
+def test_a_cluster_digest_changes_with_what_its_pages_show(tmp_path: Path) -> None:
+    """Archive pages are rendered again only when a digest of theirs changes: a member's
+    content, a new carrier, a new member. Seeing an entry again changes nothing."""
+    from feeds.dedupe import Alias, Seen
+
+    a = make_entry(source_id="a", item_key="guid:a", url_key="//x.test/a", title="One", content_hash="h1")
+    b = make_entry(source_id="b", item_key="guid:b", url_key="//x.test/b", title="Two", content_hash="h2")
+    c = make_entry(source_id="c", item_key="guid:c", url_key="//x.test/c", title="Three", content_hash="h3")
+    with Store(tmp_path / "s.db") as store:
+        for eid, entry in (("urn:a", a), ("urn:b", b), ("urn:c", c)):
+            with store.transaction():
+                store.apply(entry.source_id, [Insert(eid, entry)], NOW, lambda e, o: ())
+        steps: list[tuple[str, Any, set[str]]] = [
+            ("seen again", lambda: store.apply("a", [Seen("urn:a", a)], NOW + timedelta(hours=1),
+                                                 lambda e, o: ()), set()),
+            ("new content", lambda: store.apply("a", [Update("urn:a", replace(a, content_hash="h1b"))],
+                                                  NOW, lambda e, o: ()), {"urn:a"}),
+            ("new carrier", lambda: store.apply("c", [Alias("urn:b", replace(b, source_id="c",
+                                                                               item_key="guid:z"))],
+                                                  NOW, lambda e, o: ()), {"urn:b"}),
+            ("new member", lambda: store.join_clusters("urn:c", ["urn:a"], "test"), {"urn:a", "urn:c"}),
+        ]
+        before = store.cluster_digests()
+        assert set(before) == {"urn:a", "urn:b", "urn:c"}
+        for what, step, moved in steps:
+            with store.transaction():
+                step()
+            after = store.cluster_digests()
+            changed = {cid for cid in before.keys() | after.keys() if before.get(cid) != after.get(cid)}
+            assert changed == moved, what
+            before = after
 
 
 def story_rss(items: list[tuple[str, str, str, str]]) -> str:
