@@ -300,8 +300,8 @@ def read_folder(source: Source) -> LocalFolder:
 class _Cookies(httpx.Cookies):
     """A cookie jar that looks at a response only if it sets a cookie. httpx hands
     every response to ``http.cookiejar``, which first wraps the request and the
-    response in urllib objects: most of the cost of a 304 besides the request itself
-    (60 ms of a run on 1,000 sources), for feeds that almost never set a cookie."""
+    response in urllib objects: 134 ms of a run where 1,000 sources answered 304
+    (under cProfile), for feeds that almost never set a cookie."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         if "set-cookie" in response.headers or "set-cookie2" in response.headers:
