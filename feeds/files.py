@@ -160,15 +160,18 @@ def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
         return staged.commit()
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Does ``path`` hold exactly ``data``? (False if it cannot be read.)"""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
 def stage_if_changed(path: Path, data: bytes) -> str | None:
     """``data`` in a temp file beside ``path``, not yet fsynced (``Staged.commit``
     does that), or None if ``path`` already holds exactly ``data``."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return None
-    except OSError:
-        pass
-    return _stage(path, data, sync=False)
+    return None if _holds(path, data) else _stage(path, data, sync=False)
 
 
 def discard_staged(temps: Iterable[str | None]) -> None:
@@ -239,10 +242,7 @@ def _fsync_dir(folder: Path, target: Path) -> None:
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` unless the file already holds exactly it. True if written."""
     _sweep_once(path.parent)
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
+    if _holds(path, data):
+        return False
     write_atomic(path, data)
     return True
