@@ -53,28 +53,35 @@ def _plain_scheme(value: str) -> str | None:
 
 def resolve_url(base: str | None, value: str) -> str | None:
     """``value`` made absolute against ``base``; None when it has no scheme then."""
+    resolved = _resolve(base, value)
+    return None if resolved is None else resolved[0]
+
+
+def _resolve(base: str | None, value: str) -> tuple[str, str] | None:
+    """``resolve_url``, with the URL's scheme in lower case: found on the way."""
     value = value.strip()
     scheme = _plain_scheme(value)
     if scheme is not None:
-        return value
+        return value, scheme
     try:
         if base:
             value = urljoin(base, value)
-        return value if urlsplit(value).scheme else None
+        scheme = urlsplit(value).scheme
     except ValueError:  # such as a broken IPv6 host
         return None
+    return (value, scheme.lower()) if scheme else None
 
 
 def _fix_url(tag: str, attribute: str, value: str) -> str | None:
     if attribute not in _URL_ATTRIBUTES:
         return value
-    resolved = resolve_url(_current.base, value)
+    resolved = _resolve(_current.base, value)
     if resolved is None:
         return None  # a relative URL with nothing to resolve it against
-    scheme = _plain_scheme(resolved) or urlsplit(resolved).scheme.lower()  # parsed once already
+    url, scheme = resolved
     if scheme not in _SAFE_SCHEMES or (scheme == "data" and tag != "img"):
         return None
-    return resolved
+    return url
 
 
 class _Base(threading.local):
