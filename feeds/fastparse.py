@@ -240,6 +240,26 @@ def _fix_query(link: str) -> str:
     return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", link.replace("&amp;", "&"))
 
 
+def _item_title(el: Any) -> TextBlock | None:
+    """An RSS 2.0 or 1.0 item's title: plain text unless it holds markup."""
+    value, html = _finish(_leaf(el), plain_in_rss=True)
+    return TextBlock(value, is_html=html) if value else None
+
+
+def _item_html(el: Any) -> TextBlock | None:
+    """An item's description or content:encoded: HTML, None when blank."""
+    value = _finish(_leaf(el))[0]
+    return TextBlock(value, is_html=True) if value.strip() else None
+
+
+def _creator(el: Any) -> Person | None:
+    """A dc:creator, a name; one with an e-mail address goes to feedparser."""
+    name = _finish(_leaf(el))[0]
+    if "@" in name or "(" in name:
+        raise Unsupported("an author with an email address")
+    return Person(name=name) if name else None
+
+
 def _rss_item(item: Any, url: str) -> EntryData:
     _no_attributes(item)
     seen: set[str] = set()
@@ -253,8 +273,7 @@ def _rss_item(item: Any, url: str) -> EntryData:
     for tag, el in _children(item, _RSS_ITEM, seen, _RSS_REPEATED):
         if tag == "title":
             _no_attributes(el)
-            value, html = _finish(_leaf(el), plain_in_rss=True)
-            title = TextBlock(value, is_html=html) if value else None
+            title = _item_title(el)
         elif tag == "link":
             _no_attributes(el)
             link = _fix_query(_finish(_leaf(el), uri_base=url)[0])
@@ -269,12 +288,10 @@ def _rss_item(item: Any, url: str) -> EntryData:
             published = _date(_leaf(el))
         elif tag == "description":
             _no_attributes(el)
-            value = _finish(_leaf(el))[0]
-            summary = TextBlock(value, is_html=True) if value.strip() else None
+            summary = _item_html(el)
         elif tag == f"{CONTENT}encoded":
             _no_attributes(el)
-            value = _finish(_leaf(el))[0]
-            content = TextBlock(value, is_html=True) if value.strip() else None
+            content = _item_html(el)
         elif tag == "category":
             _no_attributes(el, frozenset({"domain"}))
             term = _finish(_leaf(el))[0].strip()
@@ -288,11 +305,9 @@ def _rss_item(item: Any, url: str) -> EntryData:
                                             length=enclosure_length(el.get("length"))))
         elif tag == f"{DC}creator":
             _no_attributes(el)
-            name = _finish(_leaf(el))[0]
-            if "@" in name or "(" in name:
-                raise Unsupported("an author with an email address")
-            if name:
-                authors.append(Person(name=name))
+            person = _creator(el)
+            if person:
+                authors.append(person)
         elif tag == "comments":
             _no_attributes(el)
     if len(authors) > 1:
@@ -358,16 +373,13 @@ def _rdf_item(item: Any, url: str) -> EntryData:
     for tag, el in _children(item, _RDF_ITEM, seen, _RDF_REPEATED):
         _no_attributes(el)
         if tag == f"{RSS1}title":
-            value, html = _finish(_leaf(el), plain_in_rss=True)
-            title = TextBlock(value, is_html=html) if value else None
+            title = _item_title(el)
         elif tag == f"{RSS1}link":
             link = _fix_query(_finish(_leaf(el), uri_base=url)[0])
         elif tag == f"{RSS1}description":
-            value = _finish(_leaf(el))[0]
-            summary = TextBlock(value, is_html=True) if value.strip() else None
+            summary = _item_html(el)
         elif tag == f"{CONTENT}encoded":
-            value = _finish(_leaf(el))[0]
-            content = TextBlock(value, is_html=True) if value.strip() else None
+            content = _item_html(el)
         elif tag == f"{DC}date":  # feedparser reads dc:date as the updated date only
             updated = _date(_leaf(el))
         elif tag == f"{DC}subject":
@@ -375,11 +387,9 @@ def _rdf_item(item: Any, url: str) -> EntryData:
             if term:
                 categories.append(term)
         elif tag == f"{DC}creator":
-            name = _finish(_leaf(el))[0]
-            if "@" in name or "(" in name:
-                raise Unsupported("an author with an email address")
-            if name:
-                authors.append(Person(name=name))
+            person = _creator(el)
+            if person:
+                authors.append(person)
     return entry_data(
         guid=item.get(f"{RDF}about"),  # feedparser's id, taken as it is written
         link=link, title=title, summary=summary, content=content,
