@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import threading
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -51,6 +53,44 @@ def _plain_scheme(value: str) -> str | None:
     return match.group(1)
 
 
+# A path from the root ("/img/1.jpg") whose urljoin with an http(s) base is the base's
+# origin and the path as written: plain characters, no empty, "." or ".." segment
+# (urljoin removes them), no empty query or fragment. Feeds write their images and
+# tag pages so; urljoin took 20 us for each.
+_PLAIN_TEXT = re.compile(r"[^\[\];\x00-\x20\x7f-\U0010ffff]*")
+
+
+def _rooted(base: str, value: str) -> tuple[str, str] | None:
+    """``_resolve`` for a path from the root, where it can be done without urljoin."""
+    if value[1:2] == "/" or _PLAIN_TEXT.fullmatch(value) is None:
+        return None
+    head, hash_, fragment = value.partition("#")
+    if hash_ and not fragment:
+        return None
+    path, question, query = head.partition("?")
+    if question and not query:
+        return None
+    segments = path.split("/")
+    if "" in segments[1:-1] or "." in segments or ".." in segments:
+        return None
+    origin = _origin(base)
+    return None if origin is None else (origin[0] + value, origin[1])
+
+
+@lru_cache(maxsize=64)
+def _origin(base: str) -> tuple[str, str] | None:
+    """The scheme and authority of an http(s) ``base``, as urljoin writes them, and
+    the scheme."""
+    try:
+        root = urljoin(base, "/")
+        parts = urlsplit(root)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or root != f"{parts.scheme}://{parts.netloc}/":
+        return None
+    return root[:-1], parts.scheme
+
+
 def resolve_url(base: str | None, value: str) -> str | None:
     """``value`` made absolute against ``base``; None when it has no scheme then."""
     resolved = _resolve(base, value)
@@ -63,9 +103,14 @@ def _resolve(base: str | None, value: str) -> tuple[str, str] | None:
     scheme = _plain_scheme(value)
     if scheme is not None:
         return value, scheme
-    try:
-        if base:
+    if base and value[:1] == "/":
+        rooted = _rooted(base, value)
+        if rooted is not None:
+            return rooted
+    if base:
+        with contextlib.suppress(ValueError):  # a base that cannot be parsed ("https://[::1") is no base
             value = urljoin(base, value)
+    try:
         scheme = urlsplit(value).scheme
     except ValueError:  # such as a broken IPv6 host
         return None
