@@ -185,7 +185,7 @@ def ingest(config: Config, source: Source, result: Document | LocalFolder,
         return exc
 
 
-def _process(config: Config, store: Store, classifier: Classifier, source: Source,
+def _process(config: Config, store: Store, topics_of: TopicsOf, source: Source,
              result: Result, now: datetime, jitter: float,
              ingested: _Ingest | SourceError | None = None,
              known: SourceHealth | None = None) -> SourceOutcome:
@@ -218,7 +218,6 @@ def _process(config: Config, store: Store, classifier: Classifier, source: Sourc
     got = ingested
     ttl = got.ttl
 
-    topics_of = _topics_function(config, classifier)
     with store.transaction():
         by_item, by_url, by_story = store.lookup(source.id, got.entries)
         actions = plan(got.entries, by_item, by_url, now, by_story)
@@ -891,11 +890,14 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
                            classifier: Classifier, now: datetime, rng: random.Random,
                            outcomes: list[SourceOutcome], pool: Executor | None,
                            publish_outputs: bool) -> tuple[list[str], int, int]:
+    # Made once a run: each source's entries are classified with it, and it maps every
+    # source by id.
+    topics_of = _topics_function(config, classifier)
     with store.batch(BATCH_SECONDS):
         async for item, ingested in _ingested(config, fetcher, selection, now, pool):
             source, result = item.source, item.result
             try:
-                outcome = _process(config, store, classifier, source, result, now, rng.random(), ingested,
+                outcome = _process(config, store, topics_of, source, result, now, rng.random(), ingested,
                                    selection.health.get(source.id))
             except FeedsError:
                 raise
@@ -905,7 +907,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
                 log.exception("internal error while processing source %s", source.id)
                 error = SourceError(source.id,
                                     f"internal error while processing: {type(exc).__name__}: {exc}")
-                outcome = _process(config, store, classifier, source, error, now, rng.random(),
+                outcome = _process(config, store, topics_of, source, error, now, rng.random(),
                                    known=selection.health.get(source.id))
             outcome = replace(outcome, seconds=item.seconds)
             outcomes.append(outcome)
