@@ -247,10 +247,18 @@ class Classifier:
             for t in s.eligible:
                 self._eligible[t] = self._eligible.get(t, frozenset()) | {s.id}
         self._includes = {t.id: t.include for t in topics}
+        self._named = {name for t in topics for r in t.rules for name in r.sources}
         self.fingerprint = hashlib.sha256(json.dumps(
             [[asdict(t) for t in topics],
              [[s.id, s.topics, s.tags, s.eligible] for s in sorted(sources, key=lambda s: s.id)]],
             sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def carrying_matters(self, source: Source) -> bool:
+        """Can ``source`` carrying an entry change the entry's topics? Not when it has
+        no default or eligible topics and no rule names it or one of its tags: then
+        classify() gives the same with it among the carriers as without it."""
+        return bool(source.topics or source.eligible or source.id in self._named
+                    or any(f"tag:{t}" in self._named for t in source.tags))
 
     def _direct(self, entry: Entry, sources: Sequence[Source]
                 ) -> tuple[dict[str, TopicMatch], dict[str, Explanation]]:

@@ -162,6 +162,14 @@ def _cluster(store: Store, config: Config, entry_id: str, entry: Entry) -> None:
 TopicsOf = Callable[[Entry, Iterable[str]], tuple[TopicMatch, ...]]
 
 
+@dataclass(frozen=True)
+class _Topics:
+    """How a run gives stored entries their topics."""
+
+    of: TopicsOf  # classify an entry as carried by its own source and these others
+    carrying_matters: Callable[[Source], bool]  # can this source carrying an entry change them?
+
+
 def _topics_function(config: Config, classifier: Classifier) -> TopicsOf:
     """Classify an entry as carried by its own source and every other that carries it."""
     by_id = {s.id: s for s in config.sources}
@@ -185,7 +193,7 @@ def ingest(config: Config, source: Source, result: Document | LocalFolder,
         return exc
 
 
-def _process(config: Config, store: Store, topics_of: TopicsOf, source: Source,
+def _process(config: Config, store: Store, topics: _Topics, source: Source,
              result: Result, now: datetime, jitter: float,
              ingested: _Ingest | SourceError | None = None,
              known: SourceHealth | None = None) -> SourceOutcome:
@@ -222,8 +230,8 @@ def _process(config: Config, store: Store, topics_of: TopicsOf, source: Source,
         by_item, by_url, by_story = store.lookup(source.id, got.entries)
         actions = plan(got.entries, by_item, by_url, now, by_story)
         encoded = {id(e): (e, text) for e, text in zip(got.entries, got.encoded, strict=False)}
-        new, updated = store.apply(source.id, actions, now, topics_of, preclassified=True,
-                                   encoded=encoded)
+        new, updated = store.apply(source.id, actions, now, topics.of, preclassified=True,
+                                   encoded=encoded, carrying_matters=topics.carrying_matters(source))
         if config.settings.dedupe.enabled:
             for new_id, entry in store.inserted:
                 _cluster(store, config, new_id, entry)
@@ -892,12 +900,12 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
                            publish_outputs: bool) -> tuple[list[str], int, int]:
     # Made once a run: each source's entries are classified with it, and it maps every
     # source by id.
-    topics_of = _topics_function(config, classifier)
+    topics = _Topics(_topics_function(config, classifier), classifier.carrying_matters)
     with store.batch(BATCH_SECONDS):
         async for item, ingested in _ingested(config, fetcher, selection, now, pool):
             source, result = item.source, item.result
             try:
-                outcome = _process(config, store, topics_of, source, result, now, rng.random(), ingested,
+                outcome = _process(config, store, topics, source, result, now, rng.random(), ingested,
                                    selection.health.get(source.id))
             except FeedsError:
                 raise
@@ -907,7 +915,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
                 log.exception("internal error while processing source %s", source.id)
                 error = SourceError(source.id,
                                     f"internal error while processing: {type(exc).__name__}: {exc}")
-                outcome = _process(config, store, topics_of, source, error, now, rng.random(),
+                outcome = _process(config, store, topics, source, error, now, rng.random(),
                                    known=selection.health.get(source.id))
             outcome = replace(outcome, seconds=item.seconds)
             outcomes.append(outcome)

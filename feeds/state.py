@@ -686,12 +686,15 @@ class Store:
 
     def apply(self, source_id: str, actions: Iterable[Action], now: datetime,
               topics_of: Any, *, preclassified: bool = False,
-              encoded: Mapping[int, tuple[Entry, str]] | None = None) -> tuple[int, int]:
+              encoded: Mapping[int, tuple[Entry, str]] | None = None,
+              carrying_matters: bool = True) -> tuple[int, int]:
         """Write one source's actions; ``topics_of(entry, extra_sources)`` classifies.
         ``preclassified``: the entries' topics are already those of their own source
         alone, so only entries that other sources also carry are classified again.
         ``encoded``: ``entry_json`` of entries, by ``id()``, made elsewhere; used only
-        for the very entry object it was made from.
+        for the very entry object it was made from. ``carrying_matters``: False when
+        this source carrying an entry can never change its topics
+        (``Classifier.carrying_matters``), so that an entry it aliases keeps them.
 
         Returns (new, updated). Call inside ``transaction()``.
         """
@@ -748,7 +751,8 @@ class Store:
                         (source_id, action.remap, entry.item_key, action.entry_id, stamp))
                     self.db.execute("UPDATE entries SET last_seen = ?, gone = NULL WHERE id = ?",
                                     (stamp, action.entry_id))
-                self.reclassify_one(action.entry_id, topics_of)
+                if carrying_matters:
+                    self.reclassify_one(action.entry_id, topics_of)
                 aliased += 1
                 continue
             elif isinstance(action, Seen):

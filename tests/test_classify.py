@@ -161,3 +161,37 @@ def test_needles_rule_terms_out_by_a_plain_substring() -> None:
     assert _needle("AI") == "ai"
     assert _needle("Künstliche Intelligenz") == "intelligenz"
     assert _needle("Künstliche") is None
+
+
+CARRIERS = [
+    Source("plain", "Plain", url="https://p.test/"),
+    Source("tagged", "Tagged", url="https://t.test/", tags=("misc",)),
+    Source("w2", "W2", url="https://w2.test/", tags=("wire",)),  # a tag a rule names
+    Source("named", "Named", url="https://n.test/"),  # an id a rule names
+    Source("default", "Default", url="https://d.test/", topics=("chips",)),
+    Source("eligible", "Eligible", url="https://e.test/", eligible=("open",)),
+]
+CARRIER_TOPICS = [*TOPICS, Topic("desk", "Desk", rules=(Rule(sources=("named",), keywords=("chip",)),)),
+                  Topic("eligible-only", "E", rules=(Rule(keywords=("open source",)),))]
+carrier_classifier = Classifier(CARRIER_TOPICS, [*SOURCES, *CARRIERS])
+
+
+def test_which_sources_can_change_the_topics_of_what_they_carry() -> None:
+    assert [s.id for s in CARRIERS if carrier_classifier.carrying_matters(s)] == [
+        "w2", "named", "default", "eligible"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Exclusive report on chips", "Open source chip design", "AI chips",
+                        "Nothing relevant here", "New regulation for online platforms"]),
+       st.lists(st.sampled_from(CARRIERS), max_size=3), st.sampled_from(CARRIERS))
+def test_a_source_whose_carrying_does_not_matter_never_changes_topics(
+        title: str, others: list[Source], extra: Source) -> None:
+    """What lets storing skip classifying an entry again when such a source carries it
+    too: with or without it among the carriers, the topics are the same."""
+    entry = make_entry(title=title, summary_text="exclusive report")
+    carriers = [SOURCES[0], *others]
+    before = carrier_classifier.classify(entry, carriers)
+    after = carrier_classifier.classify(entry, [*carriers, extra])
+    if not carrier_classifier.carrying_matters(extra):
+        assert after == before
