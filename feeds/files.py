@@ -113,7 +113,7 @@ class Staged:
         # while the pages after it render, where waiting for them all in commit()
         # kept a cold run's last two seconds (1.6 GB of archive pages) to itself.
         self._pool: ThreadPoolExecutor | None = None
-        self._failed: list[BaseException] = []  # fsyncs that failed, as they end
+        self._failed: list[tuple[int, BaseException]] = []  # (staged as, error) of failed fsyncs
 
     def __enter__(self) -> Staged:
         return self
@@ -136,22 +136,25 @@ class Staged:
             self._staged.append((tmp, path))
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="fsync")
-            self._pool.submit(_fsync_file, (tmp, path)).add_done_callback(self._ended)
+            n = len(self._staged)
+            self._pool.submit(_fsync_file, (tmp, path)).add_done_callback(
+                lambda future: self._ended(n, future))
 
-    def _ended(self, future: Future[None]) -> None:
+    def _ended(self, n: int, future: Future[None]) -> None:
         exc = future.exception()
         if exc is not None:
-            self._failed.append(exc)
+            self._failed.append((n, exc))
 
     def _settle(self) -> None:
-        """Wait for every fsync started; the first that failed is raised (after all
-        have ended, so that no thread still holds a temp file)."""
+        """Wait for every fsync started; of those that failed, the one staged first is
+        raised (once all have ended, so that no thread still holds a temp file), so
+        that the same failure names the same file whichever thread finished first."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
         failed, self._failed = self._failed, []
         if failed:
-            raise failed[0]
+            raise min(failed, key=lambda f: f[0])[1]
 
     def commit(self) -> list[Path]:
         """Wait until every staged file is durable, then rename each over its
@@ -193,8 +196,9 @@ def _holds(path: Path, data: bytes) -> bool:
 
 
 def stage_if_changed(path: Path, data: bytes) -> str | None:
-    """``data`` in a temp file beside ``path``, not yet fsynced (``Staged.commit``
-    does that), or None if ``path`` already holds exactly ``data``."""
+    """``data`` in a temp file beside ``path``, not yet fsynced (``Staged.adopt``
+    starts that and ``Staged.commit`` waits for it), or None if ``path`` already
+    holds exactly ``data``."""
     return None if _holds(path, data) else _stage(path, data, sync=False)
 
 

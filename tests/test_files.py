@@ -134,6 +134,30 @@ def test_write_all_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert hidden(tmp_path) == [] and hidden(tmp_path / "sub") == []
 
 
+def test_when_every_fsync_fails_the_error_names_the_first_file_staged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fsyncs run in threads and end in any order; the error is the same each time."""
+    real = os.fsync
+    gate = threading.Event()
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            real(fd)
+            return
+        if ".f00." in os.readlink(f"/proc/self/fd/{fd}"):
+            gate.wait(timeout=5)  # the first file's fsync ends last
+        else:
+            gate.set()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    files_ = {tmp_path / f"f{n:02d}": b"x" for n in range(12)}
+    with pytest.raises(OSError) as caught:
+        write_all_if_changed(files_)
+    assert caught.value.filename == str(tmp_path / "f00")
+    assert hidden(tmp_path) == [] and not any(p.exists() for p in files_)
+
+
 def test_write_all_writes_only_what_changed(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     assert write_all_if_changed({a: b"1", b: b"2"}) == [a, b]

@@ -259,9 +259,10 @@ def test_html_to_text() -> None:
 
 
 def _joined(base: str | None, value: str) -> str | None:
-    """What sanitising did with every URL before the fast paths: urljoin, then keep
-    it only if it has a scheme. A base that cannot be parsed ("https://[::1") counts
-    as none: urljoin raised on it even for an absolute URL."""
+    """What a URL in HTML must become: urljoin, then kept only if it has a scheme;
+    what sanitising did before its fast paths, except that a base that cannot be
+    parsed ("https://[::1") now counts as none, where urljoin raised on it even for
+    an absolute URL."""
     from urllib.parse import urljoin
 
     value = value.strip()
