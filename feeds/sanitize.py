@@ -56,7 +56,8 @@ def _plain_scheme(value: str) -> str | None:
 # A path from the root ("/img/1.jpg") whose urljoin with an http(s) base is the base's
 # origin and the path as written: plain characters, no empty, "." or ".." segment
 # (urljoin removes them), no empty query or fragment. Feeds write their images and
-# tag pages so; urljoin took 20 us for each.
+# tag pages so: half the URLs of the bench corpus's HTML, and joining them with
+# urljoin was about a seventh of what normalising an entry cost.
 _PLAIN_TEXT = re.compile(r"[^\[\];\x00-\x20\x7f-\U0010ffff]*")
 
 
