@@ -39,16 +39,22 @@ for _tag, _attrs in {
 _PLAIN_URL = re.compile(r"(https?)://[^/?#\[\];\x00-\x20\x7f-\U0010ffff][^\[\];\x00-\x20\x7f-\U0010ffff]*")
 
 
-def _plain_scheme(value: str) -> str | None:
-    """The scheme of ``value`` if urljoin(base, value) is ``value`` for any base."""
-    match = _PLAIN_URL.fullmatch(value)
-    if match is None:
-        return None
+def _path_kept(value: str) -> str | None:
+    """``value`` up to its query or fragment, if urljoin keeps both as written; None
+    if it has a bare "?" or "#" (an empty query or fragment), which urljoin drops."""
     head, hash_, fragment = value.partition("#")
     if hash_ and not fragment:
         return None
-    _path, question, query = head.partition("?")
+    path, question, query = head.partition("?")
     if question and not query:
+        return None
+    return path
+
+
+def _plain_scheme(value: str) -> str | None:
+    """The scheme of ``value`` if urljoin(base, value) is ``value`` for any base."""
+    match = _PLAIN_URL.fullmatch(value)
+    if match is None or _path_kept(value) is None:
         return None
     return match.group(1)
 
@@ -65,11 +71,8 @@ def _rooted(base: str, value: str) -> tuple[str, str] | None:
     """``_resolve`` for a path from the root, where it can be done without urljoin."""
     if value[1:2] == "/" or _PLAIN_TEXT.fullmatch(value) is None:
         return None
-    head, hash_, fragment = value.partition("#")
-    if hash_ and not fragment:
-        return None
-    path, question, query = head.partition("?")
-    if question and not query:
+    path = _path_kept(value)
+    if path is None:
         return None
     segments = path.split("/")
     if "" in segments[1:-1] or "." in segments or ".." in segments:
