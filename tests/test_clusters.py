@@ -408,15 +408,27 @@ def test_an_update_that_moves_the_published_time_moves_the_entry_in_the_window(t
         assert store.cluster_candidates("urn:b", new, *window) == []
 
 
+def _lsh(store: Store) -> list[tuple[int, ...]]:
+    return sorted(store.db.execute("SELECT band, bucket, published, entry FROM lsh").fetchall())
+
+
+def _random_story(rng: random.Random, step: int, ids: int) -> tuple[str, Entry]:
+    """One of ``ids`` entry ids, from one of three sources, with a story of SAME and a
+    time within two days of NOW: a new entry or a new version of a stored one."""
+    n = rng.randrange(ids)
+    title, text = rng.choice([(a, b) for a, b, _c, _d in SAME])
+    return f"urn:{n}", make_entry(source_id=f"s{n % 3}", item_key=f"guid:{n}", url_key=f"//s.test/{n}",
+                                  title=title, summary_text=text,
+                                  published=NOW + timedelta(hours=rng.randrange(-48, 48)),
+                                  content_hash=f"h{step}")
+
+
 def test_lsh_rows_are_always_those_of_the_stored_entries(tmp_path: Path) -> None:
     """Schema 5 has no index of lsh by entry: an entry's rows are deleted by their keys,
     computed again from what is stored. Through inserts, updates that change the
     text or the time, and a purge, the table holds exactly the rows of the entries
     stored, and none of an entry that is gone."""
     from feeds.state import _stored_band_rows
-
-    def lsh(store: Store) -> list[tuple[int, ...]]:
-        return sorted(store.db.execute("SELECT band, bucket, published, entry FROM lsh").fetchall())
 
     def expected(store: Store) -> list[tuple[int, ...]]:
         return sorted(_stored_band_rows(store.db, "1", ()))
@@ -425,22 +437,17 @@ def test_lsh_rows_are_always_those_of_the_stored_entries(tmp_path: Path) -> None
     with Store(tmp_path / "s.db") as store:
         stored: dict[str, Entry] = {}
         for step in range(60):
-            n = rng.randrange(12)
-            eid, (title, text) = f"urn:{n}", rng.choice([(a, b) for a, b, _c, _d in SAME])
-            entry = make_entry(source_id=f"s{n % 3}", item_key=f"guid:{n}", url_key=f"//s.test/{n}",
-                               title=title, summary_text=text,
-                               published=NOW + timedelta(hours=rng.randrange(-48, 48)),
-                               content_hash=f"h{step}")
+            eid, entry = _random_story(rng, step, 12)
             with store.transaction():
                 action = Update(eid, entry) if eid in stored else Insert(eid, entry)
                 store.apply(entry.source_id, [action], NOW + timedelta(minutes=step), lambda e, o: ())
             stored[eid] = entry
-            assert lsh(store) == expected(store) != []
+            assert _lsh(store) == expected(store) != []
         nums = {eid: store.db.execute("SELECT num FROM entries WHERE id = ?", (eid,)).fetchone()[0]
                 for eid in stored}
         purged = store.purge(NOW + timedelta(minutes=30))
         assert 0 < purged < len(stored)
-        assert lsh(store) == expected(store) != []
+        assert _lsh(store) == expected(store) != []
         left = {r[0] for r in store.db.execute("SELECT entry FROM lsh")}
         gone = {nums[eid] for eid in stored} - {r[0] for r in store.db.execute("SELECT num FROM entries")}
         assert gone and not (left & gone)
@@ -454,9 +461,6 @@ def test_lsh_rows_follow_the_entries_when_sources_fail(tmp_path: Path, batched: 
     that stayed, updated ones included."""
     from feeds.state import _stored_band_rows
 
-    def lsh(store: Store) -> list[tuple[int, ...]]:
-        return sorted(store.db.execute("SELECT band, bucket, published, entry FROM lsh").fetchall())
-
     rng = random.Random(11)
     with Store(tmp_path / "s.db") as store, contextlib.ExitStack() as stack:
         if batched:
@@ -464,12 +468,7 @@ def test_lsh_rows_follow_the_entries_when_sources_fail(tmp_path: Path, batched: 
         stored: set[str] = set()
         failures = 0
         for step in range(80):
-            n = rng.randrange(15)
-            eid, (title, text) = f"urn:{n}", rng.choice([(a, b) for a, b, _c, _d in SAME])
-            entry = make_entry(source_id=f"s{n % 3}", item_key=f"guid:{n}", url_key=f"//s.test/{n}",
-                               title=title, summary_text=text,
-                               published=NOW + timedelta(hours=rng.randrange(-48, 48)),
-                               content_hash=f"h{step}")
+            eid, entry = _random_story(rng, step, 15)
             fail = step % 4 == 3
             with contextlib.suppress(RuntimeError), store.transaction():
                 action = Update(eid, entry) if eid in stored else Insert(eid, entry)
@@ -481,7 +480,7 @@ def test_lsh_rows_follow_the_entries_when_sources_fail(tmp_path: Path, batched: 
                 stored.add(eid)
             ids = {r[0] for r in store.db.execute("SELECT id FROM entries")}
             assert ids == stored
-            assert lsh(store) == sorted(_stored_band_rows(store.db, "1", ())) != []
+            assert _lsh(store) == sorted(_stored_band_rows(store.db, "1", ())) != []
         assert failures == 20
 
 
