@@ -9,10 +9,12 @@ Three kinds, told apart by extension and then by content:
 
 from __future__ import annotations
 
+import codecs
 import html
 import json
 import re
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,6 +25,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from feeds.errors import ParseError
+from feeds.slugs import on_site
 from feeds.types import EntryData, LocalFile, Person, TextBlock
 
 MARKDOWN_EXT = {".md", ".markdown", ".mdown", ".mkd"}
@@ -195,15 +198,90 @@ def _from_match(m: re.Match[str]) -> datetime | None:
 # --- helpers ---------------------------------------------------------------
 
 
+# Files that are not text, by their first bytes: what lands in an articles folder
+# beside the articles (pictures, the PDF of a story, an archive of them).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"),
+    (b"PK\x07\x08", "a ZIP archive"), (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"), (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"), (b"\x7fELF", "an executable"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document"),
+    (b"SQLite format 3\x00", "an SQLite database"), (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"), (b"\x00\x00\x01\x00", "an icon"),
+)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+# <meta charset="...">, <meta http-equiv=... content="...; charset=...">, <?xml encoding="..."?>
+_DECLARED = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
+# Control characters that text files do not hold (tab, line ends and form feed aside).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _binary_kind(body: bytes) -> str | None:
+    for signature, kind in _SIGNATURES:
+        if body.startswith(signature):
+            return kind
+    if body[4:8] == b"ftyp":
+        return "a video or audio file"
+    if body.startswith(b"RIFF") and body[8:12] in (b"WEBP", b"WAVE", b"AVI "):
+        return "an image, audio or video file"
+    return None
+
+
 def _decode(body: bytes, name: str) -> str:
-    if body.startswith(b"\xef\xbb\xbf"):
-        body = body[3:]
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        # Legacy files are most often Windows-1252; it decodes every byte but five.
-        text = body.decode("cp1252", errors="replace")
+    """The text of a file, or ``ValueError`` if it is not text: a known binary
+    signature, NUL bytes, bytes that are neither UTF-8 nor the charset the file
+    declares (Windows-1252 when it declares none), or mostly control characters."""
+    kind = _binary_kind(body)
+    if kind:
+        raise ValueError(f"skipped, not a text file ({kind})")
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            try:
+                text = body.decode(codec)
+            except UnicodeDecodeError:
+                raise ValueError(f"skipped, not text: it starts with a {codec.upper()} mark "
+                                 "but is not that encoding") from None
+            break
+    else:
+        if b"\x00" in body:
+            raise ValueError("skipped, not a text file (it holds NUL bytes)")
+        text = _decode_unmarked(body)
+    if "\x00" in text:
+        raise ValueError("skipped, not a text file (it holds NUL characters)")
+    if len(_CONTROLS.findall(text, 0, 65536)) > max(2, min(len(text), 65536) // 50):
+        raise ValueError("skipped, not a text file (it is mostly control characters)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode_unmarked(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = exc.start
+    declared = _DECLARED.search(body[:2048])
+    codec = None
+    if declared:
+        try:
+            info = codecs.lookup(declared.group(1).decode("ascii"))
+        except LookupError:
+            info = None
+        # Only text encodings: "hex" or "zlib" are codecs too.
+        if info is not None and info._is_text_encoding and info.name != "utf-8":
+            codec = info.name
+        elif info is not None and info.name == "utf-8":
+            raise ValueError(f"skipped, not valid UTF-8 as it declares (byte {where})")
+    # Legacy files that declare nothing are most often Windows-1252, which leaves
+    # only five bytes undefined.
+    codec = codec or "cp1252"
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"skipped, not text: neither UTF-8 (byte {where}) nor {codec} "
+                         f"(byte {exc.start})") from None
 
 
 def _paragraphs_html(paragraphs: list[str]) -> str:
@@ -228,8 +306,14 @@ def kind_of(relpath: str, body: bytes) -> str:
 
 
 def parse_article(file: LocalFile, source_id: str) -> EntryData:
-    """Turn one local file into an entry. Raises ``ParseError`` if it holds no article."""
-    text = _decode(file.body, file.relpath)
+    """Turn one local file into an entry. Raises ``ParseError`` if it holds no article:
+    a file that is not text or is empty, front matter that cannot be read, no headline."""
+    try:
+        text = _decode(file.body, file.relpath)
+    except ValueError as exc:
+        raise ParseError(source_id, f"{file.relpath}: {exc}") from None
+    if not text.strip():
+        raise ParseError(source_id, f"{file.relpath}: skipped, the file is empty")
     kind = kind_of(file.relpath, file.body)
     try:
         if kind == "markdown":
@@ -262,6 +346,19 @@ def parse_article(file: LocalFile, source_id: str) -> EntryData:
         language=data.get("language"),
         date_from_mtime=from_mtime,
     )
+
+
+def without_site_link(data: EntryData, relpath: str, base_url: str) -> tuple[EntryData, str | None]:
+    """The entry without a link of its own that lies on this site, and a warning
+    naming the file if it had one. Addresses under ``base_url`` are the pages we
+    write; an article may not claim one (it would point readers at another page of
+    ours, or at none), so it gets the page we make for it instead."""
+    if not data.link or not on_site(data.link, base_url):
+        return data, None
+    content = replace(data.content, base=None) if data.content else None
+    problem = (f"{relpath}: its link {data.link} lies on this site, whose addresses are ours "
+               "to give; it gets its own page instead")
+    return replace(data, link=None, content=content), problem
 
 
 # --- plain text --------------------------------------------------------------
@@ -371,6 +468,38 @@ def _is_standfirst(block: str) -> bool:
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
 
 
+# Front matter holds a title, dates, authors and tags: a few hundred bytes.
+MAX_FRONT_MATTER = 64 * 1024
+MAX_FRONT_MATTER_DEPTH = 16
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases, nested at most ``MAX_FRONT_MATTER_DEPTH`` deep.
+
+    An alias stands for a whole node, so aliases of aliases grow exponentially:
+    nine levels of ``&a [*a, *a, ...]`` in a few hundred bytes took a run to
+    2.8 GB. Front matter has no use for them. Deep nesting would exhaust the
+    composer's recursion.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed in front matter",
+                event.start_mark)
+        if self._depth >= MAX_FRONT_MATTER_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_FRONT_MATTER_DEPTH} levels deep", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     for fence, loader in (("---", "yaml"), ("+++", "toml")):
         if text.startswith(fence + "\n"):
@@ -378,11 +507,16 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
             if end == -1:
                 return {}, text
             raw = text[len(fence) + 1 : end]
+            if len(raw) > MAX_FRONT_MATTER:
+                raise ValueError(f"front matter is longer than {MAX_FRONT_MATTER:,} characters")
             after = text[end + len(fence) + 1 :]
             try:
-                meta = yaml.safe_load(raw) if loader == "yaml" else tomllib.loads(raw)
+                # The loader is a SafeLoader: plain data only.
+                meta = yaml.load(raw, Loader=_FrontMatterLoader) if loader == "yaml" else tomllib.loads(raw)
             except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
                 raise ValueError(f"front matter is not valid {loader.upper()}: {exc}") from None
+            except RecursionError:  # TOML nested thousands deep
+                raise ValueError(f"front matter is not valid {loader.upper()}: nested too deeply") from None
             return (meta if isinstance(meta, dict) else {}), after.lstrip("\n")
     return {}, text
 

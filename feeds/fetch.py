@@ -7,17 +7,18 @@ operator can act on; nothing here stops the run.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import re
 import socket
+import stat
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -261,40 +262,91 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
 
 
 def read_folder(source: Source) -> LocalFolder:
-    """Every regular file below the source's folder, hidden ones aside, in a stable order."""
+    """Every regular file below the source's folder, hidden ones aside, in a stable order.
+
+    Symbolic links, to files or folders, are skipped with a warning: a link can
+    lead to anything the process may read (``/etc/passwd``, a secret beside the
+    project), and what is in the folder is published. The walk holds each folder
+    open and opens names relative to it without following links, so a name
+    swapped for a link while the run reads it is refused, not followed. The
+    folder itself may be a link: the operator named it.
+    """
     assert source.path is not None
     root = source.path
-    files: list[LocalFile] = []
-    warnings: list[str] = []
-    try:
-        walk = sorted(os.walk(root))
-    except OSError as exc:
-        raise FetchError(source.id, f"cannot read folder {root}: {exc}") from None
     if not root.is_dir():
         raise FetchError(source.id, f"folder {root} does not exist")
-    for folder, dirs, names in walk:
-        if any(part.startswith(".") for part in Path(folder).relative_to(root).parts):
-            continue
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in sorted(names):
-            if name.startswith(".") or name.endswith("~"):
-                continue
-            path = Path(folder) / name
-            rel = path.relative_to(root).as_posix()
-            try:
-                st = path.stat()
-                if not path.is_file():
+    found: list[tuple[str, str, LocalFile]] = []
+    warnings: list[str] = []
+
+    def unreadable(exc: OSError) -> None:
+        # fwalk gives the folder's own name only, not the path to it.
+        name = exc.filename if isinstance(exc.filename, str) and exc.filename != "." else root
+        warnings.append(f"folder {name}: cannot be read ({exc.strerror or exc})")
+
+    try:
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise FetchError(source.id, f"cannot read folder {root}: {exc.strerror or exc}") from None
+    try:
+        for folder, dirs, names, dir_fd in os.fwalk(".", onerror=unreadable, dir_fd=root_fd):
+            for name in list(dirs):
+                if name.startswith("."):
+                    dirs.remove(name)
+                elif _is_link(name, dir_fd):
+                    # fwalk does not descend into it either; the warning says why it is missing.
+                    dirs.remove(name)
+                    warnings.append(f"{_relative(folder, name)}/: skipped, a symbolic link "
+                                    "(links are not followed)")
+            for name in names:
+                if name.startswith(".") or name.endswith("~"):
                     continue
-                if st.st_size > MAX_LOCAL_FILE:
-                    warnings.append(f"{rel}: skipped, larger than {MAX_LOCAL_FILE:,} bytes")
-                    continue
-                body = path.read_bytes()
-            except OSError as exc:
-                warnings.append(f"{rel}: cannot be read ({exc.strerror or exc})")
-                continue
-            mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)
-            files.append(LocalFile(relpath=rel, body=body, mtime=mtime))
-    return LocalFolder(source_id=source.id, files=tuple(files), warnings=tuple(warnings))
+                rel = _relative(folder, name)
+                file, problem = _read_local_file(name, dir_fd, rel)
+                if problem:
+                    warnings.append(f"{rel}: {problem}")
+                if file is not None:
+                    found.append((folder, name, file))
+    finally:
+        os.close(root_fd)
+    files = tuple(f for _, _, f in sorted(found, key=lambda t: (t[0], t[1])))
+    return LocalFolder(source_id=source.id, files=files, warnings=tuple(warnings))
+
+
+def _relative(folder: str, name: str = "") -> str:
+    """A path from ``fwalk(".")`` as it is named in warnings and item keys: "a/b.txt"."""
+    path = f"{folder}/{name}" if name else folder
+    return path.removeprefix("./").removeprefix(".")
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _read_local_file(name: str, dir_fd: int, rel: str) -> tuple[LocalFile | None, str | None]:
+    """One file of a local folder, at most ``MAX_LOCAL_FILE`` bytes of it; or why not."""
+    try:
+        # O_NONBLOCK: opening a FIFO someone left in the folder must not wait for a writer.
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or _is_link(name, dir_fd):
+            return None, "skipped, a symbolic link (links are not followed)"
+        return None, f"cannot be read ({exc.strerror or exc})"
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, "skipped, not a regular file"
+        try:
+            # The size is read, not believed: the file may grow while we read it.
+            body = handle.read(MAX_LOCAL_FILE + 1)
+        except OSError as exc:
+            return None, f"cannot be read ({exc.strerror or exc})"
+    if len(body) > MAX_LOCAL_FILE:
+        return None, f"skipped, larger than {MAX_LOCAL_FILE:,} bytes"
+    mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)
+    return LocalFile(relpath=rel, body=body, mtime=mtime), None
 
 
 class _Cookies(httpx.Cookies):

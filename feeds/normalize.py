@@ -9,11 +9,13 @@ import hashlib
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from feeds.sanitize import html_to_text, sanitize_html, text_to_html
+from feeds.slugs import article_slugs
 from feeds.types import Entry, EntryData, FeedData, Person, Source
 
 TRACKING_PARAMS = frozenset({
@@ -123,11 +125,6 @@ def _is_tracking(pair: str) -> bool:
     return key in TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
 
 
-def slugify(text: str, limit: int = 80) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "article"
-
-
 def content_hash(*parts: object) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
@@ -142,6 +139,7 @@ class Context:
     now: datetime
     document_url: str | None = None
     feed: FeedData | None = None
+    local_slugs: Mapping[str, str] | None = None  # a local folder's page names, by path
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -155,9 +153,12 @@ def _clamp(value: datetime, now: datetime) -> datetime:
     return now if value > now + FUTURE_TOLERANCE else value
 
 
-def local_article_link(base_url: str, source_id: str, relpath: str) -> str:
-    stem = relpath.rsplit(".", 1)[0] if "." in relpath.rsplit("/", 1)[-1] else relpath
-    return f"{base_url}articles/{source_id}/{slugify(stem)}.html"
+def local_article_link(base_url: str, source_id: str, relpath: str,
+                       slugs: Mapping[str, str] | None = None) -> str:
+    """The address of a local article's page. ``slugs`` are the folder's, from
+    ``article_slugs``: without them the file is taken to be alone in its folder."""
+    slug = (slugs or {}).get(relpath) or article_slugs([relpath])[relpath]
+    return f"{base_url}articles/{source_id}/{slug}.html"
 
 
 def normalize(data: EntryData, ctx: Context) -> Entry:
@@ -170,7 +171,7 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
     if data.link:
         link = canonical_url(data.link, base)
     if link is None and is_local and data.guid:
-        link = local_article_link(ctx.base_url, source.id, data.guid[len("file:"):])
+        link = local_article_link(ctx.base_url, source.id, data.guid[len("file:"):], ctx.local_slugs)
     if link is None and data.guid and data.guid.startswith(("http://", "https://")):
         # RSS guids are often the permalink even when <link> is missing.
         link = canonical_url(data.guid)

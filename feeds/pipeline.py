@@ -52,6 +52,7 @@ from feeds.websub import ping_hub
 if TYPE_CHECKING:
     from feeds.emit import FeedView
     from feeds.pages import Site
+    from feeds.types import EntryData
 
 # The parsers (feedparser, markdown-it, nh3) and the renderers (feedgen, lxml) are
 # imported by the functions that use them: a run where every source answers 304
@@ -124,20 +125,30 @@ def _with_identity(entry: Entry, config: Config) -> Entry:
 
 
 def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: datetime) -> _Ingest:
-    from feeds.articles import parse_article
+    from feeds.articles import parse_article, without_site_link
     from feeds.normalize import Context, normalize
+    from feeds.slugs import article_slugs
 
     out = _Ingest(warnings=list(folder.warnings))
-    ctx = Context(source=source, base_url=config.settings.base_url, now=now)
+    base_url = config.settings.base_url
     classifier = _classifier(config)
+    parsed: list[EntryData] = []
     for file in folder.files:
         try:
             data = parse_article(file, source.id)
         except ParseError as exc:
             out.warnings.append(exc.message)
             continue
+        data, problem = without_site_link(data, file.relpath, base_url)
+        if problem:
+            out.warnings.append(problem)
         if data.date_from_mtime:
             out.warnings.append(f"{file.relpath}: no date found; using the file's modification time")
+        parsed.append(data)
+    # Page names are given across the folder, so that two files never share one.
+    slugs = article_slugs(d.guid[len("file:"):] for d in parsed if d.guid and not d.link)
+    ctx = Context(source=source, base_url=base_url, now=now, local_slugs=slugs)
+    for data in parsed:
         out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, classifier))
     return out
 
@@ -705,18 +716,35 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
 
 
 def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes]:
+    """A page for each stored local article that links to a page of ours, at
+    ``articles/<source>/<slug>.html``. The slug is made from the file's path in its
+    folder (the item key); the stored link only tells which of that path's forms
+    the entry was given. Entries stored by older versions may hold any link an
+    article's front matter gave, so a link never becomes a path."""
     from feeds.emit import Item
     from feeds.pages import render_article
+    from feeds.slugs import is_safe_slug, page_slug
 
-    prefix = config.settings.base_url + "articles/"
     local = {s.id: s for s in config.sources if s.is_local}
+    articles = config.settings.output_dir / "articles"
     pages: dict[Path, bytes] = {}
     for eid, entry in store.entries_of_sources(sorted(local)):
-        if not entry.link or not entry.link.startswith(prefix):
+        if not entry.item_key.startswith("file:"):
             continue
-        rel = entry.link[len(prefix):]
-        item = Item(eid, entry, local[entry.source_id].title, None)
-        pages[config.settings.output_dir / "articles" / rel] = render_article(site, item)
+        slug = page_slug(entry.link, config.settings.base_url, entry.source_id,
+                         entry.item_key[len("file:"):])
+        if slug is None or not is_safe_slug(slug):
+            continue  # the article gave its own address: the link leads there
+        folder = articles / entry.source_id
+        path = folder / f"{slug}.html"
+        # Defence in depth: whatever made the name, the page stays in its source's folder.
+        if not path.resolve().is_relative_to(folder.resolve()) or path.parent != folder:
+            continue
+        # Entries come newest first: when a file gone from the folder held the name a
+        # new file now has (the only way two can share one), the new file's page wins.
+        if path not in pages:
+            item = Item(eid, entry, local[entry.source_id].title, None)
+            pages[path] = render_article(site, item)
     return pages
 
 
