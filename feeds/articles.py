@@ -353,11 +353,19 @@ def without_site_link(data: EntryData, relpath: str, base_url: str) -> tuple[Ent
     naming the file if it had one. Addresses under ``base_url`` are the pages we
     write; an article may not claim one (it would point readers at another page of
     ours, or at none), so it gets the page we make for it instead."""
-    if not data.link or not on_site(data.link, base_url):
+    if not data.link:
         return data, None
+    from feeds.normalize import canonical_url
+
+    link = canonical_url(data.link)
+    if link is not None and not on_site(link, base_url):
+        return data, None
+    # A link that is no http(s) URL goes too, without a word: normalising would drop
+    # it anyway, and the folder's page names go to the files without a link.
+    problem = None if link is None else (
+        f"{relpath}: its link {data.link} lies on this site, whose addresses are ours "
+        "to give; it gets its own page instead")
     content = replace(data.content, base=None) if data.content else None
-    problem = (f"{relpath}: its link {data.link} lies on this site, whose addresses are ours "
-               "to give; it gets its own page instead")
     return replace(data, link=None, content=content), problem
 
 

@@ -334,15 +334,21 @@ def _read_local_file(name: str, dir_fd: int, rel: str) -> tuple[LocalFile | None
         if exc.errno == errno.ELOOP or _is_link(name, dir_fd):
             return None, "skipped, a symbolic link (links are not followed)"
         return None, f"cannot be read ({exc.strerror or exc})"
-    with os.fdopen(fd, "rb") as handle:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return None, "skipped, not a regular file"
-        try:
-            # The size is read, not believed: the file may grow while we read it.
-            body = handle.read(MAX_LOCAL_FILE + 1)
-        except OSError as exc:
-            return None, f"cannot be read ({exc.strerror or exc})"
+        # The size is read, not believed: the file may grow while we read it.
+        chunks: list[bytes] = []
+        left = MAX_LOCAL_FILE + 1
+        while left > 0 and (chunk := os.read(fd, min(left, max(st.st_size + 1, 65536)))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        body = b"".join(chunks)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
     if len(body) > MAX_LOCAL_FILE:
         return None, f"skipped, larger than {MAX_LOCAL_FILE:,} bytes"
     mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)

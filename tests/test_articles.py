@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.articles import kind_of, parse_article, parse_date
+from feeds.articles import kind_of, parse_article, parse_date, without_site_link
 from feeds.errors import ParseError
+from feeds.slugs import article_slugs, is_safe_slug, on_site, page_slug, slug_forms, slugify
 from feeds.types import EntryData, LocalFile
 
 HERE = Path(__file__).parent
@@ -707,3 +708,163 @@ def test_parse_article_only_raises_parse_error(ext: str, body: bytes) -> None:
 def test_parse_date_never_raises(text: str) -> None:
     got = parse_date(text)
     assert got is None or got.utcoffset() is not None
+
+
+# --- page names -------------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(
+    st.tuples(st.sampled_from(["", "sub/", "Sub/", "日本/"]),
+              st.text(st.characters(exclude_categories=["Cs"], exclude_characters="/\x00"),
+                      min_size=1, max_size=12),
+              st.sampled_from([".txt", ".md", ".html", ""])).map("".join),
+    max_size=12))
+def test_article_slugs_are_distinct_safe_and_stable(names: list[str]) -> None:
+    slugs = article_slugs(names)
+    assert set(slugs) == set(names)
+    assert len(set(slugs.values())) == len(slugs)
+    assert all(is_safe_slug(s) for s in slugs.values())
+    assert article_slugs(reversed(names)) == slugs
+    for name, slug in slugs.items():
+        assert slug in slug_forms(name)
+        assert page_slug(f"https://x.test/articles/src/{slug}.html", "https://x.test/", "src", name) == slug
+
+
+def test_article_slugs_keep_plain_names_and_hash_the_rest() -> None:
+    slugs = article_slugs(["000_b68ede34d4090fc6.txt", "ai.txt", "a b.txt", "A-B.txt", "x.md",
+                           "x.html", "Москва.txt", "x-" + "0" * 8 + ".txt"])
+    assert slugs["000_b68ede34d4090fc6.txt"] == "000-b68ede34d4090fc6"
+    assert slugs["ai.txt"] == "ai"
+    assert slugs["x-00000000.txt"] == "x-00000000"
+    for name in ("a b.txt", "A-B.txt", "x.md", "x.html"):
+        assert slugs[name] == slug_forms(name)[1]
+    assert slugs["Москва.txt"].startswith("moskva-")
+    assert slugify("日本") == "riben" and slugify("!!!") == "article"
+
+
+def test_page_slug_never_takes_a_path_from_the_link() -> None:
+    base = "https://x.test/"
+    for link in ("https://x.test/articles/src/../../config/sources.toml",
+                 "https://x.test/articles/src/%2e%2e/evil.html", "https://x.test/articles/src/a/b.html",
+                 "https://elsewhere.test/a.html", None, ""):
+        assert page_slug(link, base, "src", "story.txt") is None
+    assert page_slug("https://x.test/articles/src/story.html", base, "src", "story.txt") == "story"
+
+
+@pytest.mark.parametrize(("link", "ours"), [
+    ("https://x.test/articles/../../config/sources.toml", True),
+    ("https://X.TEST:443/anything", True),
+    ("https://x.test/articles/%2e%2e/%2E%2E/x", True),
+    ("http://x.test/page", False),
+    ("https://x.test:8443/page", False),
+    ("https://y.test/articles/a.html", False),
+    ("https://x.test.evil/articles/a.html", False),
+])
+def test_on_site(link: str, ours: bool) -> None:
+    assert on_site(link, "https://x.test/") is ours
+
+
+def test_on_site_under_a_path() -> None:
+    assert on_site("https://x.test/feeds/../feeds/articles/a.html", "https://x.test/feeds/")
+    assert on_site("https://x.test//feeds/a.html", "https://x.test/feeds/")
+    assert not on_site("https://x.test/feeds/../blog/post", "https://x.test/feeds/")
+    assert not on_site("https://x.test/feedsx/post", "https://x.test/feeds/")
+
+
+def test_without_site_link() -> None:
+    entry = parse_text("a.md", "---\ntitle: T\nlink: https://x.test/articles/../../etc\n---\n\nBody [x](y)\n")
+    assert entry.content is not None and entry.content.base
+    kept, problem = without_site_link(entry, "a.md", "https://x.test/")
+    assert kept.link is None and kept.content is not None and kept.content.base is None
+    assert problem
+    assert problem.startswith("a.md: its link https://x.test/articles/../../etc lies on this site")
+    external = parse_text("b.md", "---\ntitle: T\nlink: https://elsewhere.test/b\n---\n\nBody\n")
+    assert without_site_link(external, "b.md", "https://x.test/") == (external, None)
+    odd = parse_text("c.md", "---\ntitle: T\nlink: javascript:alert(1)\n---\n\nBody\n")
+    assert without_site_link(odd, "c.md", "https://x.test/")[0].link is None
+
+
+# --- files that are not text, and front matter that is hostile ----------------------------
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (b"\x89PNG\r\n\x1a\nrest", "PNG image"),
+    (b"%PDF-1.4\nHeadline\n", "PDF document"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image, audio or video"),
+    (b"\x00\x00\x00\x18ftypmp42", "video or audio"),
+    (b"Headline\n\nbo\x00dy\n", "NUL bytes"),
+    (b"\xff\xfeH\x00\x00\xd8", "UTF-16 mark"),  # a lone surrogate
+    (b"Headline \x81 text\n", "neither UTF-8"),
+    (b'<meta charset="utf-8"><title>T \xe9</title>', "not valid UTF-8 as it declares"),
+    (b"\x01\x02\x03\x04 Headline\n", "control characters"),
+    (b"", "empty"),
+    (b"\xef\xbb\xbf \n\t\r\n", "empty"),
+])
+def test_not_text_is_refused_with_a_reason(body: bytes, why: str) -> None:
+    with pytest.raises(ParseError) as raised:
+        parse_bytes("file.txt", body)
+    assert raised.value.message.startswith("file.txt: skipped")
+    assert why in raised.value.message
+
+
+@pytest.mark.parametrize(("body", "title"), [
+    ("Headline in UTF-16\n\nBody.\n".encode("utf-16"), "Headline in UTF-16"),
+    ('<meta charset="koi8-r"><title>Привет</title><p>Тело</p>'.encode("koi8-r"), "Привет"),
+    (b'<?xml version="1.0" encoding="iso-8859-1"?><html><head><title>Caf\xe9</title></head></html>',
+     "Café"),
+    # A declaration of a codec that is no text encoding is not believed.
+    (b'<meta charset="hex"><title>Caf\xe9 hex</title>', "Café hex"),
+    (b"Tabs\tand form\x0cfeeds\n\nBody.\n", "Tabs and form feeds"),
+])
+def test_text_in_other_encodings_is_read(body: bytes, title: str) -> None:
+    assert title_of(parse_bytes("file.html" if b"<" in body else "file.txt", body)) == title
+
+
+@pytest.mark.parametrize(("front", "why"), [
+    ("title: &a T\nsummary: *a\n", "anchors and aliases"),
+    ("title: T\n<<: *base\n", "anchors and aliases"),
+    ("title: T\ntags: " + "[" * 40 + "]" * 40 + "\n", "nested more than 16 levels"),
+    ("title: T\nx: " + "{a: " * 20 + "1" + "}" * 20 + "\n", "nested more than 16 levels"),
+])
+def test_yaml_front_matter_refuses_aliases_and_depth(front: str, why: str) -> None:
+    with pytest.raises(ParseError, match=why):
+        parse_text("a.md", f"---\n{front}---\n\nBody\n")
+
+
+def test_yaml_front_matter_nine_levels_of_aliases_is_refused_at_once() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    with pytest.raises(ParseError, match="anchors and aliases"):
+        parse_text("bomb.md", "---\ntitle: Bomb\n" + "\n".join(levels) + "\ntags: *a8\n---\n\nBody\n")
+
+
+def test_ordinary_yaml_front_matter_still_reads() -> None:
+    entry = parse_text("a.md", "---\ntitle: 'A: title'\ntags:\n  - one\n  - two\nauthor: {name: x}\n"
+                               "date: 2024-07-13\n---\n\nBody\n")
+    assert title_of(entry) == "A: title"
+    assert entry.categories == ("one", "two")
+
+
+# --- reading the folder ----------------------------------------------------------------
+
+
+def test_read_folder_reads_no_link_and_no_more_than_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import feeds.fetch
+    from feeds.types import Source
+
+    folder = tmp_path / "in"
+    (folder / "b" / ".hidden").mkdir(parents=True)
+    (folder / "z.txt").write_text("Z\n", encoding="utf-8")
+    (folder / "b" / "a.txt").write_text("A\n", encoding="utf-8")
+    (folder / "b" / ".hidden" / "h.txt").write_text("H\n", encoding="utf-8")
+    (folder / "a b.txt").write_text("AB\n", encoding="utf-8")
+    (folder / "big.txt").write_bytes(b"x" * 101)
+    (folder / "link.txt").symlink_to(folder / "z.txt")
+    monkeypatch.setattr(feeds.fetch, "MAX_LOCAL_FILE", 100)
+    got = feeds.fetch.read_folder(Source(id="src", title="Src", path=folder))
+    # Files of a folder before those of its subfolders, each in name order.
+    assert [f.relpath for f in got.files] == ["a b.txt", "z.txt", "b/a.txt"]
+    assert got.warnings == ("big.txt: skipped, larger than 100 bytes",
+                            "link.txt: skipped, a symbolic link (links are not followed)")
