@@ -201,6 +201,15 @@ def _channel_link(el: Any, url: str) -> str | None:
     return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _finish(_leaf(el), uri_base=url)[0]) or None
 
 
+def item_base(channel_link: str | None, url: str) -> str:
+    """What an RSS item's relative URLs are resolved against: the channel's link
+    (the site the items live on), when it is http(s); else the document's URL.
+    parse.py passes feedparser the same base."""
+    if channel_link and channel_link[:8].lower().startswith(("http://", "https://")):
+        return channel_link
+    return url
+
+
 # --- RSS 2.0 ------------------------------------------------------------------
 
 
@@ -217,7 +226,7 @@ def _rss(root: Any, url: str) -> FeedData:
         if el.tag not in _RSS_CHANNEL:
             raise Unsupported(f"channel element {el.tag}")
         if el.tag == "item":
-            entries.append(_rss_item(el, url))
+            entries.append(_rss_item(el, item_base(link, url)))
         elif entries:
             raise Unsupported("channel element after the items")
         elif el.tag == "title":
@@ -347,7 +356,7 @@ def _rdf(root: Any, url: str) -> FeedData:
         else:
             _no_attributes(el)
             _leaf(el)
-    entries = tuple(_rdf_item(el, url) for el in root if el.tag == f"{RSS1}item")
+    entries = tuple(_rdf_item(el, item_base(link, url)) for el in root if el.tag == f"{RSS1}item")
     return FeedData(title=title, link=link, language=None, authors=(), entries=entries, ttl=None)
 
 
