@@ -22,6 +22,7 @@ import feedparser
 from feeds.errors import ParseError
 from feeds.fastparse import enclosure_length, entry_data, fast_parse, item_base, ttl_minutes, utc_datetime
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
+from feeds.xmlchars import xml_safe
 
 # feedparser resolves hrefs against xml:base itself; these headers tell it the
 # document's URL and language. Content-Type is rebuilt by ``_content_type``.
@@ -218,11 +219,31 @@ def _items_base(parsed: Any, document_url: str) -> str:
     return item_base((parsed.get("feed") or {}).get("link") or None, document_url)
 
 
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+
+
+def _forbidden_ref(match: re.Match[bytes]) -> bytes:
+    hex_digits, digits = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(digits)
+    if code > 0x10FFFF or not xml_safe(chr(code)):
+        return b""
+    return match.group()
+
+
+def _without_forbidden_refs(body: bytes) -> bytes:
+    """``body`` without character references to what XML 1.0 forbids (``&#1;``,
+    ``&#xD800;``): feedparser's loose parser turns a lone surrogate into a string
+    that cannot be encoded, and fails the whole document on it. Other references
+    stay as written. (An encoding that is not ASCII-compatible, such as UTF-16,
+    keeps them; feedparser then fails on them, which fails that source only.)"""
+    return _CHAR_REF.sub(_forbidden_ref, body) if b"&#" in body else body
+
+
 def _feedparser(doc: Document, headers: dict[str, str], base: str) -> Any:
     """feedparser's result for ``doc``, read with ``base`` as the document's URL."""
     try:
         parsed = feedparser.parse(
-            io.BytesIO(_without_leading_space(doc.body)),
+            io.BytesIO(_without_forbidden_refs(_without_leading_space(doc.body))),
             response_headers={**headers, "content-location": base},
             sanitize_html=False,
             resolve_relative_uris=False,
@@ -236,22 +257,23 @@ def _feedparser(doc: Document, headers: dict[str, str], base: str) -> Any:
     return parsed
 
 
-def parse_document(doc: Document) -> FeedData:
+def parse_document(doc: Document, max_items: int | None = None) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
 
     Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom go through ``fastparse``
     (lxml, about ten times faster), which gives the same result; everything else
-    through feedparser."""
+    through feedparser. ``max_items``: read only the first so many items
+    (``FeedData.items_total`` then counts them all)."""
     if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
         # Entity declarations are how XML bombs and external-entity (XXE) attacks
         # work; no real feed needs them, so we refuse them before any parser runs.
         raise ParseError(doc.source_id, "refused: the document declares XML entities "
                                         "(a possible entity-expansion or XXE attack)")
-    fast = fast_parse(doc)
-    return fast if fast is not None else parse_with_feedparser(doc)
+    fast = fast_parse(doc, max_items)
+    return fast if fast is not None else parse_with_feedparser(doc, max_items)
 
 
-def parse_with_feedparser(doc: Document) -> FeedData:
+def parse_with_feedparser(doc: Document, max_items: int | None = None) -> FeedData:
     """``parse_document`` without the fast path (call that: it refuses entities)."""
     headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
     headers.setdefault("content-location", doc.url)
@@ -296,7 +318,8 @@ def parse_with_feedparser(doc: Document) -> FeedData:
         link=feed.get("link") or None,
         language=feed.get("language") or None,
         authors=_people(feed),
-        entries=tuple(_entry(e, base) for e in entries),
+        entries=tuple(_entry(e, base) for e in entries[:max_items]),
         warnings=tuple(warnings),
         ttl=ttl_minutes(feed.get("ttl")),
+        items_total=len(entries) if max_items is not None and len(entries) > max_items else None,
     )

@@ -105,19 +105,18 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
     from feeds.normalize import Context
     from feeds.parse import parse_document
 
-    feed = parse_document(doc)
+    limits = config.settings.fetch
+    cap = source.max_items or limits.max_items
+    feed = parse_document(doc, cap)
     out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
                   partly_broken=feed.warnings[0] if feed.warnings else None)
-    limits = config.settings.fetch
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed, limits=limits)
-    cap = source.max_items or limits.max_items
-    entries = feed.entries
-    if len(entries) > cap:
+    entries = feed.entries[:cap]
+    if feed.items_total is not None:
         # Document order: feeds put their newest items first.
-        out.warnings.append(f"the feed has {len(entries)} items; only the first {cap} were read "
-                            f"({len(entries) - cap} dropped; max_items = {cap})")
-        entries = entries[:cap]
+        out.warnings.append(f"the feed has {feed.items_total} items; only the first {cap} were read "
+                            f"({feed.items_total - cap} dropped; max_items = {cap})")
     classifier = _classifier(config)
     for data in entries:
         entry = _normalized(data, ctx, config, out)

@@ -251,6 +251,7 @@ class FeedData:
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...] = ()
     ttl: int | None = None  # RSS <ttl>: minutes the feed may be cached
+    items_total: int | None = None  # items in the document, when only some were read
 
 
 @dataclass(frozen=True)
