@@ -23,6 +23,7 @@ from feeds.classify import regex_pattern, term_pattern
 from feeds.errors import ConfigError, ConfigErrors
 from feeds.reference import RULE_KEYS, keys
 from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, Source, Topic
+from feeds.xmlchars import xml_safe
 
 FEEDS_FILE = Path("config/feeds.toml")
 SOURCES_FILE = Path("config/sources.toml")
@@ -217,6 +218,12 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=amount * _UNITS[unit])
 
 
+def _display(value: str | None) -> str | None:
+    """A title or description as the outputs can carry it: without the control
+    characters XML 1.0 forbids (a TOML "\\u0001" escape would otherwise fail every feed)."""
+    return None if value is None else xml_safe(value)
+
+
 def _positive(value: Any) -> str | None:
     return None if value > 0 else f"must be greater than 0, not {value}"
 
@@ -291,7 +298,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         return None
     p: Key = ("site",)
     c.known_keys(site, p, keys("[site]"), "[site]")
-    title = c.get(site, p, "title", str, None, "site")
+    title = _display(c.get(site, p, "title", str, None, "site"))
     if not title:
         c.error((*p, "title"), "site has no title")
     base_url = c.get(site, p, "base_url", str, None, "site", _http_url)
@@ -327,6 +334,10 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
             alert_after=c.get(fetch, fp, "alert_after", int, d.alert_after, "fetch", _positive),
             parse_workers=c.get(fetch, fp, "parse_workers", int, d.parse_workers, "fetch",
                                 lambda v: None if 0 <= v <= 64 else "must be between 0 and 64"),
+            max_items=c.get(fetch, fp, "max_items", int, d.max_items, "fetch", _positive),
+            max_title_chars=c.get(fetch, fp, "max_title_chars", int, d.max_title_chars, "fetch", _positive),
+            max_text_chars=c.get(fetch, fp, "max_text_chars", int, d.max_text_chars, "fetch", _positive),
+            max_categories=c.get(fetch, fp, "max_categories", int, d.max_categories, "fetch", _positive),
         )
         if fetch_settings.min_interval > fetch_settings.max_interval:
             c.error((*fp, "min_interval"), "fetch 'min_interval' is longer than 'max_interval'")
@@ -338,8 +349,8 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
     return Settings(
         title=title,
         base_url=base_url,
-        description=c.get(site, p, "description", str, "", "site"),
-        author=c.get(site, p, "author", str, "", "site") or title,
+        description=_display(c.get(site, p, "description", str, "", "site")) or "",
+        author=_display(c.get(site, p, "author", str, "", "site")) or title,
         language=language,
         output_dir=root / c.get(site, p, "output_dir", str, "public", "site"),
         state_path=root / c.get(site, p, "state_path", str, "var/state.db", "site"),
@@ -459,8 +470,8 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
                            "it would match every entry")
         topics.append(Topic(
             id=topic_id,
-            title=c.get(body, p, "title", str, topic_id, what),
-            description=c.get(body, p, "description", str, "", what),
+            title=_display(c.get(body, p, "title", str, topic_id, what)) or topic_id,
+            description=_display(c.get(body, p, "description", str, "", what)) or "",
             rules=tuple(rules),
             exclude=exclude,
             exclude_regex=exclude_regex,
@@ -605,7 +616,7 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
         tags = c.get_strings(body, p, "tags", what)
         sources.append(Source(
             id=source_id,
-            title=c.get(body, p, "title", str, source_id, what) or source_id,
+            title=_display(c.get(body, p, "title", str, source_id, what)) or source_id,
             url=url,
             path=path,
             topics=tuple(dict.fromkeys(topics)),
@@ -620,5 +631,6 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             max_bytes=c.get(body, p, "max_bytes", int, None, what, _positive),
             interval=c.duration(body, p, "interval", None, what),
             priority=c.get(body, p, "priority", int, 0, what),
+            max_items=c.get(body, p, "max_items", int, None, what, _positive),
         ))
     return sources

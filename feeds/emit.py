@@ -93,15 +93,29 @@ class Fragments:
 
     def __init__(self) -> None:
         self._done: dict[tuple[str, str], tuple[Item, bytes]] = {}
+        # Entries that could not be rendered and were left out, by (format, id): why.
+        self.skipped: dict[tuple[str, str], str] = {}
 
     def get(self, kind: str, item: Item, render: Callable[[Item], bytes]) -> bytes:
+        """The item rendered, or b"" (and a note in ``skipped``) when the renderer
+        refuses it: one entry must not take its whole feed down."""
         key = (kind, item.id)
         hit = self._done.get(key)
         if hit is not None and (hit[0] is item or hit[0] == item):
             return hit[1]
-        data = render(item)
+        try:
+            data = render(item)
+        except (ValueError, TypeError) as exc:
+            e = item.entry
+            self.skipped[key] = (f"entry {item.id} of source {e.source_id} ({e.link or 'no link'}) "
+                                 f"left out of the {kind} feeds: cannot render it: {exc}")
+            data = b""
         self._done[key] = (item, data)
         return data
+
+    def problems(self) -> list[str]:
+        """What ``skipped`` says, one line an entry and format, in a stable order."""
+        return [self.skipped[key] for key in sorted(self.skipped)]
 
 
 def _spliced(head: bytes, close: bytes, items: Sequence[Item], kind: str,
@@ -168,8 +182,12 @@ def _scratch_feed(kind: str) -> FeedGenerator:
 
 def _atom_entry(item: Item) -> bytes:
     fg = _scratch_feed("atom")
-    fe = _add_atom_entry(fg, item)
-    fg.remove_entry(fe)
+    try:
+        fe = _add_atom_entry(fg, item)
+        fg.remove_entry(fe)
+    except BaseException:
+        _scratch.pop("atom", None)  # it may still hold the entry that failed
+        raise
     # Serialised where feedgen puts it, so that indentation and namespaces match.
     feed = etree.Element("feed", xmlns=_ATOM)
     feed.append(fe.atom_entry())
@@ -276,8 +294,12 @@ def _rss_links_added(view: FeedView, data: bytes) -> bytes:
 
 def _rss_item(item: Item) -> bytes:
     fg = _scratch_feed("rss")
-    fe = _add_rss_item(fg, item)
-    fg.remove_entry(fe)
+    try:
+        fe = _add_rss_item(fg, item)
+        fg.remove_entry(fe)
+    except BaseException:
+        _scratch.pop("rss", None)  # it may still hold the entry that failed
+        raise
     rss = etree.Element("rss", version="2.0", nsmap=_RSS_NAMESPACES)
     etree.SubElement(rss, "channel").append(fe.rss_entry())
     return _entry_bytes(etree.tostring(rss, pretty_print=True, encoding="UTF-8"), b"\n    <item>",

@@ -21,6 +21,7 @@ import calendar
 import contextlib
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,8 +71,9 @@ def _parser() -> etree.XMLParser:
                            remove_comments=True, remove_pis=True, recover=False)
 
 
-def fast_parse(doc: Document) -> FeedData | None:
-    """The document's ``FeedData``, or None when feedparser must read it."""
+def fast_parse(doc: Document, max_items: int | None = None) -> FeedData | None:
+    """The document's ``FeedData``, or None when feedparser must read it.
+    ``max_items``: read only the first so many items (``FeedData.items_total`` counts all)."""
     content_type = doc.headers.get("content-type", "").lower()
     if "charset" in content_type and "utf-8" not in content_type:
         return None
@@ -93,16 +95,29 @@ def fast_parse(doc: Document) -> FeedData | None:
         return None
     if "<!DOCTYPE" in body[:4096].decode("utf-8", "replace").upper():
         return None
+    total = _drop_items(root, max_items)
     try:
         if root.tag == "rss" and root.get("version") == "2.0":
-            return _rss(root, doc.url)
+            return replace(_rss(root, doc.url), items_total=total)
         if root.tag == f"{ATOM}feed":
-            return _atom(root, doc.url)
+            return replace(_atom(root, doc.url), items_total=total)
         if root.tag == f"{RDF}RDF":
-            return _rdf(root, doc.url)
+            return replace(_rdf(root, doc.url), items_total=total)
     except Unsupported:
         return None
     return None
+
+
+def _drop_items(root: Any, max_items: int | None) -> int | None:
+    """Remove the items after the first ``max_items`` from the tree, before they cost
+    anything (a 100,000-item feed); their number before, if any were removed."""
+    if max_items is None:
+        return None
+    items = [el for parent in (root, *root.iterchildren("channel")) for el in parent
+             if el.tag in ("item", f"{ATOM}entry", f"{RSS1}item")]
+    for el in items[max_items:]:
+        el.getparent().remove(el)
+    return len(items) if len(items) > max_items else None
 
 
 # --- what feedparser does to every value (mixin.pop) -------------------------
@@ -201,6 +216,15 @@ def _channel_link(el: Any, url: str) -> str | None:
     return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _finish(_leaf(el), uri_base=url)[0]) or None
 
 
+def item_base(channel_link: str | None, url: str) -> str:
+    """What an RSS item's relative URLs are resolved against: the channel's link
+    (the site the items live on), when it is http(s); else the document's URL.
+    parse.py passes feedparser the same base."""
+    if channel_link and channel_link[:8].lower().startswith(("http://", "https://")):
+        return channel_link
+    return url
+
+
 # --- RSS 2.0 ------------------------------------------------------------------
 
 
@@ -217,7 +241,7 @@ def _rss(root: Any, url: str) -> FeedData:
         if el.tag not in _RSS_CHANNEL:
             raise Unsupported(f"channel element {el.tag}")
         if el.tag == "item":
-            entries.append(_rss_item(el, url))
+            entries.append(_rss_item(el, item_base(link, url)))
         elif entries:
             raise Unsupported("channel element after the items")
         elif el.tag == "title":
@@ -347,7 +371,7 @@ def _rdf(root: Any, url: str) -> FeedData:
         else:
             _no_attributes(el)
             _leaf(el)
-    entries = tuple(_rdf_item(el, url) for el in root if el.tag == f"{RSS1}item")
+    entries = tuple(_rdf_item(el, item_base(link, url)) for el in root if el.tag == f"{RSS1}item")
     return FeedData(title=title, link=link, language=None, authors=(), entries=entries, ttl=None)
 
 

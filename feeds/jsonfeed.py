@@ -101,4 +101,6 @@ def render_json(view: FeedView) -> bytes:
     feed["items"] = [_item(i) for i in ordered_items(view.items)]
     # Insertion order is fixed above, so no sort_keys: the file reads in the
     # order of the spec. ensure_ascii=False keeps titles readable and small.
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    # "replace": entries are xml_safe (no lone surrogates) when normalised and when
+    # read back; should one slip through, it costs a character, not the feed.
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8", "replace")

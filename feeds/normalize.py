@@ -10,13 +10,14 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from feeds.sanitize import html_to_text, sanitize_html, text_to_html
 from feeds.slugs import article_slugs
-from feeds.types import Entry, EntryData, FeedData, Person, Source
+from feeds.types import Enclosure, Entry, EntryData, FeedData, FetchSettings, Person, Source, TextBlock
+from feeds.xmlchars import safe_entry, xml_safe, xml_safe_or_none
 
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
@@ -39,6 +40,14 @@ _PLAIN = {chars: re.compile("[" + re.escape("".join(sorted(chars))) + "]*")
 # How far ahead of our clock an entry's date may be before we believe our clock instead.
 FUTURE_TOLERANCE = timedelta(days=1)
 SUMMARY_TEXT_CHARS = 400
+# Fixed caps on fields no reader needs long (the configurable ones are in FetchSettings).
+MAX_AUTHORS = 20
+MAX_NAME_CHARS = 200
+MAX_CATEGORY_CHARS = 200
+_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(?:\s*;[^\x00-\x1f]*)?")
+# An addr-spec without comments, quotes or white space: enough to make a mailto: URL.
+_EMAIL = re.compile(r"[^\s@<>()\[\]\\,;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})")
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
@@ -140,6 +149,7 @@ class Context:
     document_url: str | None = None
     feed: FeedData | None = None
     local_slugs: Mapping[str, str] | None = None  # a local folder's page names, by path
+    limits: FetchSettings = field(default_factory=FetchSettings)  # its max_*_chars, max_categories
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -161,56 +171,115 @@ def local_article_link(base_url: str, source_id: str, relpath: str,
     return f"{base_url}articles/{source_id}/{slug}.html"
 
 
+def web_url(url: str | None, base: str | None = None) -> str | None:
+    """The one URL policy for every URL an entry publishes (its link, author URIs,
+    enclosures) and every base URL it is resolved against: absolute http(s) in
+    canonical form, else None. ``javascript:``, ``data:`` and the like never pass."""
+    if not url:
+        return None
+    return canonical_url(xml_safe(url), base)
+
+
+def _base_url(url: str | None, base: str | None = None) -> str | None:
+    """A base to resolve against: ``url`` (made absolute) if it is http(s), else None.
+    Not canonicalised: a base's query and fragment do not matter, its path as written does."""
+    if not url or web_url(url, base) is None:
+        return None
+    return urljoin(base, url) if base else url
+
+
+def _person(person: Person, base: str | None) -> Person | None:
+    name = _truncate(" ".join(xml_safe(person.name).split()), MAX_NAME_CHARS)
+    email = xml_safe_or_none(person.email)
+    if email is not None and not _EMAIL.fullmatch(email.strip()):
+        email = None  # it is published as a mailto: URL in JSON Feed
+    if not name:
+        return None
+    return Person(name, email.strip() if email else None, web_url(person.uri, base))
+
+
+def _block(block: TextBlock | None, limit: int) -> TextBlock | None:
+    if block is None:
+        return None
+    # Cut before sanitising (which closes what the cut leaves open), so that a huge
+    # body costs no more than the limit.
+    value = xml_safe(block.value[:limit])
+    return replace(block, value=value, base=_base_url(block.base))
+
+
 def normalize(data: EntryData, ctx: Context) -> Entry:
+    """The entry as we publish it. Whatever the source sent, every text field holds
+    only characters XML 1.0 allows (``xmlchars.safe_entry``), every URL is absolute
+    http(s) (``web_url``), and every field is within ``ctx.limits``."""
     source = ctx.source
-    feed_link = ctx.feed.link if ctx.feed else None
-    base = data.base or ctx.document_url or feed_link
+    limits = ctx.limits
+    document_url = _base_url(ctx.document_url)
+    feed_link = _base_url(ctx.feed.link, document_url) if ctx.feed else None
+    base = _base_url(data.base) or document_url or feed_link
     is_local = bool(data.guid and data.guid.startswith("file:"))
+    guid = xml_safe_or_none(data.guid.strip()) if data.guid else None
 
     link: str | None = None
     if data.link:
-        link = canonical_url(data.link, base)
-    if link is None and is_local and data.guid:
-        link = local_article_link(ctx.base_url, source.id, data.guid[len("file:"):], ctx.local_slugs)
-    if link is None and data.guid and data.guid.startswith(("http://", "https://")):
+        link = web_url(data.link, base)
+    if link is None and is_local and guid:
+        link = local_article_link(ctx.base_url, source.id, guid[len("file:"):], ctx.local_slugs)
+    if link is None and guid and guid.startswith(("http://", "https://")):
         # RSS guids are often the permalink even when <link> is missing.
-        link = canonical_url(data.guid)
+        link = web_url(guid)
 
-    def html_of(block_value: str, is_html: bool, block_base: str | None) -> str:
-        raw = block_value if is_html else text_to_html(block_value)
-        return sanitize_html(raw, block_base or link or base)
+    def html_of(block: TextBlock) -> str:
+        raw = block.value if block.is_html else text_to_html(block.value)
+        return sanitize_html(raw, block.base or link or base)
 
-    content_html = ""
-    if data.content:
-        content_html = html_of(data.content.value, data.content.is_html, data.content.base)
-    summary_html = ""
-    if data.summary:
-        summary_html = html_of(data.summary.value, data.summary.is_html, data.summary.base)
+    content = _block(data.content, limits.max_text_chars)
+    summary = _block(data.summary, limits.max_text_chars)
+    content_html = html_of(content) if content else ""
+    summary_html = html_of(summary) if summary else ""
     summary_text = html_to_text(summary_html or content_html)
 
     title = ""
     if data.title:
-        title = html_to_text(data.title.value) if data.title.is_html else " ".join(data.title.value.split())
+        # A few times the limit: markup and white space shrink when made plain.
+        raw_title = xml_safe(data.title.value[: limits.max_title_chars * 8])
+        title = html_to_text(raw_title) if data.title.is_html else " ".join(raw_title.split())
+        title = _truncate(xml_safe(title), limits.max_title_chars)
     if not title:
         title = _truncate(summary_text, 80) or "(untitled)"
 
     guessed = data.date_from_mtime or (data.published is None and data.updated is None)
     published = data.published or data.updated or ctx.now
-    published = _clamp(published, ctx.now)
-    updated = _clamp(max(data.updated or published, published), ctx.now)
+    updated = max(data.updated or published, published)
+    if published > ctx.now + FUTURE_TOLERANCE or updated > ctx.now + FUTURE_TOLERANCE:
+        # A date in the future is not believed: the entry takes the time first seen,
+        # as an undated one does, and keeps it (``dedupe.plan`` keeps a guessed date,
+        # and the content hash ignores it), so it cannot stay on top by being
+        # "updated" to a new now each time the feed changes.
+        guessed = True
+        published = min(published, ctx.now)
+        updated = max(min(updated, ctx.now), published)
 
-    authors = data.authors or (ctx.feed.authors if ctx.feed else ()) or (Person(source.title),)
-    categories = tuple(dict.fromkeys(" ".join(c.split()) for c in data.categories if c.strip()))
+    people = data.authors or (ctx.feed.authors if ctx.feed else ()) or (Person(source.title),)
+    authors = tuple(p for a in people[:MAX_AUTHORS] if (p := _person(a, base)) is not None)
+    if not authors:
+        authors = (Person(xml_safe(source.title) or source.id),)
+    categories = tuple(dict.fromkeys(
+        _truncate(" ".join(xml_safe(c).split()), MAX_CATEGORY_CHARS) for c in data.categories
+        if xml_safe(c).strip()))[: limits.max_categories]
     enclosures = tuple(
-        replace(enc, url=url)
+        Enclosure(url, enc.type if _MEDIA_TYPE.fullmatch(enc.type) else "application/octet-stream",
+                  max(enc.length, 0))
         for enc in data.enclosures
-        if (url := canonical_url(enc.url, base)) is not None
+        if (url := web_url(enc.url, base)) is not None
     )
+    language = data.language or (ctx.feed.language if ctx.feed else None)
+    if language is not None and not _LANGUAGE.fullmatch(language.strip()):
+        language = None
 
-    if is_local and data.guid:
-        item_key = data.guid
-    elif data.guid:
-        item_key = "guid:" + data.guid
+    if is_local and guid:
+        item_key = guid
+    elif guid:
+        item_key = "guid:" + guid
     elif link:
         item_key = "url:" + link
     else:
@@ -221,7 +290,7 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
                           [(a.name, a.email, a.uri) for a in authors],
                           None if guessed else published.isoformat(),
                           None if guessed else updated.isoformat())
-    return Entry(
+    return safe_entry(Entry(
         source_id=source.id,
         item_key=item_key,
         url_key=None if is_local and not data.link else link,
@@ -232,10 +301,10 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
         summary_text=_truncate(summary_text, SUMMARY_TEXT_CHARS),
         published=published,
         updated=updated,
-        authors=tuple(authors),
+        authors=authors,
         categories=categories,
         enclosures=enclosures,
-        language=data.language or (ctx.feed.language if ctx.feed else None),
+        language=language.strip() if language else None,
         content_hash=digest,
         date_guessed=guessed,
-    )
+    ))

@@ -107,7 +107,8 @@ def render_index(site: Site, views: Sequence[FeedView]) -> bytes:
         f'<a href="{escape(site.base_url)}sources.opml">All sources (OPML)</a> · '
         f'<a href="{escape(site.base_url)}health.atom">Source health</a> · '
         "Made with feeds.</p></footer>\n</body>\n</html>\n")
-    return "".join(parts).encode("utf-8")
+    # Entries hold no lone surrogates (xmlchars); "replace" keeps the page if one slips through.
+    return "".join(parts).encode("utf-8", "replace")
 
 
 def render_article(site: Site, item: Item) -> bytes:

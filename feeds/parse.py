@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import html
 import io
 import re
 import xml.sax
@@ -19,8 +20,9 @@ from urllib.parse import urljoin
 import feedparser
 
 from feeds.errors import ParseError
-from feeds.fastparse import enclosure_length, entry_data, fast_parse, ttl_minutes, utc_datetime
+from feeds.fastparse import enclosure_length, entry_data, fast_parse, item_base, ttl_minutes, utc_datetime
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
+from feeds.xmlchars import xml_safe
 
 # feedparser resolves hrefs against xml:base itself; these headers tell it the
 # document's URL and language. Content-Type is rebuilt by ``_content_type``.
@@ -191,30 +193,58 @@ def advertised_feeds(body: bytes, page_url: str) -> list[str]:
     return list(dict.fromkeys(urljoin(page_url, href) for href in finder.found))[:5]
 
 
-def parse_document(doc: Document) -> FeedData:
-    """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
-
-    Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom go through ``fastparse``
-    (lxml, about ten times faster), which gives the same result; everything else
-    through feedparser."""
-    if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
-        # Entity declarations are how XML bombs and external-entity (XXE) attacks
-        # work; no real feed needs them, so we refuse them before any parser runs.
-        raise ParseError(doc.source_id, "refused: the document declares XML entities "
-                                        "(a possible entity-expansion or XXE attack)")
-    fast = fast_parse(doc)
-    return fast if fast is not None else parse_with_feedparser(doc)
+_CHANNEL_HEAD = re.compile(rb"<channel\b[^>]*>(.*?)<item\b", re.S)
+_CHANNEL_LINK = re.compile(rb"<link>\s*(?:<!\[CDATA\[)?\s*([^<\]\s]+)")
 
 
-def parse_with_feedparser(doc: Document) -> FeedData:
-    """``parse_document`` without the fast path (call that: it refuses entities)."""
-    headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
-    headers.setdefault("content-location", doc.url)
-    headers["content-type"] = _content_type(doc)
+def _channel_link_guess(body: bytes, document_url: str) -> str | None:
+    """The base RSS items are likely to be resolved against (``fastparse.item_base``),
+    from a look at the document's start; None for anything but RSS with such a link."""
+    head = _CHANNEL_HEAD.search(body[:65536])
+    found = _CHANNEL_LINK.search(head.group(1)) if head else None
+    if found is None:
+        return None
+    try:
+        link = urljoin(document_url, html.unescape(found.group(1).decode("utf-8")))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    base = item_base(link, document_url)
+    return None if base == document_url else base
+
+
+def _items_base(parsed: Any, document_url: str) -> str:
+    """The base ``fastparse.item_base`` gives the items of a feedparser result."""
+    if not str(parsed.get("version") or "").startswith("rss"):
+        return document_url
+    return item_base((parsed.get("feed") or {}).get("link") or None, document_url)
+
+
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+
+
+def _forbidden_ref(match: re.Match[bytes]) -> bytes:
+    hex_digits, digits = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(digits)
+    if code > 0x10FFFF or not xml_safe(chr(code)):
+        return b""
+    return match.group()
+
+
+def _without_forbidden_refs(body: bytes) -> bytes:
+    """``body`` without character references to what XML 1.0 forbids (``&#1;``,
+    ``&#xD800;``): feedparser's loose parser turns a lone surrogate into a string
+    that cannot be encoded, and fails the whole document on it. Other references
+    stay as written. (An encoding that is not ASCII-compatible, such as UTF-16,
+    keeps them; feedparser then fails on them, which fails that source only.)"""
+    return _CHAR_REF.sub(_forbidden_ref, body) if b"&#" in body else body
+
+
+def _feedparser(doc: Document, headers: dict[str, str], base: str) -> Any:
+    """feedparser's result for ``doc``, read with ``base`` as the document's URL."""
     try:
         parsed = feedparser.parse(
-            io.BytesIO(_without_leading_space(doc.body)),
-            response_headers=headers,
+            io.BytesIO(_without_forbidden_refs(_without_leading_space(doc.body))),
+            response_headers={**headers, "content-location": base},
             sanitize_html=False,
             resolve_relative_uris=False,
         )
@@ -224,6 +254,46 @@ def parse_with_feedparser(doc: Document) -> FeedData:
         # A source with such a document has failed, the run has not.
         raise ParseError(doc.source_id, f"feed is malformed and could not be parsed "
                                         f"({type(failure).__name__}: {failure})") from None
+    return parsed
+
+
+def parse_document(doc: Document, max_items: int | None = None) -> FeedData:
+    """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
+
+    Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom go through ``fastparse``
+    (lxml, about ten times faster), which gives the same result; everything else
+    through feedparser. ``max_items``: read only the first so many items
+    (``FeedData.items_total`` then counts them all)."""
+    if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
+        # Entity declarations are how XML bombs and external-entity (XXE) attacks
+        # work; no real feed needs them, so we refuse them before any parser runs.
+        raise ParseError(doc.source_id, "refused: the document declares XML entities "
+                                        "(a possible entity-expansion or XXE attack)")
+    fast = fast_parse(doc, max_items)
+    return fast if fast is not None else parse_with_feedparser(doc, max_items)
+
+
+def parse_with_feedparser(doc: Document, max_items: int | None = None) -> FeedData:
+    """``parse_document`` without the fast path (call that: it refuses entities)."""
+    headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
+    headers.setdefault("content-location", doc.url)
+    headers["content-type"] = _content_type(doc)
+    document_url = headers["content-location"]
+    # RSS items are resolved against the channel's <link> (fastparse.item_base), and
+    # feedparser resolves against the document's base as it reads: so it is given
+    # the channel link found by a quick look, and read again if the look was wrong.
+    guess = _channel_link_guess(doc.body, document_url)
+    base = guess or document_url
+    parsed = _feedparser(doc, headers, base)
+    wanted = _items_base(parsed, document_url)
+    if wanted != base:
+        if guess is not None:  # the channel link was read against a wrong guess
+            parsed = _feedparser(doc, headers, document_url)
+            base = document_url
+            wanted = _items_base(parsed, document_url)
+        if wanted != base:
+            parsed = _feedparser(doc, headers, wanted)
+            base = wanted
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -248,7 +318,8 @@ def parse_with_feedparser(doc: Document) -> FeedData:
         link=feed.get("link") or None,
         language=feed.get("language") or None,
         authors=_people(feed),
-        entries=tuple(_entry(e, headers["content-location"]) for e in entries),
+        entries=tuple(_entry(e, base) for e in entries[:max_items]),
         warnings=tuple(warnings),
         ttl=ttl_minutes(feed.get("ttl")),
+        items_total=len(entries) if max_items is not None and len(entries) > max_items else None,
     )

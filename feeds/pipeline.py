@@ -37,6 +37,7 @@ from feeds.types import (
     Config,
     Document,
     Entry,
+    EntryData,
     HttpCache,
     LocalFolder,
     NotModified,
@@ -51,6 +52,7 @@ from feeds.websub import ping_hub
 
 if TYPE_CHECKING:
     from feeds.emit import FeedView
+    from feeds.normalize import Context
     from feeds.pages import Site
     from feeds.types import EntryData
 
@@ -101,19 +103,43 @@ def _with_topics(entry: Entry, source: Source, classifier: Classifier) -> Entry:
 
 
 def _ingest_document(config: Config, source: Source, doc: Document, now: datetime) -> _Ingest:
-    from feeds.normalize import Context, normalize
+    from feeds.normalize import Context
     from feeds.parse import parse_document
 
-    feed = parse_document(doc)
+    limits = config.settings.fetch
+    cap = source.max_items or limits.max_items
+    feed = parse_document(doc, cap)
     out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
                   partly_broken=feed.warnings[0] if feed.warnings else None)
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
-                  document_url=doc.url, feed=feed)
+                  document_url=doc.url, feed=feed, limits=limits)
+    entries = feed.entries[:cap]
+    if feed.items_total is not None:
+        # Document order: feeds put their newest items first.
+        out.warnings.append(f"the feed has {feed.items_total} items; only the first {cap} were read "
+                            f"({feed.items_total - cap} dropped; max_items = {cap})")
     classifier = _classifier(config)
-    for data in feed.entries:
-        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, classifier))
+    for data in entries:
+        entry = _normalized(data, ctx, config, out)
+        if entry is not None:
+            out.entries.append(_with_topics(entry, source, classifier))
     out.encoded = [entry_json(e) for e in out.entries]
     return out
+
+
+def _normalized(data: EntryData, ctx: Context, config: Config, out: _Ingest) -> Entry | None:
+    """The entry normalised, or None with a warning: one item that breaks the
+    normaliser (a bug meeting odd input) costs that item, not its source's others."""
+    from feeds.normalize import normalize
+
+    try:
+        return _with_identity(normalize(data, ctx), config)
+    except Exception as exc:
+        where = data.link or data.guid or (data.title.value[:80] if data.title else "an item")
+        log.exception("internal error while normalising an item of %s", ctx.source.id)
+        out.warnings.append(f"item {where!r} left out: internal error while normalising it "
+                            f"({type(exc).__name__}: {exc})")
+        return None
 
 
 def _with_identity(entry: Entry, config: Config) -> Entry:
@@ -126,7 +152,7 @@ def _with_identity(entry: Entry, config: Config) -> Entry:
 
 def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: datetime) -> _Ingest:
     from feeds.articles import parse_article, without_site_link
-    from feeds.normalize import Context, normalize
+    from feeds.normalize import Context
     from feeds.slugs import article_slugs
 
     out = _Ingest(warnings=list(folder.warnings))
@@ -147,9 +173,12 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
         parsed.append(data)
     # Page names are given across the folder, so that two files never share one.
     slugs = article_slugs(d.guid[len("file:"):] for d in parsed if d.guid and not d.link)
-    ctx = Context(source=source, base_url=base_url, now=now, local_slugs=slugs)
+    ctx = Context(source=source, base_url=base_url, now=now, local_slugs=slugs,
+                  limits=config.settings.fetch)
     for data in parsed:
-        out.entries.append(_with_topics(_with_identity(normalize(data, ctx), config), source, classifier))
+        entry = _normalized(data, ctx, config, out)
+        if entry is not None:
+            out.entries.append(_with_topics(entry, source, classifier))
     return out
 
 
@@ -535,9 +564,11 @@ def _outputs_current(config: Config, store: Store, generation: int) -> int | Non
     return len(names)
 
 
-def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> Iterator[bytes]:
+def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...],
+            problems: list[str] | None = None) -> Iterator[bytes]:
     """A view, or each page of an archive job, in the given formats, one file at a
-    time (a job's pages are megabytes). Pure, so that it can run in a worker process."""
+    time (a job's pages are megabytes). Pure, so that it can run in a worker process.
+    Entries the renderer refuses are left out, and said in ``problems``."""
     from feeds.emit import Fragments, render_atom, render_rss
     from feeds.jsonfeed import render_json
 
@@ -548,22 +579,26 @@ def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> Iterator[byt
     for view in views:
         for kind in kinds:
             yield renderers[kind](view)
+    if problems is not None:
+        problems.extend(fragments.problems())
 
 
 def _render_staged(job: FeedView | _ArchiveJob, kinds: tuple[str, ...],
-                   paths: tuple[Path, ...]) -> list[str | None]:
+                   paths: tuple[Path, ...]) -> tuple[list[str | None], list[str]]:
     """Render in a worker process and stage each changed file beside its target:
     sending the pages' bytes back through a pipe cost both processes more than
     writing them (a cold run renders hundreds of MB of archive pages). Returns
-    each file's temp file, or None where the target already holds the bytes."""
+    each file's temp file, or None where the target already holds the bytes, and
+    the entries left out (``_render``)."""
     staged: list[str | None] = []
+    problems: list[str] = []
     try:
-        for path, data in zip(paths, _render(job, kinds), strict=True):
+        for path, data in zip(paths, _render(job, kinds, problems), strict=True):
             staged.append(stage_if_changed(path, data))
     except BaseException:
         discard_staged(staged)
         raise
-    return staged
+    return staged, problems
 
 
 class _Renderer:
@@ -581,7 +616,8 @@ class _Renderer:
         self.pool = pool
         self.staged = staged
         self.pending: deque[tuple[tuple[Path, ...], FeedView | _ArchiveJob, tuple[str, ...],
-                                 Future[list[str | None]]]] = deque()
+                                 Future[tuple[list[str | None], list[str]]]]] = deque()
+        self.problems: list[str] = []  # entries left out of the feeds, and why
 
     def add(self, paths: tuple[Path, ...], view: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> None:
         if self.pool is not None:
@@ -598,18 +634,19 @@ class _Renderer:
         self._here(paths, view, kinds)
 
     def _here(self, paths: tuple[Path, ...], view: FeedView | _ArchiveJob, kinds: tuple[str, ...]) -> None:
-        for path, data in zip(paths, _render(view, kinds), strict=True):
+        for path, data in zip(paths, _render(view, kinds, self.problems), strict=True):
             self.staged.add(path, data)
 
     def _collect(self) -> None:
         paths, view, kinds, future = self.pending.popleft()
         try:
-            temps = future.result()
+            temps, problems = future.result()
         except BrokenExecutor:  # a worker the kernel killed: render the rest here
             log.warning("a worker process died while rendering; rendering in the main process")
             self.pool = None
             self._here(paths, view, kinds)
             return
+        self.problems.extend(problems)
         for path, tmp in zip(paths, temps, strict=True):
             self.staged.adopt(path, tmp)
 
@@ -622,11 +659,15 @@ class _Renderer:
         while self.pending:
             future = self.pending.popleft()[3]
             with contextlib.suppress(Exception):
-                discard_staged(future.result())
+                discard_staged(future.result()[0])
 
 
-def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple[list[str], int]:
+def publish(config: Config, store: Store, pool: Executor | None = None,
+            warnings: list[str] | None = None) -> tuple[list[str], int]:
     """Render every output and write those whose bytes changed. Returns (written, unchanged).
+
+    An entry that cannot be rendered is left out of its feeds, logged, and said in
+    ``warnings``; the rest publishes.
 
     Nothing is rendered when no entry, topic, cluster or health event has changed
     since the last publication (``Store.touch``), the config and code are the same
@@ -659,6 +700,10 @@ def publish(config: Config, store: Store, pool: Executor | None = None) -> tuple
             except BaseException:
                 renderer.abandon()
                 raise
+            for problem in dict.fromkeys(renderer.problems):
+                log.warning("%s", problem)
+                if warnings is not None:
+                    warnings.append(problem)
             listed = [v for v in views if v.topic not in {t.id for t in config.topics if not t.index}]
             staged.add(out_dir / "index.html", render_index(site, listed))
             staged.add(out_dir / "sources.opml", render_opml(config))
@@ -903,13 +948,15 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     classifier = Classifier(config.topics, config.sources)
     _reclassify_if_rules_changed(config, store, classifier)
     pool = _worker_pool(config, len(selection.sources))
+    warnings: list[str] = []
     try:
         written, unchanged, purged = await _run_and_publish(
-            config, store, fetcher, selection, classifier, now, rng, outcomes, pool, publish_outputs)
+            config, store, fetcher, selection, classifier, now, rng, outcomes, pool, publish_outputs,
+            warnings)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    warnings = await ping_hub_for(config, written)
+    warnings += await ping_hub_for(config, written)
     return RunReport(
         started=now,
         finished=now,
@@ -925,7 +972,7 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
 async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selection: _Selection,
                            classifier: Classifier, now: datetime, rng: random.Random,
                            outcomes: list[SourceOutcome], pool: Executor | None,
-                           publish_outputs: bool) -> tuple[list[str], int, int]:
+                           publish_outputs: bool, warnings: list[str]) -> tuple[list[str], int, int]:
     # Made once a run: each source's entries are classified with it, and it maps every
     # source by id.
     topics = _Topics(_topics_function(config, classifier), classifier.carrying_matters)
@@ -950,7 +997,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
             log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
             store.commit_if_due()
     purged = store.purge(now - timedelta(days=config.settings.retention_days))
-    written, unchanged = publish(config, store, pool) if publish_outputs else ([], 0)
+    written, unchanged = publish(config, store, pool, warnings) if publish_outputs else ([], 0)
     return written, unchanged, purged
 
 

@@ -53,6 +53,14 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("parse_workers", "integer >= 0", "2",
                "processes that parse and normalise documents (0: the main process); "
                "used when a run has many documents"),
+        KeyDoc("max_items", "integer > 0", "500",
+               "items read from one document, the first in document order; the run warns "
+               "how many it dropped"),
+        KeyDoc("max_title_chars", "integer > 0", "500",
+               "longest entry title, in characters; a longer one is cut at a word and ends in …"),
+        KeyDoc("max_text_chars", "integer > 0", "200000",
+               "longest summary and longest content of an entry, in characters of HTML"),
+        KeyDoc("max_categories", "integer > 0", "50", "categories kept per entry"),
     ),
     "[dedupe] in config/feeds.toml": (
         KeyDoc("enabled", "boolean", "true", "cluster copies of one story from several sources"),
@@ -104,6 +112,7 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
                "of several copies of one story, the highest priority's is published"),
         KeyDoc("timeout", "seconds > 0", "[fetch] total_timeout", "wall-clock cap on one fetch"),
         KeyDoc("max_bytes", "integer > 0", "[fetch] max_bytes", "largest response"),
+        KeyDoc("max_items", "integer > 0", "[fetch] max_items", "items read from one document"),
         KeyDoc("user_agent", "string", "[fetch] user_agent", "User-Agent header"),
         KeyDoc("headers", "table of strings", "{}", "extra request headers"),
         KeyDoc("username", "string", "none", "HTTP basic auth user"),

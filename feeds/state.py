@@ -29,6 +29,7 @@ from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story
 from feeds.errors import StateError
 from feeds.similar import bands, sketch
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
+from feeds.xmlchars import safe_entry
 
 SCHEMA_VERSION = 6
 CACHE_KIB = 32 * 1024
@@ -341,8 +342,12 @@ def entry_json(e: Entry) -> str:
 
 
 def _entry_from_json(text: str) -> Entry:
+    """The stored entry, through ``safe_entry``: versions up to 1c1bdc8 stored control
+    characters and javascript: author URIs as sources gave them, and one such entry
+    failed every publication until retention dropped it. Cleaning on read heals
+    those databases with no migration and no manual step (see docs/design.md)."""
     d: dict[str, Any] = json.loads(text)
-    return Entry(
+    return safe_entry(Entry(
         source_id=d["source_id"],
         item_key=d["item_key"],
         url_key=d["url_key"],
@@ -360,7 +365,7 @@ def _entry_from_json(text: str) -> Entry:
         content_hash=d["content_hash"],
         topics=tuple(TopicMatch(t, r, tuple(terms)) for t, r, terms in d["topics"]),
         date_guessed=d.get("date_guessed", False),
-    )
+    ))
 
 
 class Store:

@@ -70,6 +70,7 @@ class Source:
     max_bytes: int | None = None
     interval: timedelta | None = None  # poll this often, whatever the server hints
     priority: int = 0  # of several copies of a story, the highest priority's is published
+    max_items: int | None = None  # items kept from one document; None: [fetch] max_items
 
     @property
     def is_local(self) -> bool:
@@ -92,6 +93,13 @@ class FetchSettings:
     max_backoff: timedelta = timedelta(days=2)
     alert_after: int = 2  # consecutive failures before the health feed says so
     parse_workers: int = 2  # processes that parse and normalise documents; 0: in the main one
+    # What one document may bring: items beyond max_items (in document order) are
+    # dropped, longer fields cut. A stranger's feed must not cost unbounded work and
+    # space in every later run.
+    max_items: int = 500
+    max_title_chars: int = 500
+    max_text_chars: int = 200_000  # a summary's or a content's HTML, each
+    max_categories: int = 50
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,7 @@ class FeedData:
     entries: tuple[EntryData, ...]
     warnings: tuple[str, ...] = ()
     ttl: int | None = None  # RSS <ttl>: minutes the feed may be cached
+    items_total: int | None = None  # items in the document, when only some were read
 
 
 @dataclass(frozen=True)

@@ -266,8 +266,9 @@ def test_xml_base_resolves_links_content_and_enclosures() -> None:
 
 
 def test_relative_links_in_rss_resolve_against_the_item() -> None:
-    # No xml:base: the link is relative to the document, the HTML to the item's page,
-    # which may be on another host than the feed (FeedBurner and the like).
+    # No xml:base: the link is relative to the channel's <link> (the site the items
+    # live on, which may be another host than the feed's: FeedBurner and the like),
+    # the HTML to the item's page.
     body = _rss("<item><title>R</title><link>https://news.example.com/2024/r.html</link>"
                 "<guid>r</guid>"
                 '<description>&lt;a href="more.html"&gt;more&lt;/a&gt;</description></item>'
@@ -277,16 +278,16 @@ def test_relative_links_in_rss_resolve_against_the_item() -> None:
     first, second = _normalized(parse_document(doc), doc)
     assert first.link == "https://news.example.com/2024/r.html"
     assert 'href="https://news.example.com/2024/more.html"' in first.summary_html
-    assert second.link == "https://feeds.example.net/2024/s.html"
-    assert 'src="https://feeds.example.net/s.png"' in second.summary_html
+    assert second.link == "https://example.com/2024/s.html"
+    assert 'src="https://example.com/s.png"' in second.summary_html
 
 
-def test_relative_html_without_any_link_resolves_against_the_document() -> None:
+def test_relative_html_without_any_link_resolves_against_the_channel_link() -> None:
     body = _rss('<item><guid isPermaLink="false">x</guid><title>X</title>'
                 '<description>&lt;img src="x.png"&gt;</description></item>')
     entry = _one(body, url="https://feeds.example.net/news/main.rss")
     assert entry.link is None
-    assert 'src="https://feeds.example.net/news/x.png"' in entry.summary_html
+    assert 'src="https://example.com/x.png"' in entry.summary_html
 
 
 @pytest.mark.parametrize(("stamp", "utc"), [
@@ -311,7 +312,8 @@ def test_far_future_date_is_clamped_to_now() -> None:
                       "<pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item>"))
     assert entry.published == NOW
     assert entry.updated == NOW
-    assert not entry.date_guessed
+    # Not believed, so treated as a guess: kept from first seen, left out of the content hash.
+    assert entry.date_guessed
 
 
 def test_slightly_future_date_is_believed() -> None:
@@ -460,8 +462,8 @@ def test_hostile_markup_is_sanitised() -> None:
     entry = _one(body, url="https://safe.example.com/feed")
     assert list(safety_problems(entry.summary_html)) == []
     assert "alert" not in entry.summary_html
-    assert 'src="https://safe.example.com/x.png"' in entry.summary_html
-    assert 'href="https://safe.example.com/rel.html"' in entry.summary_html
+    assert 'src="https://example.com/x.png"' in entry.summary_html  # the channel's <link>
+    assert 'href="https://example.com/rel.html"' in entry.summary_html
     assert entry.title == "Bold & more"
 
 
