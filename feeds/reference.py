@@ -53,6 +53,9 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("parse_workers", "integer >= 0", "2",
                "processes that parse and normalise documents (0: the main process); "
                "used when a run has many documents"),
+        KeyDoc("allow_private", "boolean", "true",
+               "false: connect only to public addresses (no loopback, private, link-local, "
+               "multicast or reserved ones, checked after DNS and on every redirect)"),
     ),
     "[dedupe] in config/feeds.toml": (
         KeyDoc("enabled", "boolean", "true", "cluster copies of one story from several sources"),
@@ -92,7 +95,8 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
     "[[sources]] in config/sources.toml": (
         KeyDoc("id", "string", "required", "unique; lower-case letters, digits, '-' and '_'"),
         KeyDoc("title", "string", "the id", "the source's name in the outputs"),
-        KeyDoc("url", "http(s) URL", "one of url or path", "an RSS or Atom feed"),
+        KeyDoc("url", "http(s) URL", "one of url or path",
+               "an RSS or Atom feed; user:password@ in it is HTTP basic auth, like username/password"),
         KeyDoc("path", "path", "one of url or path", "a folder of local articles"),
         KeyDoc("topics", "list of topic ids", "[]", "topics every entry of the source belongs to"),
         KeyDoc("enabled", "boolean", "true", "false keeps the source without fetching it"),
@@ -105,7 +109,8 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("timeout", "seconds > 0", "[fetch] total_timeout", "wall-clock cap on one fetch"),
         KeyDoc("max_bytes", "integer > 0", "[fetch] max_bytes", "largest response"),
         KeyDoc("user_agent", "string", "[fetch] user_agent", "User-Agent header"),
-        KeyDoc("headers", "table of strings", "{}", "extra request headers"),
+        KeyDoc("headers", "table of strings", "{}",
+               "extra request headers, sent (like the credentials) only to the origin of url"),
         KeyDoc("username", "string", "none", "HTTP basic auth user"),
         KeyDoc("password", "string", "none", "HTTP basic auth password"),
         KeyDoc("password_env", "string", "none",

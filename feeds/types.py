@@ -92,6 +92,9 @@ class FetchSettings:
     max_backoff: timedelta = timedelta(days=2)
     alert_after: int = 2  # consecutive failures before the health feed says so
     parse_workers: int = 2  # processes that parse and normalise documents; 0: in the main one
+    # False: connect only to public addresses (checked after DNS, on every redirect),
+    # for deployments that poll URLs strangers submit.
+    allow_private: bool = True
 
 
 @dataclass(frozen=True)
