@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from feeds.classify import regex_pattern, term_pattern
 from feeds.errors import ConfigError, ConfigErrors
+from feeds.netguard import split_userinfo
 from feeds.reference import RULE_KEYS, keys
 from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, Source, Topic
 from feeds.xmlchars import xml_safe
@@ -332,6 +333,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
             max_interval=c.duration(fetch, fp, "max_interval", d.max_interval, "fetch"),
             max_backoff=c.duration(fetch, fp, "max_backoff", d.max_backoff, "fetch"),
             alert_after=c.get(fetch, fp, "alert_after", int, d.alert_after, "fetch", _positive),
+            allow_private=c.get(fetch, fp, "allow_private", bool, d.allow_private, "fetch"),
             parse_workers=c.get(fetch, fp, "parse_workers", int, d.parse_workers, "fetch",
                                 lambda v: None if 0 <= v <= 64 else "must be between 0 and 64"),
             max_items=c.get(fetch, fp, "max_items", int, d.max_items, "fetch", _positive),
@@ -589,6 +591,12 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             continue
         seen[source_id] = (*p, "id")
         url = c.get(body, p, "url", str, None, what, _http_url)
+        url_auth = None
+        if url is not None:  # http://user:password@host/ is basic auth, kept out of the URL
+            url, url_auth = split_userinfo(url)
+            if url_auth is not None and ("username" in body or "password" in body):
+                c.error((*p, "url"), f"{what} has credentials both in its url and in "
+                                     "username/password (give one)")
         rel = c.get(body, p, "path", str, None, what)
         if ("url" in body) == ("path" in body):
             c.error(p, f"{what} has " + ("both url and path (give one)" if "url" in body
@@ -626,7 +634,7 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             headers=_headers(c, body, p, what),
             user_agent=c.get(body, p, "user_agent", str, None, what,
                              lambda v: None if v.strip() else "must not be empty"),
-            auth=_auth(c, body, p, what),
+            auth=_auth(c, body, p, what) or url_auth,
             timeout=c.get(body, p, "timeout", float, None, what, _positive),
             max_bytes=c.get(body, p, "max_bytes", int, None, what, _positive),
             interval=c.duration(body, p, "interval", None, what),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import hashlib
+import logging
+import math
 import os
 import re
 import socket
@@ -24,7 +26,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from feeds.decode import ACCEPT_ENCODING, LIMIT_EXTENSION, TooLarge
 from feeds.errors import FetchError, SourceError
+from feeds.netguard import PrivateAddressError, split_userinfo
 from feeds.types import (
     CacheHints,
     Document,
@@ -43,6 +47,13 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 MAX_LOCAL_FILE = 5 * 1024 * 1024
+# A server's freshness or Retry-After hint is believed up to this many seconds
+# (ten years, the longest interval config accepts); beyond it a number only
+# overflows the date arithmetic that uses it.
+MAX_HINT = 10 * 365 * 86400.0
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+log = logging.getLogger(__name__)
 
 
 def body_hash(body: bytes) -> str:
@@ -61,6 +72,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def _connect_message(exc: Exception, url: str) -> str:
     host = httpx.URL(url).host
     chain = _causes(exc)
+    for cause in chain:
+        if isinstance(cause, PrivateAddressError):
+            return str(cause)
     for cause in chain:
         if isinstance(cause, socket.gaierror):
             return f"DNS lookup failed for {host}"
@@ -81,37 +95,47 @@ def _connect_message(exc: Exception, url: str) -> str:
     return f"cannot connect to {host}: {text or type(exc).__name__}"
 
 
+def hint_seconds(value: float) -> float:
+    """A hinted number of seconds, held within [0, MAX_HINT] (inf and nan included)."""
+    if math.isnan(value):
+        return 0.0
+    return min(max(value, 0.0), MAX_HINT)
+
+
+def _seconds_until(value: str, now: datetime) -> float | None:
+    """Seconds from ``now`` to an HTTP date, or None if it is not one."""
+    try:
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return hint_seconds((when - now).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _retry_after(value: str | None, now: datetime) -> float | None:
     """Retry-After is either seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    if _DIGITS.fullmatch(value):
+        return hint_seconds(float(value))  # float: 23 digits must not overflow anything
+    return _seconds_until(value, now)
 
 
 def cache_hints(headers: httpx.Headers, now: datetime) -> CacheHints:
     """Freshness the server grants: Cache-Control max-age, else Expires."""
     control = headers.get("cache-control", "")
-    m = re.search(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?(\d+)", control, re.I)
+    m = re.search(r"(?:^|[,\s])(?:s-maxage|max-age)\s*=\s*\"?([0-9]+)", control, re.I)
     if m:
-        return CacheHints(max_age=float(m.group(1)))
+        return CacheHints(max_age=hint_seconds(float(m.group(1))))
     expires = headers.get("expires")
     if expires:
-        try:
-            when = parsedate_to_datetime(expires)
-        except (TypeError, ValueError):
-            return CacheHints(max_age=0.0)  # RFC 9111: an invalid Expires means already stale
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return CacheHints(max_age=max(0.0, (when - now).total_seconds()))
+        # RFC 9111: an invalid Expires means already stale.
+        return CacheHints(max_age=_seconds_until(expires, now) or 0.0)
     return CacheHints()
 
 
@@ -135,18 +159,44 @@ def challenge_name(headers: httpx.Headers, body: bytes) -> str | None:
     return None
 
 
-def _permanent_target(response: httpx.Response) -> str | None:
+def _permanent_target(hops: Sequence[int], final: httpx.URL) -> str | None:
     """Where the redirects led, if every hop was permanent (301 or 308)."""
-    hops = response.history
-    if hops and all(h.status_code in (301, 308) for h in hops):
-        return str(response.url)
+    if hops and all(status in (301, 308) for status in hops):
+        return str(final)
     return None
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _trusted(home: httpx.URL, url: httpx.URL) -> bool:
+    """Whether credentials and configured headers meant for ``home`` may go to ``url``:
+    the same origin, or the same host moved from http to https on the default ports."""
+    if _origin(url) == _origin(home):
+        return True
+    return (url.host == home.host and _origin(home)[::2] == ("http", 80)
+            and _origin(url)[::2] == ("https", 443))
+
+
+def _redirect_target(current: httpx.URL, location: str, source_id: str) -> httpx.URL:
+    try:
+        target = current.join(location.strip())
+    except httpx.InvalidURL as exc:
+        raise FetchError(source_id, f"redirect from {current} to an invalid URL: {exc}") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        shown = target.copy_with(username=None, password=None) if target.userinfo else target
+        raise FetchError(source_id, f"redirect from {current} to {shown}, which is not an http(s) URL")
+    # Credentials a server puts in a redirect are not ours to send (and aiohttp
+    # refuses a request with them and an Authorization header): they are dropped.
+    return target.copy_with(username=None, password=None, fragment=None)
 
 
 async def _read_capped(response: httpx.Response, limit: int, source_id: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    # aiter_bytes() yields decompressed bytes, so the cap also stops gzip bombs.
+    # The transport decodes with bounded steps and stops at the limit of the
+    # request; this cap holds for any transport.
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
@@ -182,9 +232,13 @@ async def _error_for(response: httpx.Response, source_id: str, now: datetime) ->
     return FetchError(source_id, message, status=status, retry_after=retry)
 
 
-def request_headers(source: Source, cache: HttpCache, settings: FetchSettings) -> dict[str, str]:
+def request_headers(source: Source, cache: HttpCache, settings: FetchSettings,
+                    *, trusted: bool = True) -> dict[str, str]:
+    """The headers of a request for ``source``; its configured ``headers`` (API keys,
+    cookies) only when ``trusted``: the request goes to the origin they were given for."""
     headers = {"Accept": ACCEPT, "User-Agent": source.user_agent or settings.user_agent}
-    headers.update(dict(source.headers))
+    if trusted:
+        headers.update(dict(source.headers))
     if cache.etag:
         headers["If-None-Match"] = cache.etag
     if cache.last_modified:
@@ -194,25 +248,50 @@ def request_headers(source: Source, cache: HttpCache, settings: FetchSettings) -
 
 async def _fetch(client: httpx.AsyncClient, source: Source, url: str, cache: HttpCache,
                  settings: FetchSettings, now: datetime) -> Document | NotModified:
+    """Redirects are followed here, not by httpx, so that each hop is checked: the
+    source's credentials and headers go only to the origin of its configured URL
+    (not to where a redirect, even an adopted permanent one, leads), userinfo in a
+    Location is dropped, and no redirect body is ever read."""
     limit = source.max_bytes or settings.max_bytes
-    auth = httpx.BasicAuth(*source.auth) if source.auth else None
-    headers = request_headers(source, cache, settings)
-    async with client.stream("GET", url, headers=headers, auth=auth) as response:
-        hints = cache_hints(response.headers, now)
-        moved = _permanent_target(response)
-        if response.status_code == 304:
-            return NotModified(source.id, "304", hints, moved)
-        if response.status_code >= 400:
-            raise await _error_for(response, source.id, now)
-        if response.status_code != 200:
-            raise FetchError(source.id, f"unexpected HTTP {response.status_code} from {response.url}",
-                             status=response.status_code)
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise FetchError(source.id, f"response is {int(declared):,} bytes, over the limit of {limit:,}")
-        body = await _read_capped(response, limit, source.id)
-        final_url = str(response.url)
-        hdrs = {k.lower(): v for k, v in response.headers.items()}
+    configured, url_auth = split_userinfo(source.url or url)
+    home = httpx.URL(configured)
+    credentials = source.auth or url_auth
+    current = httpx.URL(split_userinfo(url)[0])
+    hops: list[int] = []
+    for _ in range(settings.max_redirects + 1):
+        trusted = _trusted(home, current)
+        headers = request_headers(source, cache, settings, trusted=trusted)
+        auth = httpx.BasicAuth(*credentials) if credentials and trusted else None
+        async with client.stream("GET", current, headers=headers, auth=auth, follow_redirects=False,
+                                 extensions={LIMIT_EXTENSION: limit}) as response:
+            location = response.headers.get("location")
+            if response.status_code in REDIRECT_STATUSES and location is not None:
+                hops.append(response.status_code)
+                current = _redirect_target(current, location, source.id)
+                continue
+            return await _final(response, source, cache, now, limit, hops)
+    raise FetchError(source.id, f"too many redirects (more than {settings.max_redirects}), "
+                                "or a redirect loop")
+
+
+async def _final(response: httpx.Response, source: Source, cache: HttpCache, now: datetime,
+                 limit: int, hops: Sequence[int]) -> Document | NotModified:
+    hints = cache_hints(response.headers, now)
+    moved = _permanent_target(hops, response.url)
+    if response.status_code == 304:
+        return NotModified(source.id, "304", hints, moved)
+    if response.status_code >= 400:
+        raise await _error_for(response, source.id, now)
+    if response.status_code != 200:
+        raise FetchError(source.id, f"unexpected HTTP {response.status_code} from {response.url}",
+                         status=response.status_code)
+    declared = response.headers.get("content-length", "")
+    if _DIGITS.fullmatch(declared) and (len(declared) > 18 or int(declared) > limit):
+        size = f"{int(declared):,}" if len(declared) <= 18 else "over 10^18"
+        raise FetchError(source.id, f"response is {size} bytes, over the limit of {limit:,}")
+    body = await _read_capped(response, limit, source.id)
+    final_url = str(response.url)
+    hdrs = {k.lower(): v for k, v in response.headers.items()}
     if body_hash(body) == cache.body_hash:
         return NotModified(source.id, "same body", hints, moved)
     return Document(source_id=source.id, url=final_url, body=body, headers=hdrs,
@@ -228,6 +307,7 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
     ``url`` overrides the configured one (a permanent redirect we adopted).
     """
     url = url or source.url or ""
+    shown = split_userinfo(url)[0]  # messages end up in the public health feed
     now = now or datetime.now(UTC)
     cap = source.timeout or settings.total_timeout
     try:
@@ -237,7 +317,7 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
         raise FetchError(source.id, f"gave up after {cap:g} s in all "
                                     "(the server was too slow)") from None
     except httpx.ConnectTimeout:
-        raise FetchError(source.id, f"connecting to {httpx.URL(url).host} timed out after "
+        raise FetchError(source.id, f"connecting to {httpx.URL(shown).host} timed out after "
                                     f"{settings.connect_timeout:g} s") from None
     except httpx.ReadTimeout:
         raise FetchError(source.id, f"the server sent nothing for {settings.read_timeout:g} s "
@@ -248,17 +328,26 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
         raise FetchError(source.id, f"too many redirects (more than {settings.max_redirects}), "
                                     "or a redirect loop") from None
     except httpx.ConnectError as exc:
-        raise FetchError(source.id, _connect_message(exc, url)) from None
+        raise FetchError(source.id, _connect_message(exc, shown)) from None
     except httpx.DecodingError as exc:
+        if isinstance(exc.__cause__, TooLarge):
+            raise FetchError(source.id, str(exc.__cause__)) from None
         raise FetchError(source.id, f"the response body cannot be decoded: {exc}") from None
     except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
         raise FetchError(source.id, f"the server broke the HTTP protocol: {exc}") from None
     except httpx.UnsupportedProtocol:
-        raise FetchError(source.id, f"unsupported URL scheme in {url}") from None
+        raise FetchError(source.id, f"unsupported URL scheme in {shown}") from None
     except httpx.InvalidURL as exc:
-        raise FetchError(source.id, f"invalid URL {url}: {exc}") from None
+        raise FetchError(source.id, f"invalid URL {shown}: {exc}") from None
     except httpx.HTTPError as exc:
         raise FetchError(source.id, f"{type(exc).__name__}: {exc}") from None
+    except (FetchError, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        # A bug here or in a library must cost this source, never the run.
+        log.debug("unexpected error fetching %s", source.id, exc_info=True)
+        raise FetchError(source.id, f"unexpected error while fetching {shown}: "
+                                    f"{type(exc).__name__}: {exc}") from None
 
 
 def read_folder(source: Source) -> LocalFolder:
@@ -389,12 +478,14 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     from feeds.transport import AiohttpTransport
 
     return _Client(
-        transport=AiohttpTransport(max_connections=settings.concurrency),
+        transport=AiohttpTransport(max_connections=settings.concurrency, max_bytes=settings.max_bytes,
+                                   allow_private=settings.allow_private),
         timeout=timeout,
         limits=limits,
-        follow_redirects=True,
+        follow_redirects=True,  # for other callers (WebSub); fetch_one follows its own
         max_redirects=settings.max_redirects,
-        headers={"User-Agent": settings.user_agent},
+        # Exactly the codings the transport decodes, whatever httpx could.
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         trust_env=False,
     )
 
@@ -443,6 +534,9 @@ class HttpFetcher:
                         return await fetch_one(client, source, cache, self.settings, url=url)
                 except SourceError as exc:
                     return exc
+                except Exception as exc:  # a bug costs this source, not the run
+                    log.debug("unexpected error retrieving %s", source.id, exc_info=True)
+                    return FetchError(source.id, f"unexpected error: {type(exc).__name__}: {exc}")
 
             async def one(source: Source) -> Retrieved:
                 started = time.monotonic()

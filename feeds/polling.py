@@ -27,7 +27,9 @@ def interval_after_success(source: Source, settings: FetchSettings, hints: Cache
                            ttl_minutes: int | None) -> timedelta:
     if source.interval is not None:
         return source.interval
-    hinted = [timedelta(seconds=hints.max_age)] if hints and hints.max_age is not None else []
+    # A hint past the clamp's top is the top: a 23-digit max-age must not overflow timedelta.
+    top = settings.max_interval.total_seconds()
+    hinted = [timedelta(seconds=min(hints.max_age, top))] if hints and hints.max_age is not None else []
     if ttl_minutes:
         hinted.append(timedelta(minutes=ttl_minutes))
     wanted = max(hinted) if hinted else settings.default_interval
@@ -48,9 +50,10 @@ def backoff(failures: int, settings: FetchSettings, jitter: float,
     base = settings.default_interval * (1 << min(max(failures - 1, 0), 20))
     wait = min(base, settings.max_backoff)
     wait = wait * (0.8 + 0.4 * jitter)  # ±20 %
+    ceiling = settings.max_backoff * 1.2
     if retry_after is not None:
-        wait = max(wait, timedelta(seconds=retry_after))
-    return min(wait, settings.max_backoff * 1.2)
+        wait = max(wait, timedelta(seconds=min(retry_after, ceiling.total_seconds())))
+    return min(wait, ceiling)
 
 
 def is_due(next_due: datetime | None, now: datetime, slack: timedelta = DUE_SLACK) -> bool:

@@ -61,6 +61,9 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("max_text_chars", "integer > 0", "200000",
                "longest summary and longest content of an entry, in characters of HTML"),
         KeyDoc("max_categories", "integer > 0", "50", "categories kept per entry"),
+        KeyDoc("allow_private", "boolean", "true",
+               "false: connect only to public addresses (no loopback, private, link-local, "
+               "multicast or reserved ones, checked after DNS and on every redirect)"),
     ),
     "[dedupe] in config/feeds.toml": (
         KeyDoc("enabled", "boolean", "true", "cluster copies of one story from several sources"),
@@ -100,7 +103,8 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
     "[[sources]] in config/sources.toml": (
         KeyDoc("id", "string", "required", "unique; lower-case letters, digits, '-' and '_'"),
         KeyDoc("title", "string", "the id", "the source's name in the outputs"),
-        KeyDoc("url", "http(s) URL", "one of url or path", "an RSS or Atom feed"),
+        KeyDoc("url", "http(s) URL", "one of url or path",
+               "an RSS or Atom feed; user:password@ in it is HTTP basic auth, like username/password"),
         KeyDoc("path", "path", "one of url or path", "a folder of local articles"),
         KeyDoc("topics", "list of topic ids", "[]", "topics every entry of the source belongs to"),
         KeyDoc("enabled", "boolean", "true", "false keeps the source without fetching it"),
@@ -114,7 +118,8 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("max_bytes", "integer > 0", "[fetch] max_bytes", "largest response"),
         KeyDoc("max_items", "integer > 0", "[fetch] max_items", "items read from one document"),
         KeyDoc("user_agent", "string", "[fetch] user_agent", "User-Agent header"),
-        KeyDoc("headers", "table of strings", "{}", "extra request headers"),
+        KeyDoc("headers", "table of strings", "{}",
+               "extra request headers, sent (like the credentials) only to the origin of url"),
         KeyDoc("username", "string", "none", "HTTP basic auth user"),
         KeyDoc("password", "string", "none", "HTTP basic auth password"),
         KeyDoc("password_env", "string", "none",

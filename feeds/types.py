@@ -100,6 +100,9 @@ class FetchSettings:
     max_title_chars: int = 500
     max_text_chars: int = 200_000  # a summary's or a content's HTML, each
     max_categories: int = 50
+    # False: connect only to public addresses (checked after DNS, on every redirect),
+    # for deployments that poll URLs strangers submit.
+    allow_private: bool = True
 
 
 @dataclass(frozen=True)

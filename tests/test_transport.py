@@ -9,6 +9,7 @@ import threading
 
 import brotli  # type: ignore[import-untyped]
 import httpx
+import pytest
 from conftest import FeedServer
 
 from feeds.fetch import make_client
@@ -113,3 +114,18 @@ def test_refused_connection_is_a_connect_error_not_a_timeout() -> None:
         return None
     error = asyncio.run(asyncio.wait_for(go(), 10))
     assert type(error) is httpx.ConnectError
+
+
+def test_an_oversized_header_is_the_source_failing(server: FeedServer) -> None:
+    """aiohttp refuses a 100 KB header line; that is one source's protocol error."""
+    from feeds.errors import FetchError
+    from feeds.fetch import fetch_one
+    from feeds.types import HttpCache, Source
+
+    url = server.add("/h.rss", b"<rss/>", headers={"X-Junk": "a" * 100_000})
+
+    async def go() -> None:
+        async with make_client(SETTINGS) as client:
+            await fetch_one(client, Source("s", "S", url=url), HttpCache(), SETTINGS)
+    with pytest.raises(FetchError, match="the server broke the HTTP protocol"):
+        asyncio.run(asyncio.wait_for(go(), 10))
