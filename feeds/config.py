@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from feeds.classify import regex_pattern, term_pattern
+from feeds.classify import UnsupportedRegex, regex_pattern, term_pattern
 from feeds.errors import ConfigError, ConfigErrors
 from feeds.reference import RULE_KEYS, keys
 from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, Source, Topic
@@ -384,6 +384,9 @@ def _valid_regexes(c: _Checker, p: Key, key: str, expressions: Iterable[str], wh
         except re.error as exc:
             at = f" at position {exc.pos}" if exc.pos is not None else ""
             c.error((*p, key), f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
+            ok = False
+        except UnsupportedRegex as exc:
+            c.error((*p, key), f"{what}: regular expression {expression!r}: {exc}")
             ok = False
     return ok
 
