@@ -348,6 +348,8 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         fetch=fetch_settings,
         dedupe=dedupe,
         hub=c.get(site, p, "hub", str, None, "site", _http_url),
+        public_query_params=c.get_strings(site, p, "public_query_params", "site"),
+        secret_query_params=c.get_strings(site, p, "secret_query_params", "site"),
     )
 
 

@@ -33,6 +33,13 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("retention_days", "integer > 0", "90",
                "days an entry is kept, counted from when it was first seen"),
         KeyDoc("hub", "http(s) URL", "none", "WebSub hub to advertise and ping when a feed changes"),
+        KeyDoc("public_query_params", "list of strings", "[]",
+               "query parameters of source URLs whose values public outputs and logs show even if "
+               "their names look secret"),
+        KeyDoc("secret_query_params", "list of strings", "[]",
+               "query parameters whose values public outputs and logs hide, besides those whose "
+               'names look secret (key, token, sig, password...); "*" hides every value not in '
+               "public_query_params"),
     ),
     "[fetch] in config/feeds.toml": (
         KeyDoc("concurrency", "integer > 0", "8", "requests at once"),

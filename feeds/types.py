@@ -117,6 +117,9 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     hub: str | None = None  # WebSub hub pinged when a feed changes
+    # Query parameters whose values public outputs show / hide (feeds.redact).
+    public_query_params: tuple[str, ...] = ()
+    secret_query_params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ def test_documented_defaults_are_the_real_ones() -> None:
                 assert Path(d.default.strip('"')) == real, d.name
             elif isinstance(real, str):
                 assert d.default.strip('"') == real, d.name
+            elif isinstance(real, tuple):
+                assert d.default == "[" + ", ".join(f'"{x}"' for x in real) + "]", d.name
             else:
                 assert float(d.default) == real, d.name
 
