@@ -88,16 +88,38 @@ def test_reason_phrase_is_not_echoed_raw_by_run(project: Project, evil: str) -> 
     _assert_no_raw_controls("json log", out + err)
 
 
-def test_json_log_lines_stay_json(project: Project, evil: str, capfd: pytest.CaptureFixture[str]) -> None:
-    from feeds.cli import cli
+def test_log_lines_escape_controls_and_json_lines_stay_json() -> None:
+    """A message quoting a stranger (C1 CSI, a bidi override, a newline that would
+    forge a second line) is escaped in text lines and in JSON lines, which stay JSON."""
+    import logging
 
-    project.write_sources([{"id": "evil", "title": "Evil", "url": f"{evil}/x.rss"}])
-    with pytest.raises(SystemExit):
-        cli(["--root", str(project.root), "--log-format", "json", "-v", "run"])
-    err = capfd.readouterr().err
-    _assert_no_raw_controls("json log lines", err)
-    records = [json.loads(line) for line in err.splitlines() if line.strip()]
-    assert any("Oops \x1b[2J\x1b]0;pwned\x07" in str(r.get("detail", "")) for r in records)
+    from feeds.logs import setup_logging
+
+    def formatter(fmt: str) -> logging.Formatter:
+        """The formatter that ``--log-format`` sets up (root's handlers put back after)."""
+        root = logging.getLogger()
+        saved, level = root.handlers[:], root.level
+        try:
+            setup_logging(logging.INFO, fmt)
+            found = root.handlers[0].formatter
+        finally:
+            root.handlers[:] = saved
+            root.setLevel(level)
+        assert found is not None
+        return found
+
+    said = "title \x9b31m \u202eevil\n2026-01-01 ERROR forged from https://u:pw99@h.test/?key=K123"
+    record = logging.LogRecord("feeds", logging.WARNING, __file__, 1, "%s", (said,), None)
+    record.detail = said
+    text = formatter("text").format(record)
+    _assert_no_raw_controls("a text log line", text)
+    assert "\n" not in text and "pw99" not in text and "K123" not in text
+    line = formatter("json").format(record)
+    _assert_no_raw_controls("a JSON log line", line)
+    assert "\n" not in line and "pw99" not in line and "K123" not in line
+    data = json.loads(line)
+    assert data["message"].startswith("title \x9b31m \u202eevil\n2026-01-01 ERROR forged")
+    assert data["detail"] == data["message"]
 
 
 @pytest.mark.timeout(60)
