@@ -28,8 +28,10 @@ from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
 from feeds.fetch import HttpFetcher, Result
 from feeds.files import write_atomic, write_if_changed
 from feeds.lock import run_lock
-from feeds.logs import setup_logging
+from feeds.logs import scrub, setup_logging, use_url_policy
+from feeds.logs import url_policy as current_url_policy
 from feeds.pipeline import ping_hub_for, run_once
+from feeds.redact import strip_controls, url_policy
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json, source_state
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
@@ -55,9 +57,17 @@ class Options:
     log_format: str = "text"
 
 
+def say(text: str, *, err: bool = False) -> None:
+    """Echo a line that quotes the outside world (titles, server replies, URLs):
+    credentials redacted, control characters shown as escapes."""
+    click.echo(scrub(text), err=err)
+
+
 def _load(root: Path) -> Config:
     try:
-        return load_config(root)
+        config = load_config(root)
+        use_url_policy(url_policy(config.settings))
+        return config
     except ConfigErrors as exc:
         for error in exc.errors:
             click.echo(f"error: {error}", err=True)
@@ -191,10 +201,10 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
             report = replace(report, finished=datetime.now(UTC))
             write_status(config, store, report)
     except LockedError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         return EXIT_LOCKED
     except FeedsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         return EXIT_FAILED
     except sqlite3.DatabaseError as exc:  # a damaged database met outside any transaction
         click.echo(f"error: {config.settings.state_path}: the state database is damaged ({exc}); "
@@ -211,9 +221,9 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
             log_report(report, verbosity, "json")
     elif verbosity >= 0 or code != EXIT_OK:
         for line in format_report(report, verbosity):
-            click.echo(line, err=code != EXIT_OK and verbosity < 0)
+            say(line, err=code != EXIT_OK and verbosity < 0)
         for w in report.warnings:
-            click.echo(f"  warning {w}", err=code != EXIT_OK and verbosity < 0)
+            say(f"  warning {w}", err=code != EXIT_OK and verbosity < 0)
     if all_failed:
         log.error("every source failed; the feeds were not updated with anything new")
         if opts.log_format != "json":
@@ -325,7 +335,7 @@ def topics_preview(opts: Options, topic: str | None, limit: int) -> None:
         titles = members[t.id]
         click.echo(f"{t.id}: {_plural(len(titles), 'entry', 'entries')} of {len(samples)}")
         for title in titles[:limit]:
-            click.echo(f"  {title}")
+            say(f"  {title}")
         if len(titles) > limit:
             click.echo(f"  ... and {len(titles) - limit} more")
 
@@ -402,7 +412,7 @@ def topics_diff(opts: Options, against: str, limit: int) -> None:
         click.echo(f"{topic_id}: {len(entering)} would enter, {len(leaving)} would leave")
         for sign, titles in (("+", entering), ("-", leaving)):
             for title in titles[:limit]:
-                click.echo(f"  {sign} {title}")
+                say(f"  {sign} {title}")
             if len(titles) > limit:
                 click.echo(f"  {sign} ... and {len(titles) - limit} more")
 
@@ -427,17 +437,21 @@ def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
         if h.redirect_adopted and h.redirect_target:
             note = f"moved permanently to {h.redirect_target}; update the url in config" + (
                 f"; {note}" if note else "")
+        policy = current_url_policy()
+        note = policy.text(note, known_urls=(source.url,))
         remapped, last_remap = remaps.get(source.id, (0, None))
         if remapped:
             note += ("; " if note else "") + f"{remapped} changed GUIDs mapped back (latest {last_remap})"
         rows.append({
             "id": source.id, "title": source.title, "state": state,
-            "url": source.url, "path": str(source.path) if source.path else None,
+            "url": policy.url(source.url) if source.url else None,
+            "path": str(source.path) if source.path else None,
             "http_status": h.http_status, "last_attempt": _iso(h.last_attempt),
             "last_success": _iso(h.last_success), "next_due": _iso(h.next_due),
             "failures": h.failures, "entries": counts.get(source.id, 0),
             "entries_seen": h.entries_seen, "last_new_entry": _iso(h.last_new_entry),
-            "redirect_target": h.redirect_target if h.redirect_adopted else None,
+            "redirect_target": policy.url(h.redirect_target) if h.redirect_adopted and h.redirect_target
+            else None,
             "guid_remaps": remapped,
             "note": note,
         })
@@ -481,17 +495,21 @@ def status(opts: Options, as_json: bool, sort: str) -> None:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{config.settings.title}: {_plural(total, 'entry', 'entries')} held")
+    table = Table(title=Text(scrub(f"{config.settings.title}: {_plural(total, 'entry', 'entries')} held")))
     for column in ("source", "state", "HTTP", "last success", "next due", "fails", "entries", "note"):
         table.add_column(column, overflow="fold")
     styles = {"gone": "red", "failing": "red", "stale": "yellow", "disabled": "dim"}
+    def cell(value: object) -> Text:  # Text, not str: rich would read "[...]" as markup
+        return Text(scrub(str(value)))
+
     for r in rows:
         table.add_row(
-            str(r["id"]), str(r["state"]), str(r["http_status"] or ""),
-            str(r["last_success"] or "")[:16].replace("T", " "),
-            str(r["next_due"] or "")[:16].replace("T", " "),
-            str(r["failures"] or ""), str(r["entries"]), str(r["note"]),
+            cell(r["id"]), cell(r["state"]), cell(r["http_status"] or ""),
+            cell(str(r["last_success"] or "")[:16].replace("T", " ")),
+            cell(str(r["next_due"] or "")[:16].replace("T", " ")),
+            cell(r["failures"] or ""), cell(r["entries"]), cell(r["note"]),
             style=styles.get(str(r["state"])))
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
@@ -560,10 +578,10 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
                 if metrics is not None:
                     metrics.close()
     except LockedError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
     except FeedsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     except OSError as exc:
         click.echo(f"error: {exc.strerror or exc}", err=True)
@@ -587,26 +605,26 @@ def explain(opts: Options, what: str) -> None:
         found = store.find_entries(what)
         clusters = {c.id: c for eid in found if (c := store.cluster_of(eid)) is not None}
     if not clusters:
-        click.echo(f"error: no entry with the id, link or URL {what}", err=True)
+        say(f"error: no entry with the id, link or URL {what}", err=True)
         sys.exit(EXIT_FAILED)
     for cluster in clusters.values():
         shown = representative(cluster, sources)
-        click.echo(f"story {cluster.id}: {shown.entry.title}")
+        say(f"story {cluster.id}: {shown.entry.title}")
         click.echo(f"  published copy: {shown.entry.source_id} "
                    f"({'highest priority' if shown is not cluster.members[0] else 'first seen'})")
         for m in cluster.members:
             e = m.entry
-            click.echo(f"  - {e.source_id}: {e.title}")
-            click.echo(f"      id {m.id}, link {e.link or '(none)'}")
+            say(f"  - {e.source_id}: {e.title}")
+            say(f"      id {m.id}, link {e.link or '(none)'}")
             click.echo(f"      first seen {m.first_seen:%Y-%m-%d %H:%M} UTC, "
                        f"published {e.published:%Y-%m-%d}")
             if m.carriers:
                 click.echo(f"      same URL also from: {', '.join(m.carriers)}")
             if m.reason:
-                click.echo(f"      joined because: {m.reason}")
+                say(f"      joined because: {m.reason}")
             carriers = [sources[s] for s in (e.source_id, *m.carriers) if s in sources]
             for x in classifier.explain(e, carriers):
-                click.echo(f"      {'in' if x.member else 'not in'} {x.topic}: {x.how}")
+                say(f"      {'in' if x.member else 'not in'} {x.topic}: {x.how}")
 
 
 @cli.command("serve")
@@ -638,12 +656,18 @@ def sources() -> None:
 @sources.command("export")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
+@click.option("--with-secrets", is_flag=True,
+              help="Keep user names, passwords and secret query values in the URLs (for a backup).")
 @click.pass_obj
-def sources_export(opts: Options, output: Path | None) -> None:
-    """Write the source list as OPML, grouped by topic."""
+def sources_export(opts: Options, output: Path | None, with_secrets: bool) -> None:
+    """Write the source list as OPML, grouped by topic.
+
+    URLs lose their credentials and the values of secret-looking query
+    parameters, as in the published sources.opml, unless --with-secrets.
+    """
     from feeds.opml import render_opml
 
-    data = render_opml(_load(opts.root))
+    data = render_opml(_load(opts.root), with_secrets=with_secrets)
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
     else:
@@ -658,7 +682,7 @@ def _merge_sources(opts: Options, config: Config, feeds: list[OpmlFeed], dry_run
     merged, report = merge_into_sources(text, feeds, set(config.topic_ids()),
                                         {t.id: t.title for t in config.topics})
     for item in report.items:
-        click.echo(item.describe())
+        say(item.describe())
     click.echo(report.summary() + (" (dry run: nothing written)" if dry_run else ""))
     if report.added and not dry_run:
         write_atomic(path, merged.encode("utf-8"))
@@ -710,11 +734,12 @@ def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, .
     try:
         feed_url, feed_title = asyncio.run(discover_feed(url, config.settings.fetch))
     except FeedsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     if feed_url != url:
-        click.echo(f"found the feed {feed_url} on {url}")
-    name = title or feed_title or ""
+        say(f"found the feed {feed_url} on {url}")
+    # The feed's own title is a stranger's text: no control characters into the config.
+    name = title or strip_controls(feed_title or "")
     _merge_sources(opts, config, [OpmlFeed(feed_url, name, tuple((t,) for t in topics))], dry_run)
 
 

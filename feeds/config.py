@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from feeds.classify import regex_pattern, term_pattern
+from feeds.classify import UnsupportedRegex, regex_pattern, term_pattern
 from feeds.errors import ConfigError, ConfigErrors
 from feeds.netguard import split_userinfo
 from feeds.reference import RULE_KEYS, keys
@@ -361,6 +361,8 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         fetch=fetch_settings,
         dedupe=dedupe,
         hub=c.get(site, p, "hub", str, None, "site", _http_url),
+        public_query_params=c.get_strings(site, p, "public_query_params", "site"),
+        secret_query_params=c.get_strings(site, p, "secret_query_params", "site"),
     )
 
 
@@ -397,6 +399,9 @@ def _valid_regexes(c: _Checker, p: Key, key: str, expressions: Iterable[str], wh
         except re.error as exc:
             at = f" at position {exc.pos}" if exc.pos is not None else ""
             c.error((*p, key), f"{what}: invalid regular expression {expression!r}{at}: {exc.msg}")
+            ok = False
+        except UnsupportedRegex as exc:
+            c.error((*p, key), f"{what}: regular expression {expression!r}: {exc}")
             ok = False
     return ok
 
@@ -634,7 +639,7 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             headers=_headers(c, body, p, what),
             user_agent=c.get(body, p, "user_agent", str, None, what,
                              lambda v: None if v.strip() else "must not be empty"),
-            auth=_auth(c, body, p, what) or url_auth,
+            auth=_auth(c, body, p, what) or url_auth, url_auth=url_auth,
             timeout=c.get(body, p, "timeout", float, None, what, _positive),
             max_bytes=c.get(body, p, "max_bytes", int, None, what, _positive),
             interval=c.duration(body, p, "interval", None, what),

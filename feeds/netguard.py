@@ -13,7 +13,7 @@ the IP they really are.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -85,3 +85,11 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
         return bare, None
     user, _, password = userinfo.partition(":")
     return bare, (unquote(user), unquote(password))
+
+
+def with_userinfo(url: str, user: str, password: str) -> str:
+    """``url`` with ``user:password@`` put back, percent-encoded: what
+    ``split_userinfo`` took out."""
+    parts = urlsplit(url)
+    userinfo = quote(user, safe="") + ":" + quote(password, safe="")
+    return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()

@@ -28,6 +28,8 @@ import tomlkit.exceptions
 
 from feeds.config import ID_RE
 from feeds.errors import FeedsError
+from feeds.netguard import with_userinfo
+from feeds.redact import UrlPolicy, url_policy
 from feeds.types import Config, Source
 
 OTHER_GROUP = "Other"
@@ -105,16 +107,24 @@ def _clean(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
-def _feed_outline(parent: ET.Element, source: Source, home_page: str | None) -> None:
+def _feed_outline(parent: ET.Element, source: Source, home_page: str | None,
+                  policy: UrlPolicy | None) -> None:
     assert source.url is not None
+    def shown(url: str) -> str:
+        return _clean(policy.url(url) if policy is not None else url)
+
+    url = source.url
+    if policy is None and source.url_auth is not None:
+        url = with_userinfo(url, *source.url_auth)  # as the config wrote it
     attrs = {"type": "rss", "text": _clean(source.title), "title": _clean(source.title),
-             "xmlUrl": _clean(source.url)}
+             "xmlUrl": shown(url)}
     if home_page:
-        attrs["htmlUrl"] = _clean(home_page)
+        attrs["htmlUrl"] = shown(home_page)
     ET.SubElement(parent, "outline", attrs)
 
 
-def render_opml(config: Config, home_pages: Mapping[str, str] | None = None) -> bytes:
+def render_opml(config: Config, home_pages: Mapping[str, str] | None = None, *,
+                with_secrets: bool = False) -> bytes:
     """OPML 2.0 of the enabled feed sources, one folder per topic.
 
     A source is listed under each of its default topics (readers that import
@@ -123,9 +133,12 @@ def render_opml(config: Config, home_pages: Mapping[str, str] | None = None) -> 
     ``home_pages`` maps source ids to their site address, for ``htmlUrl``;
     the config does not know it, the fetched feeds do.
     No dates in the head: the same config gives the same bytes.
+    URLs are redacted (``feeds.redact``: no user-info, no secret query values)
+    unless ``with_secrets``, for an operator's own backup.
     """
     home_pages = home_pages or {}
     s = config.settings
+    policy = None if with_secrets else url_policy(s)
     root = ET.Element("opml", {"version": "2.0"})
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = _clean(f"{s.title}: sources")
@@ -144,7 +157,7 @@ def render_opml(config: Config, home_pages: Mapping[str, str] | None = None) -> 
             continue  # an empty folder is noise in a reader's sidebar
         folder = ET.SubElement(body, "outline", {"text": _clean(title), "title": _clean(title)})
         for src in members:
-            _feed_outline(folder, src, home_pages.get(src.id))
+            _feed_outline(folder, src, home_pages.get(src.id), policy)
 
     ET.indent(root, space="  ")
     # ElementTree writes the declaration with single quotes; write our own.

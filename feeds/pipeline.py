@@ -31,6 +31,7 @@ from feeds.fetch import Result, Retrieved, body_hash, make_client
 from feeds.files import Staged, discard_staged, stage_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.polling import DUE_SLACK, is_due
+from feeds.redact import public_sources, strip_controls, url_policy
 from feeds.similar import Thresholds, bands, judge, sketch
 from feeds.state import ClusterRow, Store, clusters_from_rows, entry_json
 from feeds.types import (
@@ -328,7 +329,7 @@ def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]]) -
         (t.id, t.title, t.description, t.max_entries or s.max_entries) for t in config.topics]
     topics.append((ALL_TOPIC, f"{s.title}: all topics", s.description or f"Every entry of {s.title}",
                    s.max_entries))
-    sources = {src.id: src for src in config.sources}
+    sources = public_sources(config.sources, url_policy(s))  # for <source>: no secrets
     for topic_id, title, description, limit in topics:
         ids = topic_ids[topic_id]
         items = [cluster_item(c, sources) for c in store.clusters(ids[:limit])]
@@ -450,7 +451,8 @@ def _archive_job(config: Config, store: Store, pages: list[_Page]) -> tuple[tupl
     ids = list(dict.fromkeys(i for _view, page, _files in pages for i in page.ids))
     rows = store.cluster_rows(ids)
     named = {r[6] for r in rows} | {sid for r in rows for sid in (r[5] or "").split()}
-    sources = {src.id: src for src in config.sources if src.id in named}
+    sources = public_sources((src for src in config.sources if src.id in named),
+                             url_policy(config.settings))
     files = tuple(f for _view, _page, pair in pages for f in pair)
     return files, _ArchiveJob([(_archive_header(config, view, page), page.ids) for view, page, _f in pages],
                               rows, sources)
@@ -469,8 +471,9 @@ def _archive_settings(config: Config) -> str:
     """What every archive page's bytes depend on besides its stories: hashed once
     per run, not per page (it names every source)."""
     s = config.settings
+    shown = public_sources(config.sources, url_policy(s)).values()  # the URLs pages show
     setting = [s.base_url, s.author, s.language,
-               [(src.id, src.title, src.url, src.priority) for src in config.sources]]
+               [(src.id, src.title, src.url, src.priority) for src in shown]]
     return body_hash(repr(setting).encode())
 
 
@@ -495,16 +498,19 @@ def health_view(config: Config, store: Store) -> FeedView:
     from feeds.sanitize import text_to_html
 
     s = config.settings
+    policy = url_policy(s)
     sources = {src.id: src for src in config.sources}
     namespace = store.get_meta("created") or ""
     items: list[Item] = []
     for event_id, event in store.events(HEALTH_ENTRIES):
         source = sources.get(event.source_id)
         title = source.title if source else event.source_id
-        message = event.message
+        # Messages quote the URLs fetched and the server's words: secrets go, and
+        # so do control characters (a reason phrase may hold any; XML holds none).
+        message = strip_controls(policy.text(event.message, known_urls=(source.url,) if source else ()))
         entry = Entry(
             source_id=event.source_id, item_key=f"event:{event_id}", url_key=None,
-            link=source.url if source and source.url else None,
+            link=policy.url(source.url) if source and source.url else None,
             title=f"{title}: {event.kind}", summary_html=text_to_html(message), content_html="",
             summary_text=message, published=event.at, updated=event.at,
             authors=(Person(s.author),), categories=(event.kind,), enclosures=(), language=None,

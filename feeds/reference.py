@@ -33,6 +33,13 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("retention_days", "integer > 0", "90",
                "days an entry is kept, counted from when it was first seen"),
         KeyDoc("hub", "http(s) URL", "none", "WebSub hub to advertise and ping when a feed changes"),
+        KeyDoc("public_query_params", "list of strings", "[]",
+               "query parameters of source URLs whose values public outputs and logs show even if "
+               "their names look secret"),
+        KeyDoc("secret_query_params", "list of strings", "[]",
+               "query parameters whose values public outputs and logs hide, besides those whose "
+               'names look secret (key, token, sig, password...); "*" hides every value not in '
+               "public_query_params"),
     ),
     "[fetch] in config/feeds.toml": (
         KeyDoc("concurrency", "integer > 0", "8", "requests at once"),
@@ -82,13 +89,13 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("index", "boolean", "true", "show the topic on the index page"),
         KeyDoc("include", "list of topic ids", "[]", "entries of these topics belong here too"),
         KeyDoc("exclude", "list of strings", "[]", "any of these keeps an entry out of the topic"),
-        KeyDoc("exclude_regex", "list of regular expressions", "[]",
+        KeyDoc("exclude_regex", "list of regular expressions (RE2 syntax)", "[]",
                "any match keeps an entry out of the topic"),
         KeyDoc("keywords", "list of strings", "[]",
                "the topic's first rule (the keys of [[topics.<id>.rules]] may stand here)"),
         KeyDoc("all", "list of strings", "[]", "first rule: every one of these must match"),
         KeyDoc("require", "list of strings", "[]", "first rule: one of these must match too"),
-        KeyDoc("regex", "list of regular expressions", "[]", "first rule: any one matches"),
+        KeyDoc("regex", "list of regular expressions (RE2 syntax)", "[]", "first rule: any one matches"),
         KeyDoc("categories", "list of strings", "[]", "first rule: any of the entry's feed categories"),
         KeyDoc("sources", "list of source ids or tag:NAME", "[]",
                "first rule: only entries from these sources"),

@@ -71,6 +71,9 @@ class Source:
     interval: timedelta | None = None  # poll this often, whatever the server hints
     priority: int = 0  # of several copies of a story, the highest priority's is published
     max_items: int | None = None  # items kept from one document; None: [fetch] max_items
+    # The credentials the config wrote inside url (url itself is kept without them):
+    # only an operator's own backup (`feeds sources export --with-secrets`) shows them.
+    url_auth: tuple[str, str] | None = None
 
     @property
     def is_local(self) -> bool:
@@ -128,6 +131,9 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     hub: str | None = None  # WebSub hub pinged when a feed changes
+    # Query parameters whose values public outputs show / hide (feeds.redact).
+    public_query_params: tuple[str, ...] = ()
+    secret_query_params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ def test_documented_defaults_are_the_real_ones() -> None:
                 assert d.default.strip('"') == real, d.name
             elif isinstance(real, bool):
                 assert d.default == str(real).lower(), d.name
+            elif isinstance(real, tuple):
+                assert d.default == "[" + ", ".join(f'"{x}"' for x in real) + "]", d.name
             else:
                 assert float(d.default) == real, d.name
 
