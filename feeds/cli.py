@@ -439,6 +439,7 @@ def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
             "entries_seen": h.entries_seen, "last_new_entry": _iso(h.last_new_entry),
             "redirect_target": h.redirect_target if h.redirect_adopted else None,
             "guid_remaps": remapped,
+            "unreadable_dates": h.unreadable_dates,
             "note": note,
         })
     return rows

@@ -12,14 +12,17 @@ import contextlib
 import io
 import re
 import xml.sax
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
+from feeds.dates import collecting, unreadable_warning
 from feeds.errors import ParseError
 from feeds.fastparse import enclosure_length, entry_data, fast_parse, ttl_minutes, utc_datetime
+from feeds.jsonparse import is_json, parse_json_feed
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
 
 # feedparser resolves hrefs against xml:base itself; these headers tell it the
@@ -194,20 +197,52 @@ def advertised_feeds(body: bytes, page_url: str) -> list[str]:
 def parse_document(doc: Document) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
 
-    Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom go through ``fastparse``
-    (lxml, about ten times faster), which gives the same result; everything else
-    through feedparser."""
+    JSON Feeds go to ``jsonparse``. Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and
+    Atom go through ``fastparse`` (lxml, about ten times faster), which gives the
+    same result; everything else through feedparser. Entry dates that could not
+    be read are counted in ``unreadable_dates``, with a warning."""
+    if is_json(doc):
+        with collecting() as unread:
+            feed = parse_json_feed(doc)
+        return _with_unread_dates(feed, unread)
     if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
         # Entity declarations are how XML bombs and external-entity (XXE) attacks
         # work; no real feed needs them, so we refuse them before any parser runs.
         raise ParseError(doc.source_id, "refused: the document declares XML entities "
                                         "(a possible entity-expansion or XXE attack)")
-    fast = fast_parse(doc)
-    return fast if fast is not None else parse_with_feedparser(doc)
+    with collecting() as unread:
+        fast = fast_parse(doc)
+    if fast is not None:
+        return _with_unread_dates(fast, unread)
+    feed, unread = _parse_with_feedparser(doc)
+    return _with_unread_dates(feed, unread)
+
+
+def _with_unread_dates(feed: FeedData, unread: list[str]) -> FeedData:
+    if not unread:
+        return feed
+    return replace(feed, unreadable_dates=len(unread),
+                   warnings=(*feed.warnings, unreadable_warning(unread)))
+
+
+def _unread_dates(entries: list[Any]) -> list[str]:
+    """The date strings of feedparser's entries that it could not read (its
+    stored keys, not the ones it makes up from others)."""
+    unread: list[str] = []
+    for e in entries:
+        for key in ("published", "updated", "created"):
+            raw = dict.get(e, key)
+            if isinstance(raw, str) and raw.strip() and utc_datetime(dict.get(e, f"{key}_parsed")) is None:
+                unread.append(raw)
+    return unread
 
 
 def parse_with_feedparser(doc: Document) -> FeedData:
     """``parse_document`` without the fast path (call that: it refuses entities)."""
+    return _parse_with_feedparser(doc)[0]
+
+
+def _parse_with_feedparser(doc: Document) -> tuple[FeedData, list[str]]:
     headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
     headers.setdefault("content-location", doc.url)
     headers["content-type"] = _content_type(doc)
@@ -251,4 +286,4 @@ def parse_with_feedparser(doc: Document) -> FeedData:
         entries=tuple(_entry(e, headers["content-location"]) for e in entries),
         warnings=tuple(warnings),
         ttl=ttl_minutes(feed.get("ttl")),
-    )
+    ), _unread_dates(entries)
