@@ -140,8 +140,10 @@ AMBIGUOUS_ZONES = frozenset({"ist"})
 
 # --- the forms feedparser reads right ------------------------------------------
 
+# feedparser reads an offset without a colon after seconds as whole hours
+# ("+0530" as +05:00), so those are ours.
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
-                  r" ?(?:z|[+-]\d{2}(?::?\d{2})?)?)?")
+                  r" ?(?:z|[+-]\d{2}(?::\d{2}|00)?)?)?")
 _RFC822 = re.compile(r"(?:(?:mon|tue|wed|thu|fri|sat|sun),? ?)?\d{1,2} "
                      r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) (?:\d{2}|\d{4})"
                      r"(?: \d{1,2}:\d{2}(?::\d{2})?)?"
@@ -175,8 +177,9 @@ def _valid_day(year: int, month: int, day: int) -> bool:
 
 
 def _prepare(value: str) -> str:
-    s = unicodedata.normalize("NFKC", value).lower()
-    return " ".join(s.split())
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value)
+    return " ".join(value.lower().split())
 
 
 def claim(value: str) -> datetime | Unread | None:
@@ -185,6 +188,8 @@ def claim(value: str) -> datetime | Unread | None:
     s = _prepare(value)
     if len(s) > MAX_LENGTH:
         return Unread("too long to be a date")
+    if _RFC822.fullmatch(s):
+        return None
     iso = _ISO.fullmatch(s)
     if iso:
         y, mo, d = int(iso[1]), int(iso[2]), int(iso[3])
@@ -192,8 +197,6 @@ def claim(value: str) -> datetime | Unread | None:
             return Unread("there is no such day")
         if iso[4] is not None and (int(iso[4]) > 23 or int(iso[5]) > 59 or int(iso[6] or 0) > 60):
             return Unread("there is no such time of day")
-        return None
-    if _RFC822.fullmatch(s):
         return None
     return _read(s)
 

@@ -33,11 +33,19 @@ T = TypeVar("T")
 # Longer values are not ids, links, titles or names; an item holding one is skipped.
 MAX_FIELD = 8192
 MAX_WARNINGS = 5
+# Tags, authors and attachments an item may have; the rest are dropped with a warning.
+MAX_LIST = 100
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+# Legal in JSON strings, not in XML (our outputs) or UTF-8 (the state database):
+# control characters, non-characters and unpaired surrogates from "\\ud800" escapes.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Integers longer than this are no size, count or id anyone means; Python refuses
+# to convert those of more than 4,300 digits anyway.
+MAX_INT_DIGITS = 40
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.I)
 # A summary is plain text by the spec; some publishers put HTML in it all the same.
 _HTML_TAG = re.compile(r"</?(?:p|a|b|i|em|strong|br|div|span|img|ul|ol|li|blockquote|code|pre|h[1-6])"
@@ -116,8 +124,10 @@ def _decode(doc: Document) -> tuple[str, bool]:
 
 def _load(doc: Document) -> tuple[Any, bool]:
     text, replaced = _decode(doc)
+    if not text.strip():
+        raise ParseError(doc.source_id, "not a feed: the document is empty")
     try:
-        return json.loads(text), replaced
+        return json.loads(text, parse_int=_bounded_int), replaced
     except RecursionError:
         raise ParseError(doc.source_id, "JSON nested too deeply to be a feed") from None
     except json.JSONDecodeError as failure:
@@ -130,6 +140,15 @@ def _load(doc: Document) -> tuple[Any, bool]:
                                         f"column {failure.colno}") from None
     except ValueError as failure:  # a number of more digits than Python will convert
         raise ParseError(doc.source_id, f"JSON that cannot be read: {failure}") from None
+
+
+def _bounded_int(digits: str) -> int | None:
+    """An integer as JSON wrote it; None (as if absent) for an absurdly long one."""
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else None
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
 
 
 def _not_a_feed(doc: Document, data: Any) -> ParseError:
@@ -217,7 +236,7 @@ def _text_field(obj: dict[str, Any], key: str, problems: _Problems, where: str,
         return None
     if bounded and len(value) > MAX_FIELD:
         raise _BadItem(f"\"{key}\" is {len(value):,} characters long")
-    return value.strip() or None
+    return _clean(value).strip() or None
 
 
 def _url(obj: dict[str, Any], key: str, base: str | None, problems: _Problems, where: str) -> str | None:
@@ -245,7 +264,7 @@ def _item(item: dict[str, Any], home: str | None, problems: _Problems, where: st
     if isinstance(ident, str):
         if len(ident) > MAX_FIELD:
             raise _BadItem(f"\"id\" is {len(ident):,} characters long")
-        guid = ident.strip() or None
+        guid = _clean(ident).strip() or None
     elif isinstance(ident, int) and not isinstance(ident, bool):
         guid = str(ident)  # JSON Feed 1.0 readers met numeric ids in the wild
     elif ident is not None:
@@ -295,11 +314,13 @@ def _authors(obj: dict[str, Any], problems: _Problems, where: str) -> tuple[Pers
     raw = obj.get("authors")
     if raw is None or raw == []:
         raw = [obj["author"]] if obj.get("author") is not None else []
+    elif isinstance(raw, str):  # one name, not a list of objects
+        raw = [raw]
     elif not isinstance(raw, list):
         problems.add(f"{where}: \"authors\" is {_kind(raw)}, not a list; ignored")
         raw = [obj["author"]] if obj.get("author") is not None else []
     people: list[Person] = []
-    for author in raw:
+    for author in _first(raw, "authors", problems, where):
         if isinstance(author, str):  # a bare name, as some 1.0 feeds write it
             author = {"name": author}
         if not isinstance(author, dict):
@@ -319,19 +340,27 @@ def _authors(obj: dict[str, Any], problems: _Problems, where: str) -> tuple[Pers
     return tuple(people)
 
 
+def _first(values: list[Any], key: str, problems: _Problems, where: str) -> list[Any]:
+    if len(values) > MAX_LIST:
+        problems.add(f"{where}: {len(values):,} {key}; only the first {MAX_LIST} kept")
+    return values[:MAX_LIST]
+
+
 def _tags(item: dict[str, Any], problems: _Problems, where: str) -> list[str]:
     raw = item.get("tags")
     if raw is None:
         return []
     if isinstance(raw, str):  # "workflow,omnifocus": a list written as one string
-        return [t.strip() for t in raw.split(",") if t.strip()]
+        if len(raw) > MAX_FIELD:
+            raise _BadItem(f"\"tags\" is {len(raw):,} characters long")
+        return [t.strip() for t in _clean(raw).split(",") if t.strip()][:MAX_LIST]
     if not isinstance(raw, list):
         problems.add(f"{where}: \"tags\" is {_kind(raw)}, not a list; ignored")
         return []
     tags = []
-    for tag in raw:
-        if isinstance(tag, str) and tag.strip() and len(tag) <= MAX_FIELD:
-            tags.append(_unescape(tag.strip()))
+    for tag in _first(raw, "tags", problems, where):
+        if isinstance(tag, str) and len(tag) <= MAX_FIELD and _clean(tag).strip():
+            tags.append(_unescape(_clean(tag).strip()))
         elif not isinstance(tag, str):
             problems.add(f"{where}: a tag is {_kind(tag)}, not text; ignored")
     return tags
@@ -346,7 +375,7 @@ def _attachments(item: dict[str, Any], home: str | None, problems: _Problems,
         problems.add(f"{where}: \"attachments\" is {_kind(raw)}, not a list; ignored")
         return []
     out: list[Enclosure] = []
-    for attachment in raw:
+    for attachment in _first(raw, "attachments", problems, where):
         if not isinstance(attachment, dict):
             problems.add(f"{where}: an attachment is {_kind(attachment)}, not an object; ignored")
             continue
