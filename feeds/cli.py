@@ -453,6 +453,7 @@ def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
             "redirect_target": policy.url(h.redirect_target) if h.redirect_adopted and h.redirect_target
             else None,
             "guid_remaps": remapped,
+            "unreadable_dates": h.unreadable_dates,
             "note": note,
         })
     return rows

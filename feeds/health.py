@@ -60,6 +60,7 @@ def after_success(
     warning: str | None,
     usual_gap: timedelta | None,
     jitter: float = 0.0,
+    unreadable_dates: int | None = None,
 ) -> tuple[SourceHealth, list[HealthEvent]]:
     events: list[HealthEvent] = []
     if prev.alerted:
@@ -73,6 +74,8 @@ def after_success(
     )
     if entries_seen is not None:
         state = replace(state, entries_seen=entries_seen)
+    if unreadable_dates is not None:  # None: no document was read (304)
+        state = replace(state, unreadable_dates=unreadable_dates)
     state, moved = _track_redirect(state, source, permanent_redirect, now)
     events.extend(moved)
     if new_entries:

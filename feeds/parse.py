@@ -13,14 +13,17 @@ import html
 import io
 import re
 import xml.sax
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
+from feeds.dates import collecting, unreadable_warning
 from feeds.errors import ParseError
 from feeds.fastparse import enclosure_length, entry_data, fast_parse, item_base, ttl_minutes, utc_datetime
+from feeds.jsonparse import is_json, parse_json_feed
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
 from feeds.xmlchars import xml_safe
 
@@ -260,21 +263,59 @@ def _feedparser(doc: Document, headers: dict[str, str], base: str) -> Any:
 def parse_document(doc: Document, max_items: int | None = None) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
 
-    Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom go through ``fastparse``
-    (lxml, about ten times faster), which gives the same result; everything else
-    through feedparser. ``max_items``: read only the first so many items
-    (``FeedData.items_total`` then counts them all)."""
+    JSON Feeds go to ``jsonparse``. Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and
+    Atom go through ``fastparse`` (lxml, about ten times faster), which gives the
+    same result; everything else through feedparser. ``max_items``: read only the
+    first so many items (``FeedData.items_total`` then counts them all). Entry
+    dates that could not be read are counted in ``unreadable_dates``, with a warning."""
+    if is_json(doc):
+        with collecting() as unread:
+            feed = _capped(parse_json_feed(doc), max_items)
+        return _with_unread_dates(feed, unread)
     if _DECLARES_ENTITIES.search(doc.body[:_PROLOG_SCAN]):
         # Entity declarations are how XML bombs and external-entity (XXE) attacks
         # work; no real feed needs them, so we refuse them before any parser runs.
         raise ParseError(doc.source_id, "refused: the document declares XML entities "
                                         "(a possible entity-expansion or XXE attack)")
-    fast = fast_parse(doc, max_items)
-    return fast if fast is not None else parse_with_feedparser(doc, max_items)
+    with collecting() as unread:
+        fast = fast_parse(doc, max_items)
+    if fast is not None:
+        return _with_unread_dates(fast, unread)
+    feed, unread = _parse_with_feedparser(doc, max_items)
+    return _with_unread_dates(feed, unread)
+
+
+def _capped(feed: FeedData, max_items: int | None) -> FeedData:
+    if max_items is None or len(feed.entries) <= max_items:
+        return feed
+    return replace(feed, entries=feed.entries[:max_items], items_total=len(feed.entries))
+
+
+def _with_unread_dates(feed: FeedData, unread: list[str]) -> FeedData:
+    if not unread:
+        return feed
+    return replace(feed, unreadable_dates=len(unread),
+                   warnings=(*feed.warnings, unreadable_warning(unread)))
+
+
+def _unread_dates(entries: list[Any]) -> list[str]:
+    """The date strings of feedparser's entries that it could not read (its
+    stored keys, not the ones it makes up from others)."""
+    unread: list[str] = []
+    for e in entries:
+        for key in ("published", "updated", "created"):
+            raw = dict.get(e, key)
+            if isinstance(raw, str) and raw.strip() and utc_datetime(dict.get(e, f"{key}_parsed")) is None:
+                unread.append(raw)
+    return unread
 
 
 def parse_with_feedparser(doc: Document, max_items: int | None = None) -> FeedData:
     """``parse_document`` without the fast path (call that: it refuses entities)."""
+    return _parse_with_feedparser(doc, max_items)[0]
+
+
+def _parse_with_feedparser(doc: Document, max_items: int | None) -> tuple[FeedData, list[str]]:
     headers = {k: v for k, v in doc.headers.items() if k in _PASSED_HEADERS}
     headers.setdefault("content-location", doc.url)
     headers["content-type"] = _content_type(doc)
@@ -322,4 +363,4 @@ def parse_with_feedparser(doc: Document, max_items: int | None = None) -> FeedDa
         warnings=tuple(warnings),
         ttl=ttl_minutes(feed.get("ttl")),
         items_total=len(entries) if max_items is not None and len(entries) > max_items else None,
-    )
+    ), _unread_dates(entries[:max_items])

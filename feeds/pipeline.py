@@ -80,6 +80,7 @@ class _Ingest:
     warnings: list[str] = field(default_factory=list)
     ttl: int | None = None
     partly_broken: str | None = None  # the parser recovered what it could
+    unreadable_dates: int = 0  # entry dates the parser could not read
 
 
 _classifiers: dict[int, Classifier] = {}
@@ -111,7 +112,8 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
     cap = source.max_items or limits.max_items
     feed = parse_document(doc, cap)
     out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
-                  partly_broken=feed.warnings[0] if feed.warnings else None)
+                  partly_broken=feed.warnings[0] if feed.warnings else None,
+                  unreadable_dates=feed.unreadable_dates)
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed, limits=limits)
     entries = feed.entries[:cap]
@@ -291,7 +293,8 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
             permanent_redirect=result.permanent_redirect if isinstance(result, Document) else None,
             entries_seen=len(got.entries), new_entries=new,
             warning=got.partly_broken,
-            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter)
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter,
+            unreadable_dates=got.unreadable_dates)
         store.save_health(health, events)
     count = len(got.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"

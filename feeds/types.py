@@ -261,6 +261,9 @@ class FeedData:
     warnings: tuple[str, ...] = ()
     ttl: int | None = None  # RSS <ttl>: minutes the feed may be cached
     items_total: int | None = None  # items in the document, when only some were read
+    unreadable_dates: int = 0  # entry dates given but not read (published as first seen)
+    feed_url: str | None = None  # where the feed says it lives (JSON Feed feed_url)
+    icon: str | None = None  # JSON Feed icon (or favicon)
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,7 @@ class SourceHealth:
     last_new_entry: datetime | None = None
     alerted: bool = False  # the health feed said it is failing
     stale: bool = False  # the health feed said it went quiet
+    unreadable_dates: int = 0  # entry dates in the last document that could not be read
 
     @property
     def fetch_url(self) -> str | None:

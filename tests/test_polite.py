@@ -22,7 +22,7 @@ from feeds.fetch import HttpFetcher
 from feeds.health import after_success, cadence
 from feeds.pipeline import run_once
 from feeds.polling import backoff, interval_after_success, is_due, spread
-from feeds.state import _SCHEMA_V1, Store
+from feeds.state import _SCHEMA_V1, SCHEMA_VERSION, Store
 from feeds.types import CacheHints, FetchSettings, Source, SourceHealth
 
 RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
@@ -391,7 +391,7 @@ def test_state_schema_1_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert health["b"].state == "ok"
         assert store.http_cache("a").etag == '"e1"'
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -465,5 +465,5 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         assert cluster.id == "urn:uuid:1"
         assert [m.id for m in cluster.members] == ["urn:uuid:1", "urn:uuid:9"]
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

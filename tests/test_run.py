@@ -24,7 +24,7 @@ from feeds.config import load_config
 from feeds.fetch import HttpFetcher
 from feeds.lock import run_lock
 from feeds.pipeline import run_once
-from feeds.state import Store
+from feeds.state import SCHEMA_VERSION, Store
 
 SEED_TITLE = ("China remains optimistic despite US tech restrictions as it advances to next "
               "phase of internet evolution")
@@ -309,7 +309,7 @@ def test_state_database_is_consistent_after_runs(project: Project, server: FeedS
     run_cli(project.root, "run")
     db = sqlite3.connect(project.root / "var" / "state.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     orphans = db.execute("SELECT count(*) FROM entry_topics WHERE entry NOT IN (SELECT num FROM entries)")
     assert orphans.fetchone()[0] == 0
 
