@@ -7,7 +7,8 @@ references, bidi controls, and now and then 100 KB of it. Each example serves th
 from a loopback server next to one well-behaved feed, runs `feeds run` in a fresh
 project and checks what a subscriber relies on: the run exits 0, every output
 parses as XML 1.0 (or JSON), every Atom file is valid against RFC 4287, every JSON
-Feed against its schema, and the well-behaved feed's entries are all published.
+Feed against its schema, no source fails, and the well-behaved feed's entries are
+all published.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def _fresh_project() -> Iterator[Project]:
         (root / "articles").mkdir()
         (root / "config" / "feeds.toml").write_text(FEEDS_TOML.format(
             max_entries=200, retention_days=90, read_timeout=2, total_timeout=5,
-            max_bytes=5_000_000), encoding="utf-8")
+            max_bytes=50_000_000), encoding="utf-8")
         yield Project(root)
 
 
@@ -228,7 +229,7 @@ _counter = iter(range(1_000_000))
 
 
 # No shrinking: each example is a whole run, and shrinking one took minutes.
-@settings(max_examples=12, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=25, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(items=st.lists(_fields(), min_size=1, max_size=3),
@@ -253,6 +254,8 @@ def test_any_text_in_any_field_still_publishes_valid_feeds(
 
         result = CliRunner().invoke(cli, ["--root", str(project.root), "run"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
+        # Not one source fails: controls and odd references are cleaned, not fatal.
+        assert " 0 failed;" in result.output, result.output
         _check_outputs(project.public)
         published = etree.fromstring((project.public / "all.atom").read_bytes())
         titles = {t.text or "" for t in published.iter("{http://www.w3.org/2005/Atom}title")}
