@@ -12,6 +12,7 @@ A crash found by fuzzing is kept as a file under
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import tempfile
@@ -25,10 +26,13 @@ from pathlib import Path
 from types import FrameType
 
 from html_safety import safety_problems
+from lxml import etree
 
 from feeds.articles import parse_article
 from feeds.config import load_config
+from feeds.emit import FeedView, Fragments, Item, render_atom, render_rss
 from feeds.errors import ConfigError, ConfigErrors, FeedsError
+from feeds.jsonfeed import render_json
 from feeds.normalize import FUTURE_TOLERANCE, Context, canonical_url, normalize
 from feeds.parse import parse_document
 from feeds.sanitize import html_to_text, sanitize_html
@@ -99,16 +103,45 @@ def check_entry(entry: Entry) -> None:
 # --- the targets -----------------------------------------------------------------
 
 
+def check_rendered(entries: Sequence[Entry]) -> None:
+    """The entries go on into every output format, as a run would publish them:
+    each document must be rendered (no entry left out for a character it holds),
+    parse as XML 1.0 without recovery, and JSON Feed as JSON."""
+    items = [Item(f"urn:uuid:00000000-0000-5000-8000-{n:012d}", e, SOURCE.title, FEED_URL)
+             for n, e in enumerate(entries)]
+    view = FeedView(topic="all", title="Fuzz: all", description="fuzz", site_url=SITE,
+                    atom_url=SITE + "all.atom", rss_url=SITE + "all.rss", author="Fuzz",
+                    language="en", items=items)
+    for kind, render in (("atom", render_atom), ("rss", render_rss)):
+        fragments = Fragments()
+        try:
+            out = render(view, fragments)
+        except Exception as exc:
+            raise PropertyFailure(f"render-{kind}", f"{type(exc).__name__}: {exc}") from exc
+        _require(not fragments.problems(), f"render-{kind}-dropped", repr(fragments.problems())[:300])
+        try:
+            etree.fromstring(out, etree.XMLParser(recover=False, resolve_entities=False, huge_tree=True))
+        except etree.XMLSyntaxError as exc:
+            raise PropertyFailure(f"render-{kind}-ill-formed", str(exc)) from exc
+    try:
+        json.loads(render_json(view))
+    except Exception as exc:
+        raise PropertyFailure("render-json", f"{type(exc).__name__}: {exc}") from exc
+
+
 def check_parse(data: bytes) -> None:
-    """Arbitrary bytes as a feed document; every entry recovered must normalise cleanly."""
+    """Arbitrary bytes as a feed document; every entry recovered must normalise
+    cleanly and render into valid Atom, RSS and JSON Feed."""
     doc = Document(source_id=SOURCE.id, url=FEED_URL, body=data, headers={})
     try:
         feed = parse_document(doc)
     except FeedsError:
         return
     ctx = Context(source=SOURCE, base_url=SITE, now=NOW, document_url=doc.url, feed=feed)
-    for entry_data in feed.entries:
-        check_entry(normalize(entry_data, ctx))
+    entries = [normalize(entry_data, ctx) for entry_data in feed.entries]
+    for entry in entries:
+        check_entry(entry)
+    check_rendered(entries)
 
 
 ARTICLE_NAMES = ("fuzz.txt", "fuzz.md", "fuzz.html", "fuzz")
@@ -128,7 +161,9 @@ def check_articles(data: bytes) -> None:
              "article-naive-date", repr(entry_data.published))
     local = Source(id=SOURCE.id, title=SOURCE.title, path=REPO / "seeds")
     ctx = Context(source=local, base_url=SITE, now=NOW)
-    check_entry(normalize(entry_data, ctx))
+    entry = normalize(entry_data, ctx)
+    check_entry(entry)
+    check_rendered([entry])
 
 
 def check_canonical_url(data: bytes) -> None:
@@ -279,7 +314,7 @@ def _files(folder: Path, pattern: str = "*") -> list[Path]:
 
 
 def _feed_files() -> list[Path]:
-    corpus = [p for p in _files(DATA / "corpus") if p.suffix in {".xml", ".rss", ".atom", ".rdf"}]
+    corpus = [p for p in _files(DATA / "corpus") if p.suffix in {".xml", ".rss", ".atom", ".rdf", ".json"}]
     golden = [p for p in _files(DATA / "golden") if p.suffix in {".atom", ".rss"}]
     return corpus + _files(DATA / "feeds") + golden
 
