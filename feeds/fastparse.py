@@ -11,8 +11,9 @@ else (another encoding, xml:base inside entries, XHTML content, RSS
 feedparser. Where feedparser post-processes a value (whitespace, relative URIs,
 guessing HTML in RSS titles, repairing UTF-8 read as Latin-1, Windows-1252
 code points, its date parsers), the same feedparser helpers are called, so the
-two paths cannot drift apart silently: tests/test_fastparse.py compares them
-on every feed of the real-world corpus and a generated one.
+two paths cannot drift apart silently: tests/test_differential.py compares them
+on every feed of the real-world corpus and every document of feedparser's own
+test suite, tests/test_fastparse.py on generated feeds.
 """
 
 from __future__ import annotations
