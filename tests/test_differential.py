@@ -9,15 +9,21 @@ For every document:
   with feedparser's title and summary (not those of some element nested inside
   the entry, whose details feedparser lets overwrite the entry's).
 
+The documents the fast path takes are then mutated (elements repeated, moved,
+nested, emptied; loose text; attributes) and compared again.
+
 Documents are grouped by folder so that a failure lists every document of the
 group that disagrees, and xdist can spread the groups.
 """
 
 from __future__ import annotations
 
+import copy
+import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -25,6 +31,7 @@ from unittest import mock
 import feedparser
 import pytest
 from conftest import DATA
+from lxml import etree
 
 from feeds.errors import ParseError
 from feeds.fastparse import fast_parse
@@ -33,6 +40,7 @@ from feeds.types import Document, FeedData
 
 CORPUS = DATA / "corpus"
 SUITE = DATA / "feedparser-suite"
+XML = "http://www.w3.org/XML/1998/namespace"
 NOT_DOCUMENTS = {"MANIFEST.tsv", "README.md", "LICENSE"}
 # feedparser's test documents give the HTTP headers they are to be served with.
 HEADER = re.compile(rb"^Header:\s+([^:\r\n]+):([^\r\n]*)$", re.M)
@@ -151,10 +159,11 @@ def test_the_fast_path_still_takes_plain_feeds() -> None:
     """It exists for speed: handing everything over would pass the test above."""
     taken = {name: sum(fast_parse(document(p)) is not None for p in files) for name, files in GROUPS.items()
              if name in ("corpus", "wellformed/atom10", "wellformed/rss")}
-    # what it took when these documents were added: fewer means it lost ground
+    # what it takes since markup inside a feed's <subtitle>, <rights> or <description>
+    # goes to feedparser: fewer means it lost ground
     assert taken["corpus"] >= 7, taken
-    assert taken["wellformed/atom10"] >= 108, taken
-    assert taken["wellformed/rss"] >= 50, taken
+    assert taken["wellformed/atom10"] >= 104, taken
+    assert taken["wellformed/rss"] >= 49, taken
 
 
 @pytest.mark.parametrize("name", ["netnewswire--cloudblog.rss"])
@@ -165,3 +174,82 @@ def test_titles_nested_in_an_rss_author_are_not_the_item_title(name: str) -> Non
     assert titles[0] == "Want to keep your employees productive? Pay attention to shadow IT clues"
     assert not {"ML Solutions Engineer", "CTO, Musiio", "Product Manager, Office of the CTO"} & set(titles)
     assert feed.entries[0].authors[0].name == "Diane Chaleff"
+
+
+# --- the same documents, mutated as a stranger might -----------------------------
+
+_ATTRIBUTES = (("type", "html"), ("type", "xhtml"), ("type", "text"), (f"{{{XML}}}base", "sub/"),
+               (f"{{{XML}}}lang", "de"), ("rel", "alternate"), ("rel", "self"), ("rel", "enclosure"),
+               ("isPermaLink", "false"), ("href", "x.html"), ("url", "y.mp3"), ("label", ""))
+
+
+def mutate(root: Any, rng: random.Random) -> bool:
+    """One structural change somewhere in ``root``: False if there was none to make."""
+    elements = [e for e in root.iter() if isinstance(e.tag, str) and e is not root]
+    if not elements:
+        return False
+    el = rng.choice(elements)
+    parent = el.getparent()
+    op = rng.randrange(8)
+    if op == 0:  # the same element twice, the copy sometimes different
+        twin = copy.deepcopy(el)
+        if (twin.text or "").strip() and rng.random() < 0.5:
+            twin.text += " (again)"
+        parent.insert(parent.index(el) + rng.randrange(2), twin)
+    elif op == 1:  # moved to the first or last place
+        parent.remove(el)
+        parent.insert(0 if rng.random() < 0.5 else len(parent), el)
+    elif op == 2:  # emptied
+        el.text = rng.choice(["", " ", "\n"])
+        for child in list(el):
+            el.remove(child)
+    elif op == 3:  # moved inside a sibling
+        siblings = [s for s in parent if s is not el and isinstance(s.tag, str)]
+        if not siblings:
+            return False
+        parent.remove(el)
+        rng.choice(siblings).append(el)
+    elif op == 4:  # a copy inside any other element
+        target = rng.choice(elements)
+        if target is el or el in target.iterancestors():
+            return False
+        target.insert(rng.randrange(len(target) + 1), copy.deepcopy(el))
+    elif op == 5:  # text that needs care
+        el.text = rng.choice(["  ", "&", "<b>x</b>", "\u00c3\u00a9", "\t"]) + (el.text or "")
+    elif op == 6:  # text between elements
+        el.tail = rng.choice(["x", " loose text ", "&"]) + (el.tail or "")
+    else:  # an attribute
+        el.set(*rng.choice(_ATTRIBUTES))
+    return True
+
+
+def test_mutated_documents_agree_or_hand_over() -> None:
+    """Each document the fast path takes, changed in ways feedparser reads its own
+    way (a repeated channel title, an item inside a description, text inside a
+    person...): the fast path must still agree with the adapter or hand over."""
+    rng = random.Random(20261204)  # fixed: a failure is reproduced by running again
+    taken = [d for d in (document(p) for files in GROUPS.values() for p in files) if fast_parse(d)]
+    differ: dict[str, str] = {}
+    tried = 0
+    for doc in taken:
+        root = etree.fromstring(doc.body.removeprefix(b"\xef\xbb\xbf"),
+                                etree.XMLParser(resolve_entities=False, no_network=True))
+        for _ in range(4):
+            changed = copy.deepcopy(root)
+            if not mutate(changed, rng):
+                continue
+            body = etree.tostring(changed, xml_declaration=True, encoding="utf-8")
+            mutant = replace(doc, body=body)
+            tried += 1
+            fast = fast_parse(mutant)
+            if fast is None:
+                continue
+            try:
+                slow: FeedData | ParseError = parse_with_feedparser(mutant)
+            except ParseError as failure:
+                slow = failure
+            if fast != slow:
+                differ.setdefault(doc.url, body.decode("utf-8", "replace")[:1500])
+    assert tried > 1500
+    assert not differ, f"{len(differ)} mutated documents differ, e.g.:\n" + "\n\n".join(
+        f"{url}:\n{body}" for url, body in list(differ.items())[:3])
