@@ -11,10 +11,11 @@ paths (fastparse or the feedparser adapter) shows up here.
 from __future__ import annotations
 
 import csv
+import fcntl
 import html
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,10 +90,9 @@ class Published:
     everywhere: frozenset[str]
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
-    root = tmp_path_factory.mktemp("corpus-run")
-    (root / "config").mkdir()
+def run_corpus(root: Path) -> tuple[int, str]:
+    """One `feeds run` in ``root`` over every corpus feed served on loopback."""
+    (root / "config").mkdir(parents=True)
     project = Project(root)
     # Room for every entry of the corpus in one feed; the largest file is 1.6 MB.
     project.write_feeds(max_entries=5000, max_bytes=4_000_000, read_timeout=10, total_timeout=30)
@@ -110,14 +110,32 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         result = CliRunner().invoke(cli, ["--root", str(root), "run"], catch_exceptions=False)
     finally:
         server.close()
+    return result.exit_code, result.stdout
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Published:
+    # The run takes seconds of both cores: xdist workers share one (the first to
+    # take the lock runs it, the other reads its result), in the session's folder.
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    root, report = shared / "corpus-run", shared / "corpus-run.json"
+    with open(shared / "corpus-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not report.exists():
+            code, out = run_corpus(root)
+            report.write_text(json.dumps({"code": code, "out": out}), encoding="utf-8")
+        result = json.loads(report.read_text(encoding="utf-8"))
+    public = Project(root).public
     by_source: dict[str, list[str]] = {}
-    atom = project.public / "all.atom"
+    atom = public / "all.atom"
     if atom.exists():
         for entry in etree.fromstring(atom.read_bytes()).iter(f"{ATOM}entry"):
             source = entry.findtext(f"{ATOM}source/{ATOM}title") or ""
             by_source.setdefault(source, []).append(entry.findtext(f"{ATOM}title") or "")
     everywhere = frozenset(t for titles in by_source.values() for t in titles)
-    yield Published(result.exit_code, result.stdout, project.public, by_source, everywhere)
+    return Published(result["code"], result["out"], public.resolve(), by_source, everywhere)
 
 
 def test_the_run_publishes(published: Published) -> None:
