@@ -7,12 +7,14 @@ on a cold run. This module reads a document with lxml and builds the very
 it takes only documents it understands completely: well-formed UTF-8, a known
 root, and only elements and attributes whose meaning it reproduces. Anything
 else (another encoding, xml:base inside entries, XHTML content, RSS
-``<author>``, media elements, source elements...) returns None and goes to
-feedparser. Where feedparser post-processes a value (whitespace, relative URIs,
+``<author>``, media elements, source elements, markup inside an element it does
+not read, an element repeated where feedparser keeps the first...) returns None
+and goes to feedparser. Where feedparser post-processes a value (whitespace, relative URIs,
 guessing HTML in RSS titles, repairing UTF-8 read as Latin-1, Windows-1252
 code points, its date parsers), the same feedparser helpers are called, so the
-two paths cannot drift apart silently: tests/test_fastparse.py compares them
-on every feed of the real-world corpus and a generated one.
+two paths cannot drift apart silently: tests/test_differential.py compares them
+on every feed of the real-world corpus and every document of feedparser's own
+test suite, tests/test_fastparse.py on generated feeds.
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ _RSS_ITEM = frozenset({"title", "link", "guid", "pubDate", "description", "categ
                        "comments", f"{CONTENT}encoded", f"{DC}creator"})
 _RSS_CHANNEL = frozenset({"title", "link", "description", "language", "lastBuildDate", "pubDate",
                           "generator", "ttl", "item", "copyright", "docs", f"{ATOM}link"})
-# The elements an item or entry may hold more than once.
+# The elements a channel, feed, item or entry may hold more than once. feedparser
+# keeps the first of some repeated elements and the last of others (a channel's
+# first <title> but its last <link>), so any other repeat goes to feedparser.
+_RSS_CHANNEL_REPEATED = frozenset({"item", f"{ATOM}link"})
+_ATOM_FEED_REPEATED = frozenset({f"{ATOM}entry", f"{ATOM}link", f"{ATOM}author"})
 _RSS_REPEATED = frozenset({"category", "enclosure"})
 _RDF_REPEATED = frozenset({f"{DC}subject"})
 _ATOM_REPEATED = frozenset({f"{ATOM}category", f"{ATOM}link"})
@@ -188,7 +194,9 @@ def entry_data(*, guid: str | None, link: str | None, title: TextBlock | None,
 
 
 def _date(value: str) -> datetime | None:
-    return utc_datetime(_parse_date(value.strip()) if value.strip() else None)
+    # feedparser repairs a date's text like any other value before it reads it
+    value = _finish(value)[0]
+    return utc_datetime(_parse_date(value) if value else None)
 
 
 def _no_attributes(el: Any, allowed: frozenset[str] = frozenset()) -> None:
@@ -237,20 +245,26 @@ def _rss(root: Any, url: str) -> FeedData:
     _no_attributes(channel)
     title = link = language = ttl = None
     entries: list[EntryData] = []
-    for el in channel:
-        if el.tag not in _RSS_CHANNEL:
-            raise Unsupported(f"channel element {el.tag}")
-        if el.tag == "item":
+    for tag, el in _children(channel, _RSS_CHANNEL, set(), _RSS_CHANNEL_REPEATED):
+        if tag == "item":
             entries.append(_rss_item(el, item_base(link, url)))
-        elif entries:
+            continue
+        if entries:
             raise Unsupported("channel element after the items")
-        elif el.tag == "title":
+        if len(el):
+            # feedparser reads what is nested even in elements we ignore (an
+            # <item> inside the <description> is an entry to it)
+            raise Unsupported(f"markup inside {tag}")
+        if tag != f"{ATOM}link":
             _no_attributes(el)
+        if el.tag == "title":
             title = _finish(_leaf(el), plain_in_rss=True)[0] or None
         elif el.tag == "link":
             link = _channel_link(el, url)
         elif el.tag == f"{ATOM}link" and el.get("rel") != "self":
             raise Unsupported("an Atom link in the channel other than self")
+        elif el.tag == f"{ATOM}link":
+            _no_attributes(el, frozenset({"rel", "href", "type", "title", "hreflang"}))
         elif el.tag == "language":
             language = _finish(_leaf(el))[0] or None
         elif el.tag == "ttl":
@@ -323,6 +337,8 @@ def _rss_item(item: Any, url: str) -> EntryData:
                 categories.append(term)
         elif tag == "enclosure":
             _no_attributes(el, frozenset({"url", "type", "length"}))
+            if _leaf(el).strip():
+                raise Unsupported("text in an enclosure")
             href = el.get("url")
             if href:  # feedparser keeps an RSS enclosure's URL as it is
                 enclosures.append(Enclosure(url=href, type=el.get("type") or "application/octet-stream",
@@ -334,6 +350,7 @@ def _rss_item(item: Any, url: str) -> EntryData:
                 authors.append(person)
         elif tag == "comments":
             _no_attributes(el)
+            _leaf(el)  # not read, but feedparser would read what it holds
     if len(authors) > 1:
         raise Unsupported("several authors")
     if link is None and guid_is_link:  # feedparser: a permalink guid is the link if there is none
@@ -445,9 +462,13 @@ def _atom_text(el: Any, base: str, url: str) -> TextBlock | None:
 
 def _atom_person(el: Any) -> Person | None:
     _no_attributes(el)
+    if (el.text or "").strip():
+        raise Unsupported("text in a person construct")  # feedparser would make it the name
     name = email = uri = ""
     for child in el:
         _no_attributes(child)
+        if (child.tail or "").strip():
+            raise Unsupported("text in a person construct")
         if child.tag == f"{ATOM}name":
             name = _leaf(child).strip()  # feedparser does not post-process names
         elif child.tag == f"{ATOM}email":
@@ -489,14 +510,15 @@ def _atom(root: Any, url: str) -> FeedData:
     title = link = feed_id = None
     authors: list[Person] = []
     entries: list[EntryData] = []
-    for el in root:
-        if el.tag not in _ATOM_FEED:
-            raise Unsupported(f"feed element {el.tag}")
-        if el.tag == f"{ATOM}entry":
+    for tag, el in _children(root, _ATOM_FEED, set(), _ATOM_FEED_REPEATED):
+        if tag == f"{ATOM}entry":
             entries.append(_atom_entry(el, base, language, url))
-        elif entries:
+            continue
+        if entries:
             raise Unsupported("feed element after the entries")
-        elif el.tag == f"{ATOM}title":
+        if len(el) and tag != f"{ATOM}author":
+            raise Unsupported(f"markup inside {tag}")  # as in an RSS channel
+        if el.tag == f"{ATOM}title":
             block = _atom_text(el, base, url)
             title = block.value if block else None
         elif el.tag == f"{ATOM}link":

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from feedparser.mixin import _FeedParserMixin
 
 from feeds.dates import collecting, unreadable_warning
 from feeds.errors import ParseError
@@ -100,6 +101,23 @@ def _text(detail: Any, document_url: str | None = None, fallback: Any = None) ->
     return None
 
 
+def _own_details(obj: Any) -> None:
+    """Make ``obj``'s title and summary details describe its own title and summary.
+
+    feedparser keeps an entry's outermost ``<title>`` (and description) as the
+    value, but the detail (type, language, base and value) of the last one met at
+    any depth: the job title in an RSS ``<author><title>``, the ``<title>`` of an
+    ``<image>`` or of an Open Graph block. A detail whose value is not the value
+    belongs to that other element; what the value is is guessed as feedparser
+    guesses it for RSS.
+    """
+    for key in ("title", "summary"):
+        detail, value = obj.get(f"{key}_detail"), obj.get(key)
+        if detail and isinstance(value, str) and detail.get("value") != value:
+            kind = "text/html" if _FeedParserMixin.looks_like_html(value) else "text/plain"
+            obj[f"{key}_detail"] = {**detail, "value": value, "type": kind}
+
+
 def _people(obj: Any) -> tuple[Person, ...]:
     people: list[Person] = []
     for a in obj.get("authors") or []:
@@ -121,6 +139,7 @@ def _people(obj: Any) -> tuple[Person, ...]:
 
 
 def _entry(e: Any, document_url: str) -> EntryData:
+    _own_details(e)
     contents = e.get("content") or []
     # Prefer the HTML body when a feed carries several content elements.
     content = None
@@ -228,6 +247,10 @@ _CHAR_REF = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
 def _forbidden_ref(match: re.Match[bytes]) -> bytes:
     hex_digits, digits = match.groups()
     code = int(hex_digits, 16) if hex_digits else int(digits)
+    if 0x80 <= code <= 0x9F:
+        # feedparser reads these as the Windows-1252 characters publishers meant
+        # (&#146; is ’), as the fast path does; normalising drops any C1 left.
+        return match.group()
     if code > 0x10FFFF or not xml_safe(chr(code)):
         return b""
     return match.group()
@@ -353,6 +376,7 @@ def _parse_with_feedparser(doc: Document, max_items: int | None) -> tuple[FeedDa
             raise ParseError(doc.source_id, f"feed is malformed and has no readable entries: {reason}")
         warnings.append(f"feed is malformed ({reason}); {len(entries)} entries recovered")
     feed = parsed.get("feed") or {}
+    _own_details(feed)
     title = _text(feed.get("title_detail"))
     return FeedData(
         title=title.value if title else None,
