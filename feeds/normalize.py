@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
-from feeds.sanitize import html_to_text, sanitize_html, text_to_html
+from feeds.sanitize import html_to_text, sanitize_html_checked, text_to_html
 from feeds.slugs import article_slugs
 from feeds.types import Enclosure, Entry, EntryData, FeedData, FetchSettings, Person, Source, TextBlock
 from feeds.xmlchars import safe_entry, xml_safe, xml_safe_or_none
@@ -150,6 +150,9 @@ class Context:
     feed: FeedData | None = None
     local_slugs: Mapping[str, str] | None = None  # a local folder's page names, by path
     limits: FetchSettings = field(default_factory=FetchSettings)  # its max_*_chars, max_categories
+    # What normalising had to give up (HTML kept only as text), one line an item and
+    # field, for the run's warnings. The caller owns the list.
+    notes: list[str] = field(default_factory=list)
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -228,14 +231,18 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
         # RSS guids are often the permalink even when <link> is missing.
         link = web_url(guid)
 
-    def html_of(block: TextBlock) -> str:
+    def html_of(block: TextBlock, field_name: str) -> str:
         raw = block.value if block.is_html else text_to_html(block.value)
-        return sanitize_html(raw, block.base or link or base)
+        cleaned, degraded = sanitize_html_checked(raw, block.base or link or base)
+        if degraded is not None:
+            ctx.notes.append(f"item {link or guid or '(no link)'}: {field_name}: {degraded}; "
+                             "kept as plain text")
+        return cleaned
 
     content = _block(data.content, limits.max_text_chars)
     summary = _block(data.summary, limits.max_text_chars)
-    content_html = html_of(content) if content else ""
-    summary_html = html_of(summary) if summary else ""
+    content_html = html_of(content, "content") if content else ""
+    summary_html = html_of(summary, "summary") if summary else ""
     summary_text = html_to_text(summary_html or content_html)
 
     title = ""

@@ -126,8 +126,17 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
         entry = _normalized(data, ctx, config, out)
         if entry is not None:
             out.entries.append(_with_topics(entry, source, classifier))
+    out.warnings.extend(_summarised(ctx.notes))
     out.encoded = [entry_json(e) for e in out.entries]
     return out
+
+
+def _summarised(notes: list[str], shown: int = 3) -> list[str]:
+    """A few of normalising's notes, and how many more: one hostile feed must not
+    flood the run's report."""
+    if len(notes) <= shown:
+        return list(notes)
+    return [*notes[:shown], f"... and {len(notes) - shown} more item(s) kept as plain text"]
 
 
 def _normalized(data: EntryData, ctx: Context, config: Config, out: _Ingest) -> Entry | None:
@@ -182,6 +191,7 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
         entry = _normalized(data, ctx, config, out)
         if entry is not None:
             out.entries.append(_with_topics(entry, source, classifier))
+    out.warnings.extend(_summarised(ctx.notes))
     return out
 
 
