@@ -8,21 +8,35 @@ change, its mtime, and so its ETag, moves only when there is something new.
 Only files inside the folder are served: no directory listings, no hidden
 files (the pipeline's temp files are hidden), no ``..``, no symlinks that
 lead out. Anything else is 404, so the answer does not tell what exists.
+
+Strangers can reach it, so each connection is bounded (see ``Limits``): the
+request line and headers must arrive whole within a deadline (a total, not a
+per-byte timeout, so trickling does not keep a connection), their sizes are
+capped (414, 431), an idle kept-alive connection is closed, a response must be
+taken at a minimum rate, and at most ``max_connections`` are served at once
+(more wait in the listen queue, not in threads). Each version of a file is
+gzipped once, however many readers ask for it at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import logging
+import math
 import mimetypes
 import os
 import shutil
 import signal
 import socket
 import stat
+import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,8 +59,40 @@ CONTENT_TYPES = {
 }
 GZIP_MIN = 256  # below this, gzip's header makes the body bigger, not smaller
 GZIP_MAX = 32 * 1024 * 1024  # larger files are sent as they are rather than held in memory
-_GZIP_CACHE_SIZE = 64
-IDLE_TIMEOUT = 60.0  # seconds a kept-alive connection may sit idle before its thread is freed
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may take of the server; the defaults suit a small public site.
+
+    Times are seconds, sizes bytes. ``header_timeout`` is the whole time from
+    the first byte of a request (or from the connection, for its first
+    request) to the end of its headers. ``idle_timeout`` is how long a
+    kept-alive connection may wait for its next request: short, because each
+    open connection holds one of the ``max_connections`` threads. A response
+    may take ``send_timeout`` plus its size at ``min_send_rate``.
+    """
+
+    max_connections: int = 64
+    header_timeout: float = 10.0
+    idle_timeout: float = 5.0
+    send_timeout: float = 30.0
+    min_send_rate: int = 8 * 1024
+    max_request_line: int = 8190  # longer: 414
+    max_header_line: int = 8190  # one longer header: 431
+    max_header_bytes: int = 32 * 1024  # all headers together: 431
+    max_headers: int = 100  # more: 431
+    gzip_cache_bytes: int = 64 * 1024 * 1024
+    gzip_workers: int = 2  # files compressed at the same time; each holds its file in memory
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "max_request_line", "max_header_line", "max_header_bytes",
+                     "max_headers", "min_send_rate", "gzip_workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"serve limit {name} must be at least 1, not {getattr(self, name)}")
+        for name in ("header_timeout", "idle_timeout", "send_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"serve limit {name} must be more than 0 seconds")
 
 
 def content_type(path: Path) -> str:
@@ -148,36 +194,191 @@ def locate(root: Path, target: str) -> tuple[Path | None, str | None]:
     return (real, None) if real.is_file() else (None, None)
 
 
-class _GzipCache:
-    """Compressed bodies by (path, size, mtime): each version is compressed once."""
+class _Flight:
+    """One compression in progress; the readers who asked for the same version wait on it."""
 
     def __init__(self) -> None:
+        self.done = threading.Event()
+        self.body: bytes | None = None
+
+
+class _GzipCache:
+    """Compressed bodies, one version per path, within a byte budget (least recently used go).
+
+    A version is (path, size, mtime): the pipeline replaces files by rename,
+    so a new version always has a new mtime. Readers asking for a version
+    being compressed wait for that one compression rather than each reading
+    and compressing the file (``compressions`` counts the real ones).
+    """
+
+    def __init__(self, max_bytes: int, workers: int) -> None:
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._items: OrderedDict[str, tuple[tuple[int, int], bytes]] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._flights: dict[tuple[str, int, int], _Flight] = {}
+        # Each compression holds its whole file and its output in memory; with
+        # distinct large files asked at once, this is what bounds the total.
+        self._workers = threading.BoundedSemaphore(workers)
+        self.compressions = 0
 
     def get(self, path: Path, st: os.stat_result, fh: BinaryIO) -> bytes:
-        key = (str(path), st.st_size, st.st_mtime_ns)
+        name, version = str(path), (st.st_size, st.st_mtime_ns)
+        key = (name, *version)
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        # mtime=0 so the same file always gives the same bytes (and ETag).
-        body = gzip.compress(fh.read(), compresslevel=6, mtime=0)
-        with self._lock:
-            self._items[key] = body
-            while len(self._items) > _GZIP_CACHE_SIZE:
-                self._items.popitem(last=False)
-        return body
+            held = self._items.get(name)
+            if held is not None and held[0] == version:
+                self._items.move_to_end(name)
+                return held[1]
+            flight = self._flights.get(key)
+            owner = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not owner:
+            flight.done.wait()
+            if flight.body is not None:
+                return flight.body
+            # The one compressing failed (a read error); this reader tries on its own.
+            return self._compress(fh)
+        try:
+            body = self._compress(fh)
+            flight.body = body
+            with self._lock:
+                # Stored before the flight ends, so a later reader finds one or the other.
+                self._store(name, version, body)
+            return body
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()  # also on failure: waiters must never hang
+
+    def _compress(self, fh: BinaryIO) -> bytes:
+        with self._workers:
+            with self._lock:
+                self.compressions += 1
+            # mtime=0 so the same file always gives the same bytes (and ETag).
+            return gzip.compress(fh.read(), compresslevel=6, mtime=0)
+
+    def _store(self, name: str, version: tuple[int, int], body: bytes) -> None:
+        old = self._items.pop(name, None)
+        if old is not None:
+            self._bytes -= len(old[1])
+        if len(body) > self._max_bytes:
+            return
+        self._items[name] = (version, body)
+        self._bytes += len(body)
+        while self._bytes > self._max_bytes:
+            _name, (_version, dropped) = self._items.popitem(last=False)
+            self._bytes -= len(dropped)
+
+
+class _DeadlineSocket(io.RawIOBase):
+    """A connection's socket, read and written against deadlines (``time.monotonic`` seconds).
+
+    A plain socket timeout starts again with every byte, so a client that
+    trickles a byte a second would hold its connection for ever; here each
+    read or write may only use what is left until its deadline, and one past
+    it raises TimeoutError.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.read_deadline = math.inf
+        self.write_deadline = math.inf
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def _arm(self, deadline: float, what: str) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{what} deadline passed")
+        self._sock.settimeout(None if math.isinf(left) else left)
+
+    def readinto(self, buffer: Any) -> int:
+        self._arm(self.read_deadline, "read")
+        return self._sock.recv_into(buffer)
+
+    def write(self, data: Any) -> int:
+        # sendall's timeout is the total for the call (not per send), so a
+        # slow reader cannot stretch it either.
+        self._arm(self.write_deadline, "write")
+        self._sock.sendall(data)
+        return memoryview(data).nbytes
+
+
+class _Refused(Exception):
+    """A request that breaks a size limit, with the status that says which."""
+
+    def __init__(self, status: HTTPStatus) -> None:
+        super().__init__(status.phrase)
+        self.status = status
+
+
+class _Closed(Exception):
+    """The client closed the connection in the middle of a request."""
 
 
 class StaticServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client must not keep the process from exiting
     block_on_close = False
+    request_queue_size = 128  # the listen backlog: where connections wait while all slots are busy
 
-    def __init__(self, address: tuple[str, int], public_dir: Path) -> None:
+    def __init__(self, address: tuple[str, int], public_dir: Path, limits: Limits | None = None) -> None:
         self.public_dir = public_dir
-        self.gzip_cache = _GzipCache()
+        self.limits = limits or Limits()
+        self.request_queue_size = max(self.request_queue_size, self.limits.max_connections)
+        self.gzip_cache = _GzipCache(self.limits.gzip_cache_bytes, self.limits.gzip_workers)
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._closing = threading.Event()
+        self._count_lock = threading.Lock()
+        self.active_connections = 0
+        self.peak_connections = 0  # the most served at once since start; tests read it
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Called on the accepting thread: while every slot is taken it accepts
+        # nothing more, so further connections wait in the listen backlog
+        # (and past it, the kernel refuses them) instead of each getting a thread.
+        while not self._slots.acquire(timeout=0.2):
+            if self._closing.is_set():
+                self.shutdown_request(request)
+                return
+        with self._count_lock:
+            self.active_connections += 1
+            self.peak_connections = max(self.peak_connections, self.active_connections)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._count_lock:
+            self.active_connections -= 1
+        self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            # Resets and timeouts are the client's doing, not ours to report loudly.
+            log.debug("connection from %s ended: %s", client_address, exc)
+            return
+        log.error("error while answering %s", client_address, exc_info=True)
+
+    def shutdown(self) -> None:
+        self._closing.set()  # frees the accepting thread if it waits for a slot
+        super().shutdown()
 
 
 class _StaticServer6(StaticServer):
@@ -188,10 +389,108 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: readers fetch several feeds at once
     server_version = "feeds"
     sys_version = ""
-    timeout = IDLE_TIMEOUT
     # Headers and body go out in separate writes; with Nagle on, a kept-alive
     # connection waits for the delayed ACK (~40 ms) on every response.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        self.connection = self.request
+        if self.disable_nagle_algorithm:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self._sock = _DeadlineSocket(self.connection)
+        self._reader = io.BufferedReader(self._sock)
+        self.rfile = self._reader
+        self.wfile = self._sock  # type: ignore[assignment]  # unbuffered, like the standard handler's
+        self._served = 0
+
+    def handle_one_request(self) -> None:
+        limits = self._server.limits
+        started = False
+        try:
+            now = time.monotonic()
+            # A new connection has the header deadline from the start; a kept
+            # one waits idle_timeout for its next request, then has the deadline.
+            self._sock.read_deadline = now + (limits.header_timeout if self._served == 0
+                                              else limits.idle_timeout)
+            if not self._reader.peek(1):
+                self.close_connection = True
+                return
+            started = True
+            if self._served:
+                self._sock.read_deadline = time.monotonic() + limits.header_timeout
+            request_line, header_block = self._read_head(limits)
+        except _Refused as exc:
+            self._refuse(exc.status)
+            return
+        except TimeoutError:
+            if started:
+                self._refuse(HTTPStatus.REQUEST_TIMEOUT)
+            self.close_connection = True
+            return
+        except (_Closed, OSError):
+            self.close_connection = True
+            return
+        self._served += 1
+        self._sock.write_deadline = time.monotonic() + limits.send_timeout
+        try:
+            self._dispatch(request_line, header_block)
+        except TimeoutError:
+            self.close_connection = True
+
+    def _read_head(self, limits: Limits) -> tuple[bytes, bytes]:
+        """The request line and the header lines (with the blank line that ends them), within limits."""
+        line = self._reader.readline(limits.max_request_line + 1)
+        if len(line) > limits.max_request_line:
+            raise _Refused(HTTPStatus.REQUEST_URI_TOO_LONG)
+        if not line.endswith(b"\n"):
+            raise _Closed
+        block = bytearray()
+        count = 0
+        while True:
+            room = min(limits.max_header_line, limits.max_header_bytes - len(block))
+            header = self._reader.readline(room + 1)
+            if header in (b"\r\n", b"\n"):
+                return line, bytes(block) + b"\r\n"
+            count += 1
+            if len(header) > room or count > limits.max_headers:
+                raise _Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            if not header.endswith(b"\n"):
+                raise _Closed
+            block += header
+
+    def _dispatch(self, request_line: bytes, header_block: bytes) -> None:
+        self.raw_requestline = request_line
+        # parse_request reads the headers from rfile; give it the block already
+        # read (and checked), and keep the connection's reader for the next request.
+        self.rfile = io.BufferedReader(io.BytesIO(header_block))
+        try:
+            parsed = self.parse_request()
+        finally:
+            self.rfile = self._reader
+        if not parsed:
+            return  # parse_request has answered (400, 505, ...)
+        if self.headers.get("Content-Length", "0").strip() not in ("", "0") or \
+                "Transfer-Encoding" in self.headers:
+            # Bodies are never read: what is left of one must not be taken
+            # for the next request, so the connection ends with this answer.
+            self.close_connection = True
+        method = getattr(self, "do_" + self.command, None)
+        if method is None:
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, f"Unsupported method ({self.command!r})")
+            return
+        method()
+        self.wfile.flush()
+
+    def _refuse(self, status: HTTPStatus) -> None:
+        self.requestline = ""
+        self.request_version = ""
+        self.command = ""
+        self.close_connection = True
+        # A client that cannot send its request in time may not read either:
+        # the answer gets a short deadline of its own.
+        self._sock.write_deadline = time.monotonic() + min(self._server.limits.send_timeout, 5.0)
+        with contextlib.suppress(OSError):
+            self.send_error(status)
 
     @property
     def _server(self) -> StaticServer:
@@ -268,9 +567,15 @@ class _Handler(BaseHTTPRequestHandler):
         payload: bytes | None = None
         if use_gzip:
             payload = self._server.gzip_cache.get(path, st, fh)
+        size = len(payload) if payload is not None else st.st_size
+        limits = self._server.limits
+        # Set after compressing (waiting for it is not the reader's fault):
+        # a slow reader of a large file gets time in proportion, no more.
+        self._sock.write_deadline = (time.monotonic() + limits.send_timeout
+                                     + (size if body else 0) / limits.min_send_rate)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload) if payload is not None else st.st_size))
+        self.send_header("Content-Length", str(size))
         if use_gzip:
             self.send_header("Content-Encoding", "gzip")
         common_headers()
@@ -283,8 +588,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             else:
                 shutil.copyfileobj(fh, self.wfile)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the reader hung up; nothing to tell anyone
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            # The reader hung up, or took too long: part of the body may be
+            # gone, so the connection cannot carry another answer.
+            self.close_connection = True
 
     def _not_modified(self, st: os.stat_result) -> bool:
         inm = self.headers.get("If-None-Match")
@@ -304,17 +611,19 @@ class _Handler(BaseHTTPRequestHandler):
         return int(st.st_mtime) <= since.timestamp()
 
 
-def make_server(public_dir: Path, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(public_dir: Path, host: str, port: int,
+                limits: Limits | None = None) -> StaticServer:
     """A server bound to (host, port) for ``public_dir``; port 0 picks a free one.
 
-    The caller runs ``serve_forever`` (or uses ``serve``). Raises
-    NotADirectoryError if the folder does not exist, OSError if the address is taken.
+    The caller runs ``serve_forever`` (or uses ``serve``); ``limits`` default
+    to ``Limits()``. Raises NotADirectoryError if the folder does not exist,
+    OSError if the address is taken.
     """
     root = public_dir.resolve()
     if not root.is_dir():
         raise NotADirectoryError(f"{public_dir} is not a folder (run `feeds run` to create it)")
     cls = _StaticServer6 if ":" in host else StaticServer
-    return cls((host, port), root)
+    return cls((host, port), root, limits)
 
 
 def server_url(server: ThreadingHTTPServer) -> str:
@@ -325,14 +634,15 @@ def server_url(server: ThreadingHTTPServer) -> str:
 
 def serve(public_dir: Path, host: str = "127.0.0.1", port: int = 8000, *,
           stop: threading.Event | None = None,
-          on_ready: Callable[[str], None] | None = None) -> None:
+          on_ready: Callable[[str], None] | None = None,
+          limits: Limits | None = None) -> None:
     """Serve until SIGINT or SIGTERM (or ``stop`` is set); then close cleanly.
 
     ``on_ready`` gets the URL once the socket is listening (with port 0, the
     port chosen). Signal handlers are only installed from the main thread,
     and the previous ones are put back on the way out.
     """
-    server = make_server(public_dir, host, port)
+    server = make_server(public_dir, host, port, limits)
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import io
 import os
 import signal
 import subprocess
@@ -13,11 +14,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from conftest import Project
 
-from feeds.serve import accepts_gzip, locate, make_server, serve
+from feeds.cli import cli
+from feeds.serve import Limits, _GzipCache, accepts_gzip, locate, make_server, serve
 
 TIMEOUT = httpx.Timeout(5.0)
 FEED = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' \
@@ -286,3 +291,88 @@ def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def _opened(path: Path, data: bytes) -> tuple[os.stat_result, BinaryIO]:
+    _write(path, data)
+    fh = path.open("rb")
+    return os.fstat(fh.fileno()), fh
+
+
+def test_gzip_cache_stays_within_its_budget(tmp_path: Path) -> None:
+    cache = _GzipCache(max_bytes=25_000, workers=1)
+    # Random bytes barely compress, so each body is about 10 kB.
+    for i in range(5):
+        data = os.urandom(10_000)
+        st, fh = _opened(tmp_path / f"{i}.txt", data)
+        with fh:
+            assert gzip.decompress(cache.get(tmp_path / f"{i}.txt", st, fh)) == data
+    assert cache.compressions == 5
+    assert cache._bytes <= 25_000 and len(cache._items) == 2
+    st, fh = _opened(tmp_path / "4.txt", (tmp_path / "4.txt").read_bytes())
+    with fh:
+        cache.get(tmp_path / "4.txt", os.fstat(fh.fileno()), fh)
+    # Rewritten with the same mtime and size: the same version, still cached.
+    assert cache.compressions == 5
+    st, fh = _opened(tmp_path / "0.txt", (tmp_path / "0.txt").read_bytes())
+    with fh:
+        cache.get(tmp_path / "0.txt", st, fh)
+    assert cache.compressions == 6  # the oldest had been let go
+
+
+def test_gzip_cache_keeps_one_version_per_file(tmp_path: Path) -> None:
+    cache = _GzipCache(max_bytes=1_000_000, workers=1)
+    path = tmp_path / "a.atom"
+    for n in range(3):
+        st, fh = _opened(path, FEED * (n + 1))
+        os.utime(path, (MTIME + n, MTIME + n))
+        st = os.fstat(fh.fileno())
+        with fh:
+            assert gzip.decompress(cache.get(path, st, fh)) == FEED * (n + 1)
+    assert len(cache._items) == 1
+
+
+def test_gzip_cache_waiters_do_not_hang_when_the_compression_fails(tmp_path: Path) -> None:
+    cache = _GzipCache(max_bytes=1_000_000, workers=2)
+    path = tmp_path / "a.atom"
+    st, good = _opened(path, FEED)
+    release = threading.Event()
+
+    class FailingFile(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            release.wait(5)
+            raise OSError("disk went away")
+
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def owner() -> None:
+        try:
+            cache.get(path, st, FailingFile())
+        except OSError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=owner, daemon=True)
+    first.start()
+    second = threading.Thread(target=lambda: results.append(cache.get(path, st, good)), daemon=True)
+    second.start()
+    release.set()
+    first.join(5)
+    second.join(5)
+    good.close()
+    assert [str(e) for e in errors] == ["disk went away"]
+    assert len(results) == 1 and gzip.decompress(results[0]) == FEED
+
+
+def test_serve_command_passes_max_connections(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Limits | None] = []
+
+    def fake_serve(*args: object, limits: Limits | None = None, **kwargs: object) -> None:
+        seen.append(limits)
+
+    monkeypatch.setattr("feeds.serve.serve", fake_serve)
+    result = CliRunner().invoke(cli, ["--root", str(project.root), "serve", "--max-connections", "5"])
+    assert result.exit_code == 0, result.output
+    assert seen == [Limits(max_connections=5)]
+    result = CliRunner().invoke(cli, ["--root", str(project.root), "serve", "--max-connections", "0"])
+    assert result.exit_code == 2 and "max-connections" in result.output
