@@ -613,7 +613,7 @@ def explain(opts: Options, what: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--max-connections", type=click.IntRange(1, 10_000), default=64, show_default=True,
-              help="Connections served at once; more wait in the listen queue.")
+              help="Requests answered at once (one thread each); more wait their turn.")
 @click.pass_obj
 def serve_command(opts: Options, host: str, port: int, max_connections: int) -> None:
     """Serve the output folder over HTTP, for previews and small sites."""

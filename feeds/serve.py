@@ -13,9 +13,10 @@ Strangers can reach it, so each connection is bounded (see ``Limits``): the
 request line and headers must arrive whole within a deadline (a total, not a
 per-byte timeout, so trickling does not keep a connection), their sizes are
 capped (414, 431), an idle kept-alive connection is closed, a response must be
-taken at a minimum rate, and at most ``max_connections`` are served at once
-(more wait in the listen queue, not in threads). Each version of a file is
-gzipped once, however many readers ask for it at the same time.
+taken at a minimum rate, and at most ``max_connections`` are answered at once.
+Connections wait for their request in one thread that reads them all without
+blocking, so slow clients cost a socket each, not a thread. Each version of a
+file is gzipped once, however many readers ask for it at the same time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import logging
 import math
 import mimetypes
 import os
+import queue
+import selectors
 import shutil
 import signal
 import socket
@@ -39,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
@@ -65,15 +68,18 @@ GZIP_MAX = 32 * 1024 * 1024  # larger files are sent as they are rather than hel
 class Limits:
     """What one client may take of the server; the defaults suit a small public site.
 
-    Times are seconds, sizes bytes. ``header_timeout`` is the whole time from
+    Times are seconds, sizes bytes. ``max_connections`` requests are answered
+    at once (one thread each); ``max_open`` connections may be open in all,
+    the others waiting for their request to arrive, which costs a socket and
+    a small buffer but no thread. ``header_timeout`` is the whole time from
     the first byte of a request (or from the connection, for its first
     request) to the end of its headers. ``idle_timeout`` is how long a
-    kept-alive connection may wait for its next request: short, because each
-    open connection holds one of the ``max_connections`` threads. A response
-    may take ``send_timeout`` plus its size at ``min_send_rate``.
+    kept-alive connection may wait for its next request. A response may take
+    ``send_timeout`` plus its size at ``min_send_rate``.
     """
 
     max_connections: int = 64
+    max_open: int = 512
     header_timeout: float = 10.0
     idle_timeout: float = 5.0
     send_timeout: float = 30.0
@@ -86,7 +92,7 @@ class Limits:
     gzip_workers: int = 2  # files compressed at the same time; each holds its file in memory
 
     def __post_init__(self) -> None:
-        for name in ("max_connections", "max_request_line", "max_header_line", "max_header_bytes",
+        for name in ("max_connections", "max_open", "max_request_line", "max_header_line", "max_header_bytes",
                      "max_headers", "min_send_rate", "gzip_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"serve limit {name} must be at least 1, not {getattr(self, name)}")
@@ -273,40 +279,27 @@ class _GzipCache:
 
 
 class _DeadlineSocket(io.RawIOBase):
-    """A connection's socket, read and written against deadlines (``time.monotonic`` seconds).
+    """A connection's socket, written against a deadline (``time.monotonic`` seconds).
 
-    A plain socket timeout starts again with every byte, so a client that
-    trickles a byte a second would hold its connection for ever; here each
-    read or write may only use what is left until its deadline, and one past
-    it raises TimeoutError.
+    A plain socket timeout starts again with every send, so a reader taking a
+    byte a second would hold its worker for ever; here each write may only
+    use what is left until the deadline, and one past it raises TimeoutError.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         super().__init__()
         self._sock = sock
-        self.read_deadline = math.inf
-        self.write_deadline = math.inf
-
-    def readable(self) -> bool:
-        return True
+        self.deadline = math.inf
 
     def writable(self) -> bool:
         return True
 
-    def _arm(self, deadline: float, what: str) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"{what} deadline passed")
-        self._sock.settimeout(None if math.isinf(left) else left)
-
-    def readinto(self, buffer: Any) -> int:
-        self._arm(self.read_deadline, "read")
-        return self._sock.recv_into(buffer)
-
     def write(self, data: Any) -> int:
-        # sendall's timeout is the total for the call (not per send), so a
-        # slow reader cannot stretch it either.
-        self._arm(self.write_deadline, "write")
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("send deadline passed")
+        # sendall's timeout is the total for the call, not per send.
+        self._sock.settimeout(None if math.isinf(left) else left)
         self._sock.sendall(data)
         return memoryview(data).nbytes
 
@@ -319,54 +312,284 @@ class _Refused(Exception):
         self.status = status
 
 
-class _Closed(Exception):
-    """The client closed the connection in the middle of a request."""
+class _Conn:
+    """An open connection and what has been read from it but not yet answered."""
+
+    def __init__(self, sock: socket.socket, address: Any, deadline: float) -> None:
+        self.sock = sock
+        self.address = address
+        self.buffer = bytearray()
+        self.deadline = deadline
+        self.idle = False  # waiting between requests, not in the middle of one
+        self.head = b""  # the complete request head handed to a worker
+        self.scanned = 0  # how much of buffer is known to hold no end of head
 
 
-class StaticServer(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck client must not keep the process from exiting
-    block_on_close = False
-    request_queue_size = 128  # the listen backlog: where connections wait while all slots are busy
+_TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+              b"Content-Length: 0\r\n\r\n")
+
+
+def _head_end(buffer: bytearray, start: int = 0) -> int:
+    """Where the request head in ``buffer`` ends (after its blank line), or -1.
+
+    The search starts at ``start``: a trickled head is searched once, not
+    again from the beginning for every byte.
+    """
+    ends = [i + n for i, n in ((buffer.find(b"\n\r\n", start), 3), (buffer.find(b"\n\n", start), 2))
+            if i >= 0]
+    return min(ends) if ends else -1
+
+
+class _Lobby:
+    """Where connections wait, without a thread each, until a whole request head has arrived.
+
+    One thread reads every waiting socket without blocking. A connection
+    goes to the workers once its head is complete (or too long to be valid,
+    for the worker to refuse), and comes back here between kept-alive
+    requests; one past its deadline is closed (with 408 if it had started a
+    request). So a client trickling its headers costs a socket and a buffer,
+    never a worker.
+    """
+
+    def __init__(self, server: StaticServer) -> None:
+        self._server = server
+        self._limits = server.limits
+        self._selector = selectors.DefaultSelector()
+        self._waiting: set[_Conn] = set()
+        self._inbox: list[_Conn] = []
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._stopping = False
+        # Past this the head cannot be valid: the worker answers 414 or 431.
+        self._max_head = self._limits.max_request_line + self._limits.max_header_bytes + 4
+        self._thread = threading.Thread(target=self._run, name="feeds-serve-lobby", daemon=True)
+        self._thread.start()
+
+    def admit(self, conn: _Conn) -> None:
+        with self._lock:
+            self._inbox.append(conn)
+        self._wake()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake()
+        self._thread.join(5)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full: a wake-up is already pending
+            self._wake_w.send(b"x")
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                try:
+                    self._step()
+                except Exception:
+                    # A bug here must not leave the server accepting connections
+                    # that nobody reads; it is logged and the loop goes on.
+                    log.exception("feeds serve: error while reading requests")
+                    time.sleep(0.1)
+        finally:
+            with self._lock:
+                leftover, self._inbox = self._inbox, []
+            for conn in [*self._waiting, *leftover]:
+                self._server.close_conn(conn)
+            self._waiting.clear()
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _step(self) -> None:
+        for key, _events in self._selector.select(timeout=0.1):
+            if key.fileobj is self._wake_r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+                continue
+            self._receive(key.data)
+        with self._lock:
+            arrived, self._inbox = self._inbox, []
+        for conn in arrived:
+            try:
+                conn.sock.setblocking(False)
+                self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+            except (OSError, ValueError):  # closed by the client in the meantime
+                self._server.close_conn(conn)
+                continue
+            self._waiting.add(conn)
+            self._check(conn)  # a kept-alive client may have sent its next request already
+        now = time.monotonic()
+        for conn in [c for c in self._waiting if c.deadline <= now]:
+            self._forget(conn)
+            if not conn.idle and conn.buffer:
+                with contextlib.suppress(OSError):
+                    conn.sock.send(_TIMED_OUT)  # best effort: it may not be reading either
+            self._server.close_conn(conn)
+
+    def _receive(self, conn: _Conn) -> None:
+        try:
+            chunk = conn.sock.recv(16384)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._forget(conn)
+            self._server.close_conn(conn)
+            return
+        if conn.idle:
+            # The next request has started: it gets the header deadline from here.
+            conn.idle = False
+            conn.deadline = time.monotonic() + self._limits.header_timeout
+        conn.buffer += chunk
+        self._check(conn)
+
+    def _check(self, conn: _Conn) -> None:
+        # Empty lines before a request line are to be ignored (RFC 9112 2.2).
+        while conn.buffer and conn.buffer[0] in b"\r\n":
+            del conn.buffer[:1]
+            conn.scanned = 0
+        end = _head_end(conn.buffer, max(0, conn.scanned - 2))
+        if end < 0 and len(conn.buffer) <= self._max_head:
+            conn.scanned = len(conn.buffer)
+            return
+        if end < 0:
+            end = len(conn.buffer)
+        conn.scanned = 0
+        if conn.idle:
+            conn.idle = False
+        conn.head = bytes(conn.buffer[:end])
+        del conn.buffer[:end]
+        self._forget(conn)
+        self._server.workers.submit(conn)
+
+    def _forget(self, conn: _Conn) -> None:
+        if conn in self._waiting:
+            self._waiting.discard(conn)
+            self._selector.unregister(conn.sock)
+
+
+class _Workers:
+    """At most ``size`` threads answering complete requests, started as they are needed."""
+
+    def __init__(self, server: StaticServer, size: int) -> None:
+        self._server = server
+        self._size = size
+        self._jobs: queue.SimpleQueue[_Conn | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self.busy = 0
+        self.peak = 0  # the most answering at once since start; tests read it
+
+    def submit(self, conn: _Conn) -> None:
+        self._jobs.put(conn)
+        with self._lock:
+            if len(self._threads) < self._size and self._jobs.qsize() > self._idle:
+                thread = threading.Thread(target=self._run, daemon=True,
+                                          name=f"feeds-serve-worker-{len(self._threads) + 1}")
+                self._threads.append(thread)
+                thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            conn = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+                if conn is not None:
+                    self.busy += 1
+                    self.peak = max(self.peak, self.busy)
+            if conn is None:
+                return
+            try:
+                self._server.answer(conn)
+            finally:
+                with self._lock:
+                    self.busy -= 1
+
+
+def _within_file_limit(max_open: int, workers: int) -> int:
+    """``max_open``, lowered to leave room under the process's open-file limit.
+
+    Past that limit accept() fails at once while the listening socket stays
+    ready, and the accepting loop would spin; each worker also opens a file.
+    """
+    try:
+        import resource
+    except ImportError:  # not POSIX: no limit to read
+        return max_open
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_open
+    return max(1, min(max_open, soft - workers - 64))
+
+
+class StaticServer(HTTPServer):
+    request_queue_size = 128  # the listen backlog: where connections wait while max_open are open
 
     def __init__(self, address: tuple[str, int], public_dir: Path, limits: Limits | None = None) -> None:
         self.public_dir = public_dir
         self.limits = limits or Limits()
-        self.request_queue_size = max(self.request_queue_size, self.limits.max_connections)
         self.gzip_cache = _GzipCache(self.limits.gzip_cache_bytes, self.limits.gzip_workers)
-        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self.max_open = _within_file_limit(self.limits.max_open, self.limits.max_connections)
+        self._open = threading.BoundedSemaphore(self.max_open)
         self._closing = threading.Event()
         self._count_lock = threading.Lock()
-        self.active_connections = 0
-        self.peak_connections = 0  # the most served at once since start; tests read it
+        self.open_connections = 0
         super().__init__(address, _Handler)
+        self.workers = _Workers(self, self.limits.max_connections)
+        self.lobby = _Lobby(self)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # Called on the accepting thread: while every slot is taken it accepts
-        # nothing more, so further connections wait in the listen backlog
-        # (and past it, the kernel refuses them) instead of each getting a thread.
-        while not self._slots.acquire(timeout=0.2):
+        # Called on the accepting thread: while max_open connections are open
+        # it accepts nothing more, so further ones wait in the listen backlog
+        # (and past it, the kernel refuses them).
+        while not self._open.acquire(timeout=0.2):
             if self._closing.is_set():
                 self.shutdown_request(request)
                 return
         with self._count_lock:
-            self.active_connections += 1
-            self.peak_connections = max(self.peak_connections, self.active_connections)
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._release()
-            raise
+            self.open_connections += 1
+        if self.disable_nagle:
+            with contextlib.suppress(OSError):
+                request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.lobby.admit(_Conn(request, client_address,
+                               time.monotonic() + self.limits.header_timeout))
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._release()
+    # Headers and body go out in separate writes; with Nagle on, a kept-alive
+    # connection waits for the delayed ACK (~40 ms) on every response.
+    disable_nagle = True
 
-    def _release(self) -> None:
+    def answer(self, conn: _Conn) -> None:
+        """Answer the request whose head ``conn`` holds; then close it or send it back to wait."""
+        keep = False
+        try:
+            handler = _Handler(conn, conn.address, self)  # type: ignore[arg-type]  # setup unpacks it
+            keep = not handler.close_connection and not self._closing.is_set()
+        except Exception:
+            self.handle_error(conn.sock, conn.address)
+        if keep:
+            conn.idle = True
+            conn.deadline = time.monotonic() + self.limits.idle_timeout
+            self.lobby.admit(conn)
+        else:
+            self.close_conn(conn)
+
+    def close_conn(self, conn: _Conn) -> None:
+        self.shutdown_request(conn.sock)
         with self._count_lock:
-            self.active_connections -= 1
-        self._slots.release()
+            self.open_connections -= 1
+        self._open.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -377,8 +600,14 @@ class StaticServer(ThreadingHTTPServer):
         log.error("error while answering %s", client_address, exc_info=True)
 
     def shutdown(self) -> None:
-        self._closing.set()  # frees the accepting thread if it waits for a slot
+        self._closing.set()  # frees the accepting thread if it waits
         super().shutdown()
+
+    def server_close(self) -> None:
+        self._closing.set()
+        super().server_close()
+        self.lobby.stop()
+        self.workers.stop()
 
 
 class _StaticServer6(StaticServer):
@@ -386,88 +615,58 @@ class _StaticServer6(StaticServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """Answers one request whose head has already been read (by the lobby)."""
+
     protocol_version = "HTTP/1.1"  # keep-alive: readers fetch several feeds at once
     server_version = "feeds"
     sys_version = ""
-    # Headers and body go out in separate writes; with Nagle on, a kept-alive
-    # connection waits for the delayed ACK (~40 ms) on every response.
-    disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        self.connection = self.request
-        if self.disable_nagle_algorithm:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        assert isinstance(self.request, _Conn)
+        self.connection = self.request.sock
         self._sock = _DeadlineSocket(self.connection)
-        self._reader = io.BufferedReader(self._sock)
-        self.rfile = self._reader
+        self.rfile = io.BytesIO(self.request.head)
         self.wfile = self._sock  # type: ignore[assignment]  # unbuffered, like the standard handler's
-        self._served = 0
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()
 
     def handle_one_request(self) -> None:
         limits = self._server.limits
-        started = False
+        self._sock.deadline = time.monotonic() + limits.send_timeout
         try:
-            now = time.monotonic()
-            # A new connection has the header deadline from the start; a kept
-            # one waits idle_timeout for its next request, then has the deadline.
-            self._sock.read_deadline = now + (limits.header_timeout if self._served == 0
-                                              else limits.idle_timeout)
-            if not self._reader.peek(1):
-                self.close_connection = True
-                return
-            started = True
-            if self._served:
-                self._sock.read_deadline = time.monotonic() + limits.header_timeout
-            request_line, header_block = self._read_head(limits)
+            self._check_head(limits)
         except _Refused as exc:
             self._refuse(exc.status)
             return
-        except TimeoutError:
-            if started:
-                self._refuse(HTTPStatus.REQUEST_TIMEOUT)
-            self.close_connection = True
-            return
-        except (_Closed, OSError):
-            self.close_connection = True
-            return
-        self._served += 1
-        self._sock.write_deadline = time.monotonic() + limits.send_timeout
         try:
-            self._dispatch(request_line, header_block)
-        except TimeoutError:
+            self._dispatch()
+        except (TimeoutError, OSError):
             self.close_connection = True
 
-    def _read_head(self, limits: Limits) -> tuple[bytes, bytes]:
-        """The request line and the header lines (with the blank line that ends them), within limits."""
-        line = self._reader.readline(limits.max_request_line + 1)
+    def _check_head(self, limits: Limits) -> None:
+        """Refuse a head over the limits; then rewind, for parse_request to read the headers."""
+        head = self.rfile
+        line = head.readline(limits.max_request_line + 1)
         if len(line) > limits.max_request_line:
             raise _Refused(HTTPStatus.REQUEST_URI_TOO_LONG)
-        if not line.endswith(b"\n"):
-            raise _Closed
-        block = bytearray()
-        count = 0
+        headers_start = head.tell()
+        total = count = 0
         while True:
-            room = min(limits.max_header_line, limits.max_header_bytes - len(block))
-            header = self._reader.readline(room + 1)
-            if header in (b"\r\n", b"\n"):
-                return line, bytes(block) + b"\r\n"
+            room = min(limits.max_header_line, limits.max_header_bytes - total)
+            header = head.readline(room + 1)
+            if header in (b"\r\n", b"\n", b""):
+                break
             count += 1
+            total += len(header)
             if len(header) > room or count > limits.max_headers:
                 raise _Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-            if not header.endswith(b"\n"):
-                raise _Closed
-            block += header
+        head.seek(headers_start)
+        self.raw_requestline = line
 
-    def _dispatch(self, request_line: bytes, header_block: bytes) -> None:
-        self.raw_requestline = request_line
-        # parse_request reads the headers from rfile; give it the block already
-        # read (and checked), and keep the connection's reader for the next request.
-        self.rfile = io.BufferedReader(io.BytesIO(header_block))
-        try:
-            parsed = self.parse_request()
-        finally:
-            self.rfile = self._reader
-        if not parsed:
+    def _dispatch(self) -> None:
+        if not self.parse_request():
             return  # parse_request has answered (400, 505, ...)
         if self.headers.get("Content-Length", "0").strip() not in ("", "0") or \
                 "Transfer-Encoding" in self.headers:
@@ -486,9 +685,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.request_version = ""
         self.command = ""
         self.close_connection = True
-        # A client that cannot send its request in time may not read either:
-        # the answer gets a short deadline of its own.
-        self._sock.write_deadline = time.monotonic() + min(self._server.limits.send_timeout, 5.0)
         with contextlib.suppress(OSError):
             self.send_error(status)
 
@@ -571,7 +767,7 @@ class _Handler(BaseHTTPRequestHandler):
         limits = self._server.limits
         # Set after compressing (waiting for it is not the reader's fault):
         # a slow reader of a large file gets time in proportion, no more.
-        self._sock.write_deadline = (time.monotonic() + limits.send_timeout
+        self._sock.deadline = (time.monotonic() + limits.send_timeout
                                      + (size if body else 0) / limits.min_send_rate)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", ctype)
@@ -626,7 +822,7 @@ def make_server(public_dir: Path, host: str, port: int,
     return cls((host, port), root, limits)
 
 
-def server_url(server: ThreadingHTTPServer) -> str:
+def server_url(server: HTTPServer) -> str:
     host, port = server.server_address[:2]
     host = host.decode() if isinstance(host, bytes) else host
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"

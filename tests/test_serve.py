@@ -6,11 +6,14 @@ import gzip
 import http.client
 import io
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -376,3 +379,75 @@ def test_serve_command_passes_max_connections(project: Project, monkeypatch: pyt
     assert seen == [Limits(max_connections=5)]
     result = CliRunner().invoke(cli, ["--root", str(project.root), "serve", "--max-connections", "0"])
     assert result.exit_code == 2 and "max-connections" in result.output
+
+
+def test_pipelined_requests_are_answered_in_order(site: Site) -> None:
+    with socket.create_connection((site.host, site.port), timeout=5) as sock:
+        sock.sendall(b"GET /ai.atom HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n"
+                     b"\r\nHEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")  # an error answer ends the connection
+        data = bytearray()
+        for _ in range(1000):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", bytes(data))
+    assert statuses == [b"200", b"200", b"404"]
+    assert FEED in data
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_answered(site: Site) -> None:
+    request = b"GET /ai.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((site.host, site.port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        for i in range(len(request)):
+            sock.send(request[i:i + 1])
+        data = bytearray()
+        for _ in range(1000):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith((site.public / "ai.json").read_bytes())
+
+
+def test_shutdown_while_every_slot_is_taken(tmp_path: Path) -> None:
+    """The accepting thread waits for a slot; stopping the server must not wait for the clients."""
+    _write(tmp_path / "index.html", b"hi\n")
+    server = make_server(tmp_path, "127.0.0.1", 0, Limits(max_open=1, header_timeout=30))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    holders = [socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5) for _ in range(3)]
+    try:
+        for sock in holders:
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+        assert _wait_until(lambda: server.open_connections == 1)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        assert not thread.is_alive()
+        assert holders[0].recv(1024) == b""  # the waiting connection was closed, not left open
+    finally:
+        for sock in holders:
+            sock.close()
+
+
+def _wait_until(condition: Callable[[], bool]) -> bool:
+    for _ in range(250):
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_open_connections_stay_under_the_file_limit(tmp_path: Path) -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))
+    try:
+        server = make_server(tmp_path, "127.0.0.1", 0, Limits(max_connections=16, max_open=512))
+        server.server_close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert server.max_open == 300 - 16 - 64
