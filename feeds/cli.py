@@ -631,15 +631,18 @@ def explain(opts: Options, what: str) -> None:
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--max-connections", type=click.IntRange(1, 10_000), default=64, show_default=True,
+              help="Requests answered at once (one thread each); more wait their turn.")
 @click.pass_obj
-def serve_command(opts: Options, host: str, port: int) -> None:
+def serve_command(opts: Options, host: str, port: int, max_connections: int) -> None:
     """Serve the output folder over HTTP, for previews and small sites."""
-    from feeds.serve import serve
+    from feeds.serve import Limits, serve
 
     config = _load(opts.root)
     try:
         serve(config.settings.output_dir, host, port,
-              on_ready=lambda url: click.echo(f"serving {config.settings.output_dir} at {url}"))
+              on_ready=lambda url: click.echo(f"serving {config.settings.output_dir} at {url}"),
+              limits=Limits(max_connections=max_connections))
     except NotADirectoryError:
         click.echo(f"error: {config.settings.output_dir} does not exist yet: run 'feeds run' first",
                    err=True)

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import io
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from conftest import Project
 
-from feeds.serve import accepts_gzip, locate, make_server, serve
+from feeds.cli import cli
+from feeds.serve import Limits, _GzipCache, accepts_gzip, locate, make_server, serve
 
 TIMEOUT = httpx.Timeout(5.0)
 FEED = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' \
@@ -286,3 +294,160 @@ def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def _opened(path: Path, data: bytes) -> tuple[os.stat_result, BinaryIO]:
+    _write(path, data)
+    fh = path.open("rb")
+    return os.fstat(fh.fileno()), fh
+
+
+def test_gzip_cache_stays_within_its_budget(tmp_path: Path) -> None:
+    cache = _GzipCache(max_bytes=25_000, workers=1)
+    # Random bytes barely compress, so each body is about 10 kB.
+    for i in range(5):
+        data = os.urandom(10_000)
+        st, fh = _opened(tmp_path / f"{i}.txt", data)
+        with fh:
+            assert gzip.decompress(cache.get(tmp_path / f"{i}.txt", st, fh)) == data
+    assert cache.compressions == 5
+    assert cache._bytes <= 25_000 and len(cache._items) == 2
+    st, fh = _opened(tmp_path / "4.txt", (tmp_path / "4.txt").read_bytes())
+    with fh:
+        cache.get(tmp_path / "4.txt", os.fstat(fh.fileno()), fh)
+    # Rewritten with the same mtime and size: the same version, still cached.
+    assert cache.compressions == 5
+    st, fh = _opened(tmp_path / "0.txt", (tmp_path / "0.txt").read_bytes())
+    with fh:
+        cache.get(tmp_path / "0.txt", st, fh)
+    assert cache.compressions == 6  # the oldest had been let go
+
+
+def test_gzip_cache_keeps_one_version_per_file(tmp_path: Path) -> None:
+    cache = _GzipCache(max_bytes=1_000_000, workers=1)
+    path = tmp_path / "a.atom"
+    for n in range(3):
+        st, fh = _opened(path, FEED * (n + 1))
+        os.utime(path, (MTIME + n, MTIME + n))
+        st = os.fstat(fh.fileno())
+        with fh:
+            assert gzip.decompress(cache.get(path, st, fh)) == FEED * (n + 1)
+    assert len(cache._items) == 1
+
+
+def test_gzip_cache_waiters_do_not_hang_when_the_compression_fails(tmp_path: Path) -> None:
+    cache = _GzipCache(max_bytes=1_000_000, workers=2)
+    path = tmp_path / "a.atom"
+    st, good = _opened(path, FEED)
+    release = threading.Event()
+
+    class FailingFile(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            release.wait(5)
+            raise OSError("disk went away")
+
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def owner() -> None:
+        try:
+            cache.get(path, st, FailingFile())
+        except OSError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=owner, daemon=True)
+    first.start()
+    second = threading.Thread(target=lambda: results.append(cache.get(path, st, good)), daemon=True)
+    second.start()
+    release.set()
+    first.join(5)
+    second.join(5)
+    good.close()
+    assert [str(e) for e in errors] == ["disk went away"]
+    assert len(results) == 1 and gzip.decompress(results[0]) == FEED
+
+
+def test_serve_command_passes_max_connections(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Limits | None] = []
+
+    def fake_serve(*args: object, limits: Limits | None = None, **kwargs: object) -> None:
+        seen.append(limits)
+
+    monkeypatch.setattr("feeds.serve.serve", fake_serve)
+    result = CliRunner().invoke(cli, ["--root", str(project.root), "serve", "--max-connections", "5"])
+    assert result.exit_code == 0, result.output
+    assert seen == [Limits(max_connections=5)]
+    result = CliRunner().invoke(cli, ["--root", str(project.root), "serve", "--max-connections", "0"])
+    assert result.exit_code == 2 and "max-connections" in result.output
+
+
+def test_pipelined_requests_are_answered_in_order(site: Site) -> None:
+    with socket.create_connection((site.host, site.port), timeout=5) as sock:
+        sock.sendall(b"GET /ai.atom HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n"
+                     b"\r\nHEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")  # an error answer ends the connection
+        data = bytearray()
+        for _ in range(1000):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", bytes(data))
+    assert statuses == [b"200", b"200", b"404"]
+    assert FEED in data
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_answered(site: Site) -> None:
+    request = b"GET /ai.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((site.host, site.port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        for i in range(len(request)):
+            sock.send(request[i:i + 1])
+        data = bytearray()
+        for _ in range(1000):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith((site.public / "ai.json").read_bytes())
+
+
+def test_shutdown_while_every_slot_is_taken(tmp_path: Path) -> None:
+    """The accepting thread waits for a slot; stopping the server must not wait for the clients."""
+    _write(tmp_path / "index.html", b"hi\n")
+    server = make_server(tmp_path, "127.0.0.1", 0, Limits(max_open=1, header_timeout=30))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    holders = [socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5) for _ in range(3)]
+    try:
+        for sock in holders:
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+        assert _wait_until(lambda: server.open_connections == 1)
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        assert not thread.is_alive()
+        assert holders[0].recv(1024) == b""  # the waiting connection was closed, not left open
+    finally:
+        for sock in holders:
+            sock.close()
+
+
+def _wait_until(condition: Callable[[], bool]) -> bool:
+    for _ in range(250):
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_open_connections_stay_under_the_file_limit(tmp_path: Path) -> None:
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))
+    try:
+        server = make_server(tmp_path, "127.0.0.1", 0, Limits(max_connections=16, max_open=512))
+        server.server_close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert server.max_open == 300 - 16 - 64
