@@ -25,6 +25,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from feeds.errors import ParseError
+from feeds.sanitize import text_to_html
 from feeds.slugs import on_site
 from feeds.types import EntryData, LocalFile, Person, TextBlock
 
@@ -348,6 +349,7 @@ def parse_article(file: LocalFile, source_id: str) -> EntryData:
         categories=tuple(data.get("tags", ())),
         language=data.get("language"),
         date_from_mtime=from_mtime,
+        notes=tuple(data.get("notes", ())),
     )
 
 
@@ -550,6 +552,10 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+# Larger Markdown bodies are published as plain text (see _markdown).
+MAX_MARKDOWN_CHARS = 256 * 1024
+
+
 def _markdown(text: str) -> dict[str, Any]:
     meta, body = _front_matter(text)
     meta = {str(k).lower(): v for k, v in meta.items()}
@@ -569,7 +575,14 @@ def _markdown(text: str) -> dict[str, Any]:
     out["link"] = str(link) if link else None
     if isinstance(meta.get("lang") or meta.get("language"), str):
         out["language"] = meta.get("lang") or meta.get("language")
-    out["content"] = _md.render(body).strip()
+    if len(body) > MAX_MARKDOWN_CHARS:
+        # markdown-it takes about 10 us a character on hostile input (runs of "*a" or
+        # "[a"), and every local file is read again on every run.
+        out["content"] = text_to_html(body[:MAX_MARKDOWN_CHARS]).strip()
+        out["notes"] = (f"Markdown over {MAX_MARKDOWN_CHARS:,} characters; published as plain "
+                        "text, cut there",)
+    else:
+        out["content"] = _md.render(body).strip()
     summary = meta.get("summary") or meta.get("description")
     if summary:
         out["summary"] = str(summary)

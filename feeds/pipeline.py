@@ -182,6 +182,7 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
             out.warnings.append(problem)
         if data.date_from_mtime:
             out.warnings.append(f"{file.relpath}: no date found; using the file's modification time")
+        out.warnings.extend(f"{file.relpath}: {note}" for note in data.notes)
         parsed.append(data)
     # Page names are given across the folder, so that two files never share one.
     slugs = article_slugs(d.guid[len("file:"):] for d in parsed if d.guid and not d.link)

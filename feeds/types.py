@@ -247,6 +247,7 @@ class EntryData:
     language: str | None = None
     base: str | None = None  # base URL for the entry's own links
     date_from_mtime: bool = False  # local article without a date
+    notes: tuple[str, ...] = ()  # what reading it gave up (a local article's Markdown kept as text)
 
 
 @dataclass(frozen=True)

@@ -304,3 +304,24 @@ def test_a_fifo_in_the_folder_does_not_hang_the_run(project: Project) -> None:
     assert code == 0, out
     assert "warning seeds: fifo.txt: skipped, not a regular file" in out
     assert [e.title for e in entries(project)] == [SEED_TITLE]
+
+
+# --- huge Markdown: its cost is bounded -------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_huge_markdown_is_published_as_text_with_a_warning(project: Project) -> None:
+    # 4 MB of "*a" took markdown-it about 50 s, on every run, since local files are
+    # read again each time.
+    body = "Opening words about AI.\n\n" + "*a" * 2_000_000
+    (project.root / "seeds" / "huge.md").write_text(
+        f"---\ntitle: Huge Markdown article\ndate: 2026-11-01\n---\n\n{body}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--root", str(project.root), "-v", "run"], catch_exceptions=False)
+    out = result.stdout + result.stderr
+    assert result.exit_code == 0, out
+    assert "huge.md: Markdown over 262,144 characters; published as plain text" in out
+    by_title = {e.title: e for e in entries(project)}
+    assert SEED_TITLE in by_title
+    huge = by_title["Huge Markdown article"]
+    text = huge.content[0].value if huge.get("content") else huge.summary
+    assert "Opening words about AI." in text and "<em>" not in text
