@@ -13,7 +13,8 @@ from feeds.config import parse_duration
 from feeds.reference import REFERENCE, reference_markdown
 from feeds.types import FetchSettings, Settings
 
-DOC = (Path(__file__).parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
+REPO = Path(__file__).parent.parent
+DOC = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
 
 
 def test_config_reference_in_the_docs_is_the_generated_one() -> None:
@@ -68,3 +69,16 @@ def test_every_command_and_option_is_documented() -> None:
     for param in cli.params:
         if isinstance(param, click.Option):
             assert any(f"`{o}" in DOC for o in param.opts), param.opts
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    """docs/security.md points at tests by name; a renamed or removed test must not
+    leave the threat model pointing at nothing."""
+    text = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\b(test_[a-z0-9_]+)\b", text))
+    defined: set[str] = set()
+    for path in (REPO / "tests").rglob("test_*.py"):
+        source = path.read_text(encoding="utf-8")
+        defined.update(re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", source, re.M))
+    files = {p.stem for p in (REPO / "tests").rglob("test_*.py")}
+    assert sorted(named - defined - files) == []

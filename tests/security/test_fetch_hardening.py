@@ -337,3 +337,13 @@ def test_an_unexpected_error_in_one_fetch_is_that_sources_failure(
     assert isinstance(got[0].result, FetchError) and "ValueError" in got[0].result.message
     assert isinstance(got[1].result, Document)
 
+
+
+# --- what held up before, kept -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/feed.rss",
+                                    "gopher://127.0.0.1:70/", "data:text/xml,<rss/>"])
+def test_a_redirect_to_another_scheme_is_refused(server: FeedServer, target: str) -> None:
+    message = fetch_error(Source("s", "S", url=server.url(f"/redirect?to={target}")))
+    assert "redirect" in message.lower() and "root:" not in message
