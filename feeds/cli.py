@@ -30,7 +30,7 @@ from feeds.files import write_atomic, write_if_changed
 from feeds.lock import run_lock
 from feeds.logs import scrub, setup_logging, use_url_policy
 from feeds.logs import url_policy as current_url_policy
-from feeds.pipeline import ping_hub_for, run_once
+from feeds.pipeline import ping_hub_for, run_once, write_status_page
 from feeds.redact import strip_controls, url_policy
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json, source_state
@@ -177,6 +177,8 @@ def write_status(config: Config, store: Store, report: RunReport | None) -> None
     snapshot = make_snapshot(config, store.all_health(), store.topic_counts(), store.count_entries(),
                              report)
     write_if_changed(config.settings.output_dir / "status.json", render_status_json(snapshot))
+    # As of the run it reports, so that publishing again after no new run rewrites nothing.
+    write_status_page(config, store, report.finished if report else datetime.now(UTC))
 
 
 def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options,

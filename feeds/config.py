@@ -363,6 +363,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         hub=c.get(site, p, "hub", str, None, "site", _http_url),
         public_query_params=c.get_strings(site, p, "public_query_params", "site"),
         secret_query_params=c.get_strings(site, p, "secret_query_params", "site"),
+        public_status=c.get(site, p, "public_status", bool, False, "site"),
     )
 
 

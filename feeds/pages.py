@@ -42,6 +42,7 @@ class Site:
     description: str
     base_url: str
     language: str
+    status_page: bool = False  # link status.html ([site] public_status)
 
 
 def _date(value: datetime) -> str:
@@ -106,6 +107,8 @@ def render_index(site: Site, views: Sequence[FeedView]) -> bytes:
         "</main>\n<footer><p>"
         f'<a href="{escape(site.base_url)}sources.opml">All sources (OPML)</a> · '
         f'<a href="{escape(site.base_url)}health.atom">Source health</a> · '
+        + (f'<a href="{escape(site.base_url)}status.html">Source status</a> · '
+           if site.status_page else "") +
         "Made with feeds.</p></footer>\n</body>\n</html>\n")
     # Entries hold no lone surrogates (xmlchars); "replace" keeps the page if one slips through.
     return "".join(parts).encode("utf-8", "replace")

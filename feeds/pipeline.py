@@ -28,7 +28,7 @@ from feeds.classify import Classifier
 from feeds.dedupe import entry_id, plan, story_key, url_identity
 from feeds.errors import EmitError, FeedsError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
-from feeds.files import Staged, discard_staged, stage_if_changed
+from feeds.files import Staged, discard_staged, stage_if_changed, write_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.polling import DUE_SLACK, is_due
 from feeds.redact import public_sources, strip_controls, url_policy
@@ -250,13 +250,14 @@ def ingest(config: Config, source: Source, result: Document | LocalFolder,
 def _process(config: Config, store: Store, topics: _Topics, source: Source,
              result: Result, now: datetime, jitter: float,
              ingested: _Ingest | SourceError | None = None,
-             known: SourceHealth | None = None) -> SourceOutcome:
+             known: SourceHealth | None = None, seconds: float | None = None) -> SourceOutcome:
     settings = config.settings.fetch
     prev = reset_if_reconfigured(known if known is not None else store.health(source.id), source)
     if isinstance(result, SourceError):
         health, events = after_failure(prev, source, settings, now, result, jitter)
         with store.transaction():
             store.save_health(health, events)
+            store.record_fetch(source.id, now, failed=True)
         status = "gone" if health.state == "gone" else "failed"
         return SourceOutcome(source.id, status, result.message)
     if isinstance(result, NotModified):
@@ -267,6 +268,7 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
             usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter)
         with store.transaction():
             store.save_health(health, events)
+            store.record_fetch(source.id, now, failed=False, seconds=seconds)
         why = "304 Not Modified" if result.reason == "304" else "same content as last time"
         return SourceOutcome(source.id, "not-modified", why)
     if ingested is None:
@@ -276,6 +278,7 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
         health, events = after_failure(prev, source, settings, now, exc, jitter)
         with store.transaction():
             store.save_health(health, events)
+            store.record_fetch(source.id, now, failed=True)
         return SourceOutcome(source.id, "failed", exc.message)
     got = ingested
     ttl = got.ttl
@@ -307,6 +310,7 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
             usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter,
             unreadable_dates=got.unreadable_dates)
         store.save_health(health, events)
+        store.record_fetch(source.id, now, failed=False, new_entries=new, seconds=seconds)
     count = len(got.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
     return SourceOutcome(source.id, "ok", message, new, updated, tuple(got.warnings))
@@ -705,7 +709,8 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
 
     topic_ids = _topic_ids(config, store)
     views = build_views(config, store, topic_ids)
-    site = Site(title=s.title, description=s.description, base_url=s.base_url, language=s.language)
+    site = Site(title=s.title, description=s.description, base_url=s.base_url, language=s.language,
+                status_page=s.public_status)
     archived: set[Path] = set()
     fingerprints: dict[str, str] = {}
     # Every changed file is staged and fsynced as soon as it is rendered, and renamed
@@ -1001,7 +1006,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
             source, result = item.source, item.result
             try:
                 outcome = _process(config, store, topics, source, result, now, rng.random(), ingested,
-                                   selection.health.get(source.id))
+                                   selection.health.get(source.id), item.seconds)
             except FeedsError:
                 raise
             except sqlite3.DatabaseError as exc:  # the state database itself: nothing can go on
@@ -1031,3 +1036,28 @@ async def ping_hub_for(config: Config, written: Sequence[str]) -> list[str]:
         return []
     async with make_client(s.fetch) as client:
         return await ping_hub(client, s.hub, changed)
+
+
+def status_page_paths(config: Config) -> tuple[Path, Path]:
+    """Where status.html goes and where it must not be: the output folder when
+    ``[site] public_status`` is true, else beside the state database."""
+    s = config.settings
+    public, private = s.output_dir / "status.html", s.state_path.parent / "status.html"
+    return (public, private) if s.public_status else (private, public)
+
+
+def write_status_page(config: Config, store: Store, now: datetime) -> Path:
+    """Render status.html as of ``now`` and write it if its bytes changed, like
+    status.json; a copy left in the other place is removed, so that setting
+    ``public_status`` back to false takes the page off the site."""
+    from feeds.status import page_rows
+    from feeds.statuspage import chart_days, render_status_page
+
+    days = chart_days(now)
+    rows = page_rows(config, store.all_health(), store.entry_counts(),
+                     store.source_days(days[0], days[-1]), url_policy(config.settings))
+    target, other = status_page_paths(config)
+    s = config.settings
+    write_if_changed(target, render_status_page(s.title, rows, now, language=s.language))
+    other.unlink(missing_ok=True)
+    return target

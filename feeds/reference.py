@@ -40,6 +40,9 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
                "query parameters whose values public outputs and logs hide, besides those whose "
                'names look secret (key, token, sig, password...); "*" hides every value not in '
                "public_query_params"),
+        KeyDoc("public_status", "boolean", "false",
+               "publish the status page as status.html in the output folder and link it from the "
+               "index; otherwise it is written beside the state database, for operators only"),
     ),
     "[fetch] in config/feeds.toml": (
         KeyDoc("concurrency", "integer > 0", "8", "requests at once"),

@@ -9,6 +9,8 @@ Tables:
 - ``meta``: small facts, such as the fingerprint of the topic rules.
 - ``lsh``: each entry's sketch bands, keyed by (band, bucket, published, entry
   num), where near-duplicate candidates are found (``cluster_candidates``).
+- ``source_days``: per source and UTC day, fetches, failures, new entries and
+  fetch latency, for the status page's charts; kept ``DAYS_KEPT`` days.
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story, url_identity
 from feeds.errors import StateError
 from feeds.similar import bands, sketch
+from feeds.status import SourceDay
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 from feeds.xmlchars import safe_entry
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CACHE_KIB = 32 * 1024
 
 # The first schema, as version 1 shipped it. A new database is created with it
@@ -294,7 +297,24 @@ CREATE INDEX health_events_at ON health_events(at);
     6: _MIGRATE_6,
     # How many entry dates of the last document could not be read (feeds status).
     7: "ALTER TABLE sources ADD COLUMN unreadable_dates INTEGER NOT NULL DEFAULT 0;",
+    # A source's fetches a day, for the status page (``record_fetch``, ``source_days``).
+    8: """
+CREATE TABLE source_days (
+    source_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    fetches INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    new_entries INTEGER NOT NULL DEFAULT 0,
+    latency_count INTEGER NOT NULL DEFAULT 0,
+    latency_ms_sum INTEGER NOT NULL DEFAULT 0,
+    latency_ms_max INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (source_id, day)
+) WITHOUT ROWID;
+CREATE INDEX source_days_day ON source_days(day);
+""",
 }
+
+DAYS_KEPT = 30  # the status page charts this many days, today included
 
 
 _HEALTH_COLUMNS = (
@@ -653,6 +673,39 @@ class Store:
             "SELECT id, source_id, at, kind, message FROM health_events ORDER BY id DESC LIMIT ?",
             (limit,))
         return [(eid, HealthEvent(src, _dt(at), kind, msg)) for eid, src, at, kind, msg in rows]
+
+    def record_fetch(self, source_id: str, now: datetime, *, failed: bool, new_entries: int = 0,
+                     seconds: float | None = None) -> None:
+        """Count one fetch of a source on ``now``'s UTC day; call inside the
+        ``transaction()`` that saves its health, so the two never disagree.
+        ``seconds``: how long an answered fetch took (None for a failure, whose
+        time says more about our timeouts than about the server). Days older than
+        ``DAYS_KEPT`` go as new ones come."""
+        day = now.astimezone(UTC).date()
+        millis = None if seconds is None else max(0, round(seconds * 1000))
+        self.db.execute(
+            "INSERT INTO source_days(source_id, day, fetches, failures, new_entries, latency_count, "
+            "latency_ms_sum, latency_ms_max) VALUES (?, ?, 1, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(source_id, day) DO UPDATE SET fetches = fetches + 1, "
+            "failures = failures + excluded.failures, new_entries = new_entries + excluded.new_entries, "
+            "latency_count = latency_count + excluded.latency_count, "
+            "latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum, "
+            "latency_ms_max = max(latency_ms_max, excluded.latency_ms_max)",
+            (source_id, day.isoformat(), int(failed), max(0, new_entries),
+             int(millis is not None), millis or 0, millis or 0))
+        cutoff = day - timedelta(days=DAYS_KEPT - 1)
+        self.db.execute("DELETE FROM source_days WHERE day < ?", (cutoff.isoformat(),))
+
+    def source_days(self, since: date, until: date) -> dict[str, list[SourceDay]]:
+        """Each source's counted days from ``since`` to ``until`` (UTC days), oldest first."""
+        out: dict[str, list[SourceDay]] = {}
+        rows = self.db.execute(
+            "SELECT source_id, day, fetches, failures, new_entries, latency_count, latency_ms_sum, "
+            "latency_ms_max FROM source_days WHERE day BETWEEN ? AND ? ORDER BY source_id, day",
+            (since.isoformat(), until.isoformat()))
+        for source_id, day, *counts in rows:
+            out.setdefault(source_id, []).append(SourceDay(date.fromisoformat(day), *counts))
+        return out
 
     def entry_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT source_id, count(*) FROM entries GROUP BY source_id")

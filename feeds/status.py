@@ -1,5 +1,6 @@
-"""What operators and monitoring read: ``public/status.json`` and the Prometheus
-text served by ``feeds daemon --metrics-port``. Pure rendering from a snapshot."""
+"""What operators and monitoring read: ``public/status.json``, the Prometheus
+text served by ``feeds daemon --metrics-port``, and the rows of the status page
+(``statuspage.py``). Pure rendering from a snapshot."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from statistics import median
 
-from feeds.types import Config, RunReport, SourceHealth
+from feeds.redact import REDACTED, UrlPolicy
+from feeds.types import Config, RunReport, Source, SourceHealth
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -124,3 +126,100 @@ def render_metrics(s: Snapshot, *, fetches_total: dict[str, int], up_since: date
               f"feeds_fetch_duration_seconds_sum {sum(s.fetch_seconds):.3f}",
               f"feeds_fetch_duration_seconds_count {len(s.fetch_seconds)}"]
     return "\n".join(lines) + "\n"
+
+
+# --- the status page's rows ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceDay:
+    """A source's fetches on one UTC day (a row of the ``source_days`` table)."""
+
+    day: date
+    fetches: int = 0
+    failures: int = 0
+    new_entries: int = 0
+    latency_count: int = 0  # answered fetches, whose time is in the sum and the maximum
+    latency_ms_sum: int = 0
+    latency_ms_max: int = 0
+
+    @property
+    def latency_ms_mean(self) -> float | None:
+        return self.latency_ms_sum / self.latency_count if self.latency_count else None
+
+
+# The page's states, broken and quiet first: the order of the page.
+PAGE_STATES = ("backing off", "failing", "gone", "quiet", "new", "ok", "disabled")
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One source as the status page shows it: URLs and messages already redacted."""
+
+    id: str
+    title: str
+    state: str  # one of PAGE_STATES
+    location: str  # the redacted URL, or the local folder
+    last_attempt: datetime | None
+    last_success: datetime | None
+    next_due: datetime | None
+    last_new_entry: datetime | None
+    failures: int
+    http_status: int | None
+    entries: int
+    note: str
+    days: tuple[SourceDay, ...] = ()
+
+
+def page_state(source_enabled: bool, health: SourceHealth | None) -> str:
+    """``failing`` after one failure (the next try comes at the usual interval);
+    ``backing off`` after two or more in a row, when each wait doubles
+    (``polling.backoff``); ``quiet`` is the health feed's stale."""
+    state = source_state(source_enabled, health)
+    if state == "failing" and health is not None and health.failures >= 2:
+        return "backing off"
+    return "quiet" if state == "stale" else state
+
+
+def _note(source: Source, h: SourceHealth, policy: UrlPolicy) -> str:
+    note = h.last_error or h.last_warning or ""
+    if h.redirect_adopted and h.redirect_target:
+        note = f"moved permanently to {h.redirect_target}; update the url in config" + (
+            f"; {note}" if note else "")
+    note = policy.text(note, known_urls=(source.url,))
+    # The config takes credentials out of the URL (url_auth) and holds auth and headers
+    # apart, so the policy cannot see them; a server that echoes them must not publish them.
+    secrets = {v for pair in (source.auth, source.url_auth) if pair for v in pair}
+    secrets.update(value for _name, value in source.headers)
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        note = note.replace(secret, REDACTED)
+    return note
+
+
+def _folder(config: Config, source: Source) -> str:
+    """A local source's folder as the config names it: relative to the project, so
+    that a public page does not show where the project lives."""
+    if source.path is None:
+        return ""
+    try:
+        return source.path.relative_to(config.root).as_posix()
+    except ValueError:
+        return str(source.path)
+
+
+def page_rows(config: Config, health: dict[str, SourceHealth], entries: dict[str, int],
+              days: dict[str, list[SourceDay]], policy: UrlPolicy) -> list[PageRow]:
+    """Every configured source, broken and quiet first (then by failures, then id)."""
+    rows = []
+    for source in config.sources:
+        h = health.get(source.id)
+        known = h or SourceHealth(source.id)
+        location = policy.url(source.url) if source.url else _folder(config, source)
+        rows.append(PageRow(
+            id=source.id, title=source.title, state=page_state(source.enabled, h), location=location,
+            last_attempt=known.last_attempt, last_success=known.last_success,
+            next_due=known.next_due if source.enabled else None,
+            last_new_entry=known.last_new_entry, failures=known.failures,
+            http_status=known.http_status, entries=entries.get(source.id, 0),
+            note=_note(source, known, policy), days=tuple(days.get(source.id, ()))))
+    return sorted(rows, key=lambda r: (PAGE_STATES.index(r.state), -r.failures, r.id))

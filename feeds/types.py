@@ -134,6 +134,7 @@ class Settings:
     # Query parameters whose values public outputs show / hide (feeds.redact).
     public_query_params: tuple[str, ...] = ()
     secret_query_params: tuple[str, ...] = ()
+    public_status: bool = False  # status.html in the output folder, linked from the index
 
 
 @dataclass(frozen=True)
