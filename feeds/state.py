@@ -31,7 +31,7 @@ from feeds.similar import bands, sketch
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 from feeds.xmlchars import safe_entry
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CACHE_KIB = 32 * 1024
 
 # The first schema, as version 1 shipped it. A new database is created with it
@@ -294,6 +294,8 @@ CREATE INDEX health_events_at ON health_events(at);
     6: _MIGRATE_6,
     # How many entry dates of the last document could not be read (feeds status).
     7: "ALTER TABLE sources ADD COLUMN unreadable_dates INTEGER NOT NULL DEFAULT 0;",
+    # When the current run of failures began (feeds run reports sources in backoff).
+    8: "ALTER TABLE sources ADD COLUMN failing_since TEXT;",
 }
 
 
@@ -301,8 +303,9 @@ _HEALTH_COLUMNS = (
     "state", "config_url", "last_attempt", "last_success", "http_status", "failures",
     "last_error", "last_warning", "next_due", "redirect_target", "redirect_seen",
     "redirect_adopted", "entries_seen", "last_new_entry", "alerted", "stale", "unreadable_dates",
+    "failing_since",
 )
-_TIME_COLUMNS = frozenset({"last_attempt", "last_success", "next_due", "last_new_entry"})
+_TIME_COLUMNS = frozenset({"last_attempt", "last_success", "next_due", "last_new_entry", "failing_since"})
 _BOOL_COLUMNS = frozenset({"redirect_adopted", "alerted", "stale"})
 
 
