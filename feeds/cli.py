@@ -555,8 +555,8 @@ def _sort(rows: list[dict[str, object]], key: str) -> list[dict[str, object]]:
 @click.option("--local", is_flag=True,
               help="Show times in the local zone (TZ), named, instead of UTC.")
 @click.option("--width", type=click.IntRange(min=20), default=None,
-              help="Fit lines to this many columns (default: the terminal's or $COLUMNS; "
-                   "piped without $COLUMNS, whole lines).")
+              help="Fit lines to this many columns (default: the terminal's width; "
+                   "piped, whole lines).")
 @click.option("--sort", type=click.Choice(_SORT_KEYS), default="state", show_default=True,
               help="Order of the rows; by state puts broken and stale sources first.")
 @click.pass_obj
@@ -606,14 +606,12 @@ UNLIMITED_WIDTH = 100_000
 
 
 def _terminal_width(tty: bool) -> int:
-    import os
     import shutil
 
-    if not tty:  # piped: $COLUMNS if the caller set it, else whole lines for grep and files
-        try:
-            return max(20, int(os.environ.get("COLUMNS", "")))
-        except ValueError:
-            return UNLIMITED_WIDTH
+    # Piped, lines stay whole for grep and files: an inherited $COLUMNS (shells,
+    # test runners and CI set it) says nothing of where the output goes.
+    if not tty:
+        return UNLIMITED_WIDTH
     return max(20, shutil.get_terminal_size((80, 24)).columns)
 
 

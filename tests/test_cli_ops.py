@@ -64,7 +64,7 @@ def source_lines(out: str, ids: list[str]) -> dict[str, list[str]]:
 
 
 def test_status_piped_at_80_columns_has_no_box_and_splits_no_id(troubled: Project) -> None:
-    code, out, _ = cli_out(troubled.root, "status", env={"COLUMNS": "80"})
+    code, out, _ = cli_out(troubled.root, "status", "--width", "80")
     assert code == 0
     lines = out.splitlines()
     assert lines and all(len(line) <= 80 for line in lines), out
@@ -76,13 +76,13 @@ def test_status_piped_at_80_columns_has_no_box_and_splits_no_id(troubled: Projec
     # The note is cut with an ellipsis rather than folded onto a second line.
     assert "HTTP 403" in out and "…" in out
     assert "times in UTC" in lines[0]
-    # Piped without $COLUMNS: whole lines, for grep and files.
-    whole = cli_out(troubled.root, "status", env={"COLUMNS": ""})[1]
+    # Piped without --width: whole lines for grep and files, whatever $COLUMNS says.
+    whole = cli_out(troubled.root, "status", env={"COLUMNS": "80"})[1]
     assert "…" not in whole and "x" * 60 in whole
 
 
 def test_status_table_at_80_columns_drops_columns_and_keeps_words(troubled: Project) -> None:
-    code, out, _ = cli_out(troubled.root, "status", "--format", "table", env={"COLUMNS": "80"})
+    code, out, _ = cli_out(troubled.root, "status", "--format", "table", "--width", "80")
     assert code == 0
     assert all(len(line) <= 80 for line in out.splitlines()), out
     found = source_lines(out, ["seeds", "good", "blocked"])
