@@ -34,6 +34,7 @@ from feeds.pipeline import ping_hub_for, run_once, write_status_page
 from feeds.redact import strip_controls, url_policy
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json, source_state
+from feeds.statustext import Zone
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
@@ -84,7 +85,12 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def format_report(report: RunReport, verbosity: int) -> list[str]:
+def format_report(report: RunReport, verbosity: int, *, files: bool = True) -> list[str]:
+    """The run summary line, then a line per source worth a look.
+
+    ``files``: whether this run published (the daemon's fetch rounds do not; its
+    publish step reports the files).
+    """
     ok = [o for o in report.outcomes if o.status == "ok"]
     same = [o for o in report.outcomes if o.status == "not-modified"]
     failed = report.failed
@@ -96,11 +102,14 @@ def format_report(report: RunReport, verbosity: int) -> list[str]:
     lines = [
         f"{_plural(len(report.outcomes), 'source')}: {len(ok)} ok, {len(same)} not modified, "
         f"{len(failed)} failed{rest}; {_plural(report.new_entries, 'new entry', 'new entries')}, "
-        f"{updated} updated; {_plural(len(report.files_written), 'file')} written, "
-        f"{report.files_unchanged} unchanged; "
-        f"{_plural(report.entries_published, 'entry', 'entries')} held; "
-        f"{seconds:.1f} s"
+        f"{updated} updated; "
+        + (f"{_plural(len(report.files_written), 'file')} written, "
+           f"{report.files_unchanged} unchanged; "
+           f"{_plural(report.entries_published, 'entry', 'entries')} held; " if files else "")
+        + f"{seconds:.1f} s"
     ]
+    if not files:
+        lines[0] = "fetch round: " + lines[0]
     if report.purged:
         lines.append(f"{_plural(report.purged, 'entry', 'entries')} past retention removed")
     for o in report.outcomes:
@@ -117,21 +126,61 @@ def format_report(report: RunReport, verbosity: int) -> list[str]:
     return lines
 
 
-def report_fields(report: RunReport) -> dict[str, object]:
+def report_fields(report: RunReport, *, files: bool = True) -> dict[str, object]:
     """The run summary as fields, for JSON logs."""
     counts = Counter(o.status for o in report.outcomes)
-    return {
+    fields: dict[str, object] = {
         "event": "run", "sources": len(report.outcomes), "ok": counts["ok"],
         "not_modified": counts["not-modified"], "failed": counts["failed"],
         "not_due": counts["skipped"], "gone": counts["gone"], "new_entries": report.new_entries,
         "updated_entries": sum(o.updated_entries for o in report.outcomes),
-        "files_written": len(report.files_written), "files_unchanged": report.files_unchanged,
-        "entries_held": report.entries_published, "purged": report.purged,
-        "seconds": round((report.finished - report.started).total_seconds(), 3),
     }
+    if files:
+        fields.update({"files_written": len(report.files_written),
+                       "files_unchanged": report.files_unchanged,
+                       "entries_held": report.entries_published})
+    fields.update({"purged": report.purged,
+                   "seconds": round((report.finished - report.started).total_seconds(), 3)})
+    return fields
 
 
-def log_report(report: RunReport, verbosity: int, log_format: str) -> None:
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "an unknown time"
+
+
+def backing_off(report: RunReport, health: dict[str, SourceHealth]) -> list[SourceHealth]:
+    """Sources this run did not fetch because they are failing and waiting out their
+    backoff: broken all the same, though no fetch of this run says so."""
+    out = []
+    for o in report.outcomes:
+        h = health.get(o.source_id)
+        if o.status == "skipped" and h is not None and h.state == "failing":
+            out.append(h)
+    return out
+
+
+def backoff_line(h: SourceHealth) -> str:
+    since = (f"failing since {_when(h.failing_since)}" if h.failing_since
+             else f"failing (last success {_when(h.last_success)})" if h.last_success
+             else "failing (never fetched successfully)")
+    error = f": {h.last_error}" if h.last_error else ""
+    return (f"  backoff {h.source_id}: {since}, {_plural(h.failures, 'failure')} in a row{error}; "
+            f"next retry {_when(h.next_due)}")
+
+
+OFFLINE_HINT = ("every remote source failed to connect (DNS or connection errors): "
+                "is this machine offline?")
+
+
+def looks_offline(report: RunReport, config: Config) -> bool:
+    """Every remote source fetched this run failed before any server answered."""
+    remote = {s.id for s in config.sources if not s.is_local}
+    fetched = [o for o in report.outcomes
+               if o.source_id in remote and o.status not in ("skipped", "gone")]
+    return bool(fetched) and all(o.status == "failed" and o.unreachable for o in fetched)
+
+
+def log_report(report: RunReport, verbosity: int, log_format: str, *, files: bool = True) -> None:
     """One summary line per run (and a line per source at -v) through logging."""
     if log_format == "json":
         for o in report.outcomes:
@@ -146,9 +195,9 @@ def log_report(report: RunReport, verbosity: int, log_format: str) -> None:
                 log.warning("%s: %s", o.source_id, w, extra={"event": "warning", "source": o.source_id})
         for w in report.warnings:
             log.warning("%s", w, extra={"event": "warning"})
-        log.info("run finished", extra=report_fields(report))
+        log.info("run finished", extra=report_fields(report, files=files))
         return
-    lines = format_report(report, verbosity)
+    lines = format_report(report, verbosity, files=files)
     log.info("%s", lines[0])
     for line in lines[1:]:
         trouble = line.lstrip().startswith(("failed", "gone", "warning"))
@@ -202,6 +251,7 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
                     bar.stop()
             report = replace(report, finished=datetime.now(UTC))
             write_status(config, store, report)
+            waiting = backing_off(report, store.all_health())
     except LockedError as exc:
         say(f"error: {exc}", err=True)
         return EXIT_LOCKED
@@ -217,15 +267,39 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
         return EXIT_FAILED
     attempted = [o for o in report.outcomes if o.status not in ("skipped", "gone")]
     all_failed = bool(attempted) and all(o.status == "failed" for o in attempted)
-    code = EXIT_FAILED if all_failed or (strict and report.failed) else EXIT_OK
+    code = EXIT_FAILED if all_failed or (strict and (report.failed or waiting)) else EXIT_OK
+    offline = looks_offline(report, config)
+    # Under -q a run that exits 0 still names what is broken: a failed fetch, a
+    # source gone or one waiting out its backoff, so that cron mail shows it.
+    quiet = verbosity < 0
     if opts.log_format == "json":
         if verbosity >= 0 or code != EXIT_OK:
             log_report(report, verbosity, "json")
-    elif verbosity >= 0 or code != EXIT_OK:
-        for line in format_report(report, verbosity):
-            say(line, err=code != EXIT_OK and verbosity < 0)
-        for w in report.warnings:
-            say(f"  warning {w}", err=code != EXIT_OK and verbosity < 0)
+        elif report.failed or any(o.status == "gone" for o in report.outcomes):
+            for o in report.outcomes:
+                if o.status in ("failed", "gone"):
+                    log.error("%s: %s", o.source_id, o.message,
+                              extra={"event": "source", "source": o.source_id, "status": o.status})
+        for h in waiting:
+            log.log(logging.ERROR if quiet else logging.WARNING, "%s", backoff_line(h).strip(), extra={
+                "event": "backoff", "source": h.source_id, "failures": h.failures,
+                "failing_since": _iso(h.failing_since), "next_due": _iso(h.next_due)})
+        if offline:
+            log.error("%s", OFFLINE_HINT, extra={"event": "offline"})
+    else:
+        if verbosity >= 0 or code != EXIT_OK:
+            for line in format_report(report, verbosity):
+                say(line, err=code != EXIT_OK and quiet)
+            for w in report.warnings:
+                say(f"  warning {w}", err=code != EXIT_OK and quiet)
+        else:
+            for line in format_report(report, verbosity)[1:]:
+                if line.lstrip().startswith(("failed", "gone")):
+                    say(line, err=True)
+        for h in waiting:
+            say(backoff_line(h), err=quiet)
+        if offline:
+            click.echo(f"warning: {OFFLINE_HINT}", err=True)
     if all_failed:
         log.error("every source failed; the feeds were not updated with anything new")
         if opts.log_format != "json":
@@ -256,7 +330,8 @@ def cli(ctx: click.Context, root: Path, verbose: bool, quiet: bool, log_format: 
 
 
 @cli.command()
-@click.option("--strict", is_flag=True, help="Exit 1 if any source failed.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 if any source failed, or is failing and waiting out its backoff.")
 @click.option("--force", is_flag=True, help="Fetch every source, due or not (gone ones too).")
 @click.option("--source", "sources", multiple=True, metavar="ID",
               help="Run only this source, due or not (repeatable).")
@@ -475,12 +550,28 @@ def _sort(rows: list[dict[str, object]], key: str) -> list[dict[str, object]]:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts (same as --format json).")
+@click.option("--format", "fmt", type=click.Choice(["table", "plain", "tsv", "json"]), default=None,
+              help="table: boxed, coloured (default on a terminal); plain: aligned columns, no "
+                   "box drawing (default when piped); tsv: tab-separated with a header row; json.")
+@click.option("--local", is_flag=True,
+              help="Show times in the local zone (TZ), named, instead of UTC.")
+@click.option("--width", type=click.IntRange(min=20), default=None,
+              help="Fit lines to this many columns (default: the terminal's width; "
+                   "piped, whole lines).")
 @click.option("--sort", type=click.Choice(_SORT_KEYS), default="state", show_default=True,
               help="Order of the rows; by state puts broken and stale sources first.")
 @click.pass_obj
-def status(opts: Options, as_json: bool, sort: str) -> None:
-    """Show each source's health from the state database."""
+def status(opts: Options, as_json: bool, fmt: str | None, local: bool, width: int | None,
+           sort: str) -> None:
+    """Show each source's health from the state database.
+
+    Each source keeps one line: as the width shrinks, columns drop (the HTTP
+    code first, then entries, failures, last success and next due) and the
+    note is cut with an ellipsis; ids are never split.
+    """
+    from feeds.statustext import zone_label
+
     config = _load(opts.root)
     try:
         if config.settings.state_path.exists():
@@ -493,28 +584,63 @@ def status(opts: Options, as_json: bool, sort: str) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     rows = _sort(rows, sort)
-    if as_json:
+    tty = sys.stdout.isatty()
+    fmt = "json" if as_json else (fmt or ("table" if tty else "plain"))
+    if fmt == "json":
         click.echo(json.dumps({"entries": total, "sources": rows}, indent=2))
         return
+    zone = Zone(local=local)
+    if fmt == "tsv":
+        from feeds.statustext import render_tsv
+
+        # Tabs and newlines are escaped by render_tsv; other controls are shown as escapes.
+        clean = [{k: scrub(v, multiline=True) if isinstance(v, str) else v for k, v in r.items()}
+                 for r in rows]
+        click.echo(render_tsv(clean, zone), nl=False)
+        return
+    clean = [{k: scrub(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
+    label, each_zone = zone_label(clean, zone, datetime.now(UTC))
+    title = scrub(f"{config.settings.title}: {_plural(total, 'entry', 'entries')} held; {label}")
+    _print_status(title, clean, zone, each_zone, fmt, width or _terminal_width(tty))
+
+
+UNLIMITED_WIDTH = 100_000
+
+
+def _terminal_width(tty: bool) -> int:
+    import shutil
+
+    # Piped, lines stay whole for grep and files: an inherited $COLUMNS (shells,
+    # test runners and CI set it) says nothing of where the output goes.
+    if not tty:
+        return UNLIMITED_WIDTH
+    return max(20, shutil.get_terminal_size((80, 24)).columns)
+
+
+def _print_status(title: str, rows: list[dict[str, object]], zone: Zone, each_zone: bool,
+                  fmt: str, width: int) -> None:
+    from feeds.statustext import cells, clip, layout, render_plain
+
+    table_cells = [cells(r, zone, each_zone) for r in rows]
+    if fmt == "plain":
+        click.echo(render_plain(title, table_cells, width), nl=False)
+        return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(scrub(f"{config.settings.title}: {_plural(total, 'entry', 'entries')} held")))
-    for column in ("source", "state", "HTTP", "last success", "next due", "fails", "entries", "note"):
-        table.add_column(column, overflow="fold")
+    cols = layout(table_cells, width, sep=3)  # box.SIMPLE_HEAD without edges: " │ " apart
+    table = Table(title=Text(clip(title, width)), box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, title_justify="left")
+    for col, w in cols:
+        table.add_column(col.header, width=w, min_width=w, max_width=w, no_wrap=True,
+                         overflow="ellipsis", justify="right" if col.right else "left")
     styles = {"gone": "red", "failing": "red", "stale": "yellow", "disabled": "dim"}
-    def cell(value: object) -> Text:  # Text, not str: rich would read "[...]" as markup
-        return Text(scrub(str(value)))
-
-    for r in rows:
-        table.add_row(
-            cell(r["id"]), cell(r["state"]), cell(r["http_status"] or ""),
-            cell(str(r["last_success"] or "")[:16].replace("T", " ")),
-            cell(str(r["next_due"] or "")[:16].replace("T", " ")),
-            cell(r["failures"] or ""), cell(r["entries"]), cell(r["note"]),
-            style=styles.get(str(r["state"])))
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    for r, c in zip(rows, table_cells, strict=True):
+        # Text, not str: rich would read "[...]" as markup.
+        table.add_row(*(Text(c[col.key]) for col, _w in cols), style=styles.get(str(r["state"])))
+    Console(width=width, highlight=False, soft_wrap=False).print(table)
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
@@ -548,7 +674,7 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
     SIGHUP, or an edit to config/, reloads the config after validating it.
     """
     from feeds.metrics import MetricsServer
-    from feeds.schedule import Daemon
+    from feeds.schedule import Daemon, Published
 
     config = _load(opts.root)
     if opts.verbosity >= 0:
@@ -557,15 +683,17 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
 
     def on_report(report: RunReport, cfg: Config, store: Store) -> None:
         fetches.update(o.status for o in report.outcomes if o.status not in ("skipped", "gone"))
-        log_report(report, opts.verbosity, opts.log_format)
+        # A fetch round publishes nothing: its files are counted by the publish line.
+        log_report(report, opts.verbosity, opts.log_format, files=False)
 
-    def on_publish(written: list[str], cfg: Config, store: Store) -> None:
+    def on_publish(done: Published, cfg: Config, store: Store) -> None:
         write_status(cfg, store, daemon_.stats.last_report)
-        for warning in asyncio.run(ping_hub_for(cfg, written)):
+        for warning in asyncio.run(ping_hub_for(cfg, list(done.written))):
             log.warning("%s", warning)
-        if written:
-            log.info("published: %s", ", ".join(written), extra={"event": "publish",
-                                                                    "files_written": len(written)})
+        log.info("%s", done.describe(names=opts.verbosity > 0), extra={
+            "event": "publish", "files_written": len(done.written),
+            "files_unchanged": done.unchanged, "rounds": done.rounds,
+            "new_entries": done.new_entries, "updated_entries": done.updated_entries})
 
     try:
         with run_lock(_lock_path(config)), Store(config.settings.state_path, shared=True) as store:
@@ -747,6 +875,87 @@ def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, .
     # The feed's own title is a stranger's text: no control characters into the config.
     name = title or strip_controls(feed_title or "")
     _merge_sources(opts, config, [OpmlFeed(feed_url, name, tuple((t,) for t in topics))], dry_run)
+
+
+@cli.command("init")
+@click.argument("directory", metavar="[DIR]", required=False,
+                type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def init_command(opts: Options, directory: Path | None) -> None:
+    """Start a new project in DIR (default: --root): a commented config/ with two
+    example sources and topics, and an empty seeds/ folder for local articles.
+
+    An existing config is never overwritten.
+    """
+    from feeds.scaffold import create_project, existing_config, next_steps
+
+    root = directory if directory is not None else opts.root
+    found = existing_config(root)
+    if found:
+        click.echo(f"error: {', '.join(str(p) for p in found)} already "
+                   f"{'exists' if len(found) == 1 else 'exist'}; feeds init never overwrites a "
+                   "config (edit it, or choose another folder)", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        made = create_project(root)
+    except FileExistsError as exc:
+        click.echo(f"error: {exc.filename} already exists; nothing more was written", err=True)
+        sys.exit(EXIT_CONFIG)
+    except OSError as exc:
+        click.echo(f"error: cannot create the project in {root}: "
+                   f"{exc.filename or ''}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    for path in made:
+        click.echo(f"created {path}{'/' if path.is_dir() else ''}")
+    click.echo(next_steps(root, given=root != Path(".")), nl=False)
+
+
+# One or two examples at the end of each command's --help. Kept here rather than in
+# the decorators so that every command is listed in one place (tests/test_cli_ops.py
+# checks that none is missing).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ("feeds init mysite && cd mysite && feeds check && feeds run",
+         "feeds --root /srv/feeds -q run --strict    # from cron"),
+    "run": ("feeds run                    # fetch what is due, publish",
+            "feeds -q run --strict        # cron: quiet unless a source is broken"),
+    "check": ("feeds check", "feeds check --reference > keys.md"),
+    "status": ("feeds status --sort failures",
+               "feeds status --format tsv | cut -f1,3,11    # id, state, note"),
+    "daemon": ("feeds daemon --tick 1m --metrics-port 9108",),
+    "explain": ("feeds explain https://example.com/2026/some-story",),
+    "serve": ("feeds serve --port 8000    # then open http://127.0.0.1:8000/",),
+    "init": ("feeds init mysite", "feeds --root /srv/feeds init"),
+    "topics": ("feeds topics preview ai", "feeds topics diff --against HEAD~1"),
+    "topics preview": ("feeds topics preview", "feeds topics preview ai --limit 30"),
+    "topics diff": ("feeds topics diff --against HEAD", "feeds topics diff --against ../draft.toml"),
+    "sources": ("feeds sources add https://example.com/blog/",
+                "feeds sources import subscriptions.opml --dry-run"),
+    "sources export": ("feeds sources export -o subscriptions.opml",),
+    "sources import": ("feeds sources import subscriptions.opml --dry-run",
+                       "feeds sources import subscriptions.opml"),
+    "sources add": ("feeds sources add https://example.com/blog/ --topic ai",
+                    "feeds sources add https://example.com/feed.xml --title 'Example' --dry-run"),
+}
+
+
+def _epilog(lines: tuple[str, ...]) -> str:
+    # "\b" keeps click from re-wrapping the lines into one paragraph.
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
+    found: dict[str, click.Command] = {prefix.strip(): group}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found.update(_commands(command, f"{prefix}{name} "))
+        else:
+            found[f"{prefix}{name}"] = command
+    return found
+
+
+for _name, _command in _commands(cli).items():
+    if _name in EXAMPLES:
+        _command.epilog = _epilog(EXAMPLES[_name])
 
 
 def main() -> None:

@@ -51,10 +51,13 @@ class SourceError(FeedsError):
 
 class FetchError(SourceError):
     def __init__(self, source_id: str, message: str, *, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, unreachable: bool = False) -> None:
         super().__init__(source_id, message)
         self.status = status
         self.retry_after = retry_after  # seconds, from a 429 or 503
+        # No server answered (DNS, refused, unreachable, connect time-out): when every
+        # remote source fails so, the machine itself is likely offline.
+        self.unreachable = unreachable
 
     @property
     def gone(self) -> bool:

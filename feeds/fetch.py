@@ -318,7 +318,7 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
                                     "(the server was too slow)") from None
     except httpx.ConnectTimeout:
         raise FetchError(source.id, f"connecting to {httpx.URL(shown).host} timed out after "
-                                    f"{settings.connect_timeout:g} s") from None
+                                    f"{settings.connect_timeout:g} s", unreachable=True) from None
     except httpx.ReadTimeout:
         raise FetchError(source.id, f"the server sent nothing for {settings.read_timeout:g} s "
                                     "(read timeout)") from None
@@ -328,7 +328,12 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, cache: HttpCache,
         raise FetchError(source.id, f"too many redirects (more than {settings.max_redirects}), "
                                     "or a redirect loop") from None
     except httpx.ConnectError as exc:
-        raise FetchError(source.id, _connect_message(exc, shown)) from None
+        message = _connect_message(exc, shown)
+        # A refused private address is our policy and a TLS error is a server that
+        # answered: neither says the network is down.
+        unreachable = not message.startswith("TLS error") and not any(
+            isinstance(c, PrivateAddressError) for c in _causes(exc))
+        raise FetchError(source.id, message, unreachable=unreachable) from None
     except httpx.DecodingError as exc:
         if isinstance(exc.__cause__, TooLarge):
             raise FetchError(source.id, str(exc.__cause__)) from None

@@ -68,7 +68,7 @@ def after_success(
                                   f"{source.title} works again after {prev.failures} failed fetches"))
     state = replace(
         prev, state="ok", last_attempt=now, last_success=now, http_status=http_status, failures=0,
-        last_error=None, last_warning=warning, alerted=False,
+        last_error=None, failing_since=None, last_warning=warning, alerted=False,
         next_due=None if source.is_local else now + spread(interval_after_success(
             source, settings, hints, ttl_minutes), jitter),
     )
@@ -120,7 +120,8 @@ def after_failure(
     failures = prev.failures + 1
     status = error.status if isinstance(error, FetchError) else None
     state = replace(prev, last_attempt=now, failures=failures, last_error=error.message,
-                    http_status=status)
+                    http_status=status,
+                    failing_since=prev.failing_since if prev.failures else now)
     if isinstance(error, FetchError) and error.gone:
         gone = [] if prev.state == "gone" else [HealthEvent(
             source.id, now, "gone", f"{source.title} is gone (HTTP 410); it will not be polled "

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias
 from feeds import __version__
 from feeds.classify import Classifier
 from feeds.dedupe import entry_id, plan, story_key, url_identity
-from feeds.errors import EmitError, FeedsError, ParseError, SourceError
+from feeds.errors import EmitError, FeedsError, FetchError, ParseError, SourceError
 from feeds.fetch import Result, Retrieved, body_hash, make_client
 from feeds.files import Staged, discard_staged, stage_if_changed, write_if_changed
 from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
@@ -259,7 +259,8 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
             store.save_health(health, events)
             store.record_fetch(source.id, now, failed=True)
         status = "gone" if health.state == "gone" else "failed"
-        return SourceOutcome(source.id, status, result.message)
+        return SourceOutcome(source.id, status, result.message,
+                             unreachable=isinstance(result, FetchError) and result.unreachable)
     if isinstance(result, NotModified):
         health, events = after_success(
             prev, source, settings, now, http_status=304 if result.reason == "304" else 200,

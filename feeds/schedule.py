@@ -56,10 +56,33 @@ class DaemonStats:
     last_report: RunReport | None = None
 
 
+@dataclass(frozen=True)
+class Published:
+    """What one publish step did, and the fetch rounds it published."""
+
+    written: tuple[str, ...]
+    unchanged: int
+    rounds: int  # fetch rounds since the last publish
+    new_entries: int  # taken in by those rounds
+    updated_entries: int
+
+    def describe(self, *, names: bool = False) -> str:
+        """One line for the log: files first, as that is what changed for readers."""
+        files = (f"{len(self.written)} file{'s' if len(self.written) != 1 else ''} written, "
+                 f"{self.unchanged} unchanged" if self.written
+                 else f"nothing changed ({self.unchanged} files unchanged)")
+        rounds = (f"{self.rounds} fetch round{'s' if self.rounds != 1 else ''} with "
+                  f"{self.new_entries} new and {self.updated_entries} updated "
+                  f"entr{'y' if self.new_entries + self.updated_entries == 1 else 'ies'}"
+                  if self.rounds else "a config reload")
+        listed = ": " + ", ".join(self.written) if names and self.written else ""
+        return f"published: {files}, after {rounds}{listed}"
+
+
 class Daemon:
     def __init__(self, root: Path, config: Config, store: Store, *, tick: timedelta,
                  debounce: timedelta, on_report: Callable[[RunReport, Config, Store], None],
-                 on_publish: Callable[[list[str], Config, Store], None]) -> None:
+                 on_publish: Callable[[Published, Config, Store], None]) -> None:
         self.root = root
         self.config = config
         self.store = store
@@ -73,6 +96,7 @@ class Daemon:
         self._mtimes = self._config_mtimes()
         self._dirty = False
         self._touched = 0.0  # monotonic time of the last change
+        self._pending = (0, 0, 0)  # rounds, new and updated entries not yet published
         self._rng = random.Random()
         self.scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -129,8 +153,10 @@ class Daemon:
             if fetched:
                 self.stats.reports += 1
                 self.stats.last_report = report
+                rounds, new, updated = self._pending
+                self._pending = (rounds + 1, new + report.new_entries,
+                                 updated + sum(o.updated_entries for o in report.outcomes))
                 self.on_report(report, self.config, self.store)
-            if fetched:
                 self._dirty = True
                 self._touched = time.monotonic()
         except FeedsError as exc:
@@ -144,10 +170,13 @@ class Daemon:
 
     def publish(self) -> None:
         try:
-            written, _unchanged = publish(self.config, self.store)
+            written, unchanged = publish(self.config, self.store)
+            rounds, new, updated = self._pending
             self._dirty = False
+            self._pending = (0, 0, 0)
             self.stats.last_publish = datetime.now(UTC)
-            self.on_publish(written, self.config, self.store)
+            self.on_publish(Published(tuple(written), unchanged, rounds, new, updated),
+                            self.config, self.store)
         except FeedsError as exc:
             log.error("publishing failed: %s", exc)
         except Exception:

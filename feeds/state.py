@@ -34,7 +34,7 @@ from feeds.status import SourceDay
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 from feeds.xmlchars import safe_entry
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 CACHE_KIB = 32 * 1024
 
 # The first schema, as version 1 shipped it. A new database is created with it
@@ -312,6 +312,8 @@ CREATE TABLE source_days (
 ) WITHOUT ROWID;
 CREATE INDEX source_days_day ON source_days(day);
 """,
+    # When the current run of failures began (feeds run reports sources in backoff).
+    9: "ALTER TABLE sources ADD COLUMN failing_since TEXT;",
 }
 
 DAYS_KEPT = 30  # the status page charts this many days, today included
@@ -321,8 +323,9 @@ _HEALTH_COLUMNS = (
     "state", "config_url", "last_attempt", "last_success", "http_status", "failures",
     "last_error", "last_warning", "next_due", "redirect_target", "redirect_seen",
     "redirect_adopted", "entries_seen", "last_new_entry", "alerted", "stale", "unreadable_dates",
+    "failing_since",
 )
-_TIME_COLUMNS = frozenset({"last_attempt", "last_success", "next_due", "last_new_entry"})
+_TIME_COLUMNS = frozenset({"last_attempt", "last_success", "next_due", "last_new_entry", "failing_since"})
 _BOOL_COLUMNS = frozenset({"redirect_adopted", "alerted", "stale"})
 
 

@@ -330,6 +330,7 @@ class SourceOutcome:
     updated_entries: int = 0
     warnings: tuple[str, ...] = ()
     seconds: float | None = None  # how long the fetch took
+    unreachable: bool = False  # failed before any HTTP answer: DNS or connection refused/unreachable
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,7 @@ class SourceHealth:
     alerted: bool = False  # the health feed said it is failing
     stale: bool = False  # the health feed said it went quiet
     unreadable_dates: int = 0  # entry dates in the last document that could not be read
+    failing_since: datetime | None = None  # the first failure of the current run of failures
 
     @property
     def fetch_url(self) -> str | None:
