@@ -259,6 +259,7 @@ def test_article_page_is_escaped_and_keeps_its_sanitised_body() -> None:
     structure(page)
     assert "<h1>&lt;script&gt;x&lt;/script&gt;</h1>" in text and "<p>Body <em>kept</em></p>" in text
     assert f'<link rel="canonical" href="{BASE}articles/seeds/a.html">' in text
+    assert '<a href="../../index.html">Test Wire</a>' in text  # works from the file system too
 
 
 def test_headlines_link_to_our_pages_relatively_and_elsewhere_absolutely() -> None:
