@@ -77,6 +77,25 @@ def _load(root: Path) -> Config:
         sys.exit(EXIT_CONFIG)
 
 
+def _check_templates(config: Config, *, always: bool = False) -> None:
+    """Exit 2 when a template does not render with sample data. ``always``: check
+    the shipped templates too (``feeds check``); otherwise only a project that has
+    ``config/templates/`` pays for the check."""
+    from feeds.templating import has_overrides
+
+    if not always and not has_overrides(config.root):
+        return
+    from feeds.templating import check_templates
+
+    errors = check_templates(config.root)
+    if errors:
+        for error in errors:
+            say(f"error: {error}", err=True)
+        n = len(errors)
+        click.echo(f"{n} problem{'s' if n != 1 else ''} in the templates; nothing was done", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
 def _lock_path(config: Config) -> Path:
     return config.settings.state_path.with_name("feeds.lock")
 
@@ -345,6 +364,7 @@ def run(opts: Options, strict: bool, force: bool, sources: tuple[str, ...]) -> N
         click.echo(f"error: unknown source {', '.join(repr(u) for u in unknown)} "
                    f"(see config/sources.toml)", err=True)
         sys.exit(EXIT_CONFIG)
+    _check_templates(config)
     sys.exit(do_run(config, strict=strict, only=set(sources) or None, opts=opts, force=force))
 
 
@@ -360,6 +380,7 @@ def check(opts: Options, reference: bool) -> None:
         click.echo(reference_markdown())
         return
     config = _load(opts.root)
+    _check_templates(config, always=True)
     enabled = sum(1 for s in config.sources if s.enabled)
     if opts.verbosity >= 0:
         click.echo(f"config is valid: {_plural(len(config.sources), 'source')} ({enabled} enabled), "
@@ -677,6 +698,7 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
     from feeds.schedule import Daemon, Published
 
     config = _load(opts.root)
+    _check_templates(config)
     if opts.verbosity >= 0:
         logging.getLogger("feeds").setLevel(logging.DEBUG if opts.verbosity > 0 else logging.INFO)
     fetches: Counter[str] = Counter()

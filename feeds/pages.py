@@ -1,39 +1,28 @@
 """HTML pages: the index of topics, and a page for each local article.
 
-Pure string rendering; no JavaScript, readable on a phone. Deterministic: no
-clock, only what the entries say.
+Each page is a template (``feeds/templates/``, or the operator's own in
+``config/templates/``: see ``feeds.templating``) given the plain values built
+here. Deterministic: no clock, only what the entries say. Links to our own files
+are relative, so the site can be previewed from ``feeds serve`` or the file
+system; the feeds' own addresses (autodiscovery, canonical) stay absolute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from html import escape
+from datetime import UTC, datetime
+
+from markupsafe import Markup
 
 from feeds.emit import FeedView, Item, ordered_items
 from feeds.jsonfeed import json_feed_url
-
-_STYLE = """
-:root { color-scheme: light dark; --muted: #666; --rule: #ddd; --accent: #0b57d0; }
-@media (prefers-color-scheme: dark) { :root { --muted: #aaa; --rule: #444; --accent: #8ab4f8; } }
-* { box-sizing: border-box; }
-body { font: 17px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       max-width: 46rem; margin: 0 auto; padding: 1rem; }
-header { border-bottom: 1px solid var(--rule); margin-bottom: 1.5rem; }
-h1 { font-size: 1.6rem; margin: .5rem 0; }
-h2 { font-size: 1.25rem; margin: 2rem 0 .25rem; }
-a { color: var(--accent); }
-.sub { color: var(--muted); font-size: .9rem; margin: 0 0 .75rem; }
-.subscribe a { margin-right: .75rem; }
-ol { padding-left: 1.2rem; }
-li { margin: .5rem 0; }
-.meta { color: var(--muted); font-size: .85rem; display: block; }
-article img, article video { max-width: 100%; height: auto; }
-footer { border-top: 1px solid var(--rule); margin-top: 2rem; color: var(--muted); font-size: .85rem; }
-""".strip()
+from feeds.templating import Templates
+from feeds.types import Entry, Person
 
 HEADLINES_PER_TOPIC = 10
+SUMMARY_CHARS = 200  # about two lines on a desktop, three or four on a phone
 
 
 @dataclass(frozen=True)
@@ -45,88 +34,196 @@ class Site:
     status_page: bool = False  # link status.html ([site] public_status)
 
 
-def _date(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
+@dataclass(frozen=True)
+class Moment:
+    """A time as pages show it: ``iso`` for ``<time datetime>``, ``date`` and
+    ``text`` (with its zone, UTC) for readers without scripts."""
+
+    iso: str
+    date: str
+    text: str
+
+    @classmethod
+    def of(cls, value: datetime) -> Moment:
+        value = value.astimezone(UTC)
+        return cls(value.strftime("%Y-%m-%dT%H:%M:%SZ"), value.strftime("%Y-%m-%d"),
+                   value.strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def _head(site: Site, title: str, extra: str = "") -> str:
-    return (
-        f'<!DOCTYPE html>\n<html lang="{escape(site.language)}">\n<head>\n'
-        '<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n{extra}<style>\n{_STYLE}\n</style>\n</head>\n"
-    )
+@dataclass(frozen=True)
+class FeedLinks:
+    atom: str
+    rss: str
+    json: str
 
 
-def _headline(item: Item) -> str:
+@dataclass(frozen=True)
+class Headline:
+    title: str
+    href: str | None  # relative when it is a page of ours
+    source: str
+    also: tuple[str, ...]  # other sources that carried the same story
+    published: Moment
+    summary: str  # plain text, cut at a word
+
+
+@dataclass(frozen=True)
+class TopicSection:
+    id: str
+    name: str  # the topic's own name
+    title: str  # its feeds' title (with the site's)
+    description: str
+    count: int  # stories the topic holds, its archive included
+    updated: Moment | None  # None while it has no entries
+    headlines: tuple[Headline, ...]
+    feeds: FeedLinks  # relative, for people
+    feed_urls: FeedLinks  # absolute, for feed readers' autodiscovery
+    archive_href: str | None  # the newest archive page, when there are older stories
+
+
+@dataclass(frozen=True)
+class SiteLinks:
+    opml: str
+    health: str
+    status: str | None = None  # the status page, when it is public
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    title: str
+    source: str
+    authors: str
+    published: Moment
+    updated: Moment
+    body: Markup  # sanitised when the article was read
+    canonical: str | None
+
+
+# What a relative link may be: our own file names (topics, archive/<topic>/<n>.atom,
+# articles/<source>/<slug>.html). Anything else (a ":" that would read as a scheme,
+# a leading "/" or "\" that would leave the site's folder) stays absolute.
+_RELATIVE = re.compile(r"[A-Za-z0-9_~.-][A-Za-z0-9_~.%/-]*")
+
+
+def site_href(url: str, base_url: str, up: str = "") -> str:
+    """``url`` relative to a page ``up`` (``""`` or ``"../../"``) below the site's
+    root, when it is a file of the site; otherwise ``url`` as it is."""
+    if base_url and url.startswith(base_url):
+        rest = url[len(base_url):]
+        if not rest:
+            return up + "index.html"
+        if _RELATIVE.fullmatch(rest) and "//" not in rest:
+            return up + rest
+    return url
+
+
+def summary_line(text: str, title: str = "", limit: int = SUMMARY_CHARS) -> str:
+    """``text`` on one line, cut at a word within ``limit`` characters with "…";
+    empty when it only repeats the title."""
+    flat = " ".join(text.split())
+    if not flat or flat == " ".join(title.split()):
+        return ""
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit + 1]
+    space = cut.rfind(" ")
+    # No space in the second half: a word that long (a URL) is cut where it stands.
+    cut = cut[:space] if space > limit // 2 else flat[:limit]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def _headline(item: Item, base_url: str) -> Headline:
     e = item.entry
-    title = escape(e.title)
-    link = f'<a href="{escape(e.link)}">{title}</a>' if e.link else title
-    when = e.published.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f'<li>{link}<span class="meta">{escape(item.source_title)} · '
-        f'<time datetime="{when}">{_date(e.published)}</time></span></li>'
-    )
+    return Headline(
+        title=e.title, href=site_href(e.link, base_url) if e.link else None, source=item.source_title,
+        also=tuple(dict.fromkeys(r.title for r in item.related if r.title != item.source_title)),
+        published=Moment.of(e.published), summary=summary_line(e.summary_text, e.title))
 
 
-def render_index(site: Site, views: Sequence[FeedView]) -> bytes:
+def _section(view: FeedView, base_url: str, count: int | None) -> TopicSection:
+    latest = ordered_items(view.items)
+    archive = next((href for rel, href in view.links if rel == "prev-archive"), None)
+    absolute = FeedLinks(view.atom_url, view.rss_url, json_feed_url(view.atom_url))
+    return TopicSection(
+        id=view.topic, name=view.label or view.title, title=view.title, description=view.description,
+        count=len(view.items) if count is None else count,
+        updated=Moment.of(view.updated) if view.items else None,
+        headlines=tuple(_headline(i, base_url) for i in latest[:HEADLINES_PER_TOPIC]),
+        feeds=FeedLinks(*(site_href(u, base_url) for u in (absolute.atom, absolute.rss, absolute.json))),
+        feed_urls=absolute,
+        archive_href=site_href(archive, base_url) if archive else None)
+
+
+def index_context(site: Site, views: Sequence[FeedView], counts: Mapping[str, int] | None = None,
+                  status_url: str | None = None) -> dict[str, object]:
+    """What ``index.html`` is given. ``counts``: each topic's stories, archive included
+    (without it, the stories in its feed)."""
+    if status_url is None and site.status_page:
+        status_url = f"{site.base_url}status.html"
+    counts = counts or {}
+    return {
+        "site": site, "home": "index.html",
+        "topics": [_section(v, site.base_url, counts.get(v.topic)) for v in views],
+        "links": SiteLinks(opml=site_href(f"{site.base_url}sources.opml", site.base_url),
+                           health=site_href(f"{site.base_url}health.atom", site.base_url),
+                           status=site_href(status_url, site.base_url) if status_url else None),
+    }
+
+
+def article_context(site: Site, item: Item) -> dict[str, object]:
+    """What ``article.html`` is given. Article pages live at ``articles/<source>/``."""
+    e = item.entry
+    return {
+        "site": site, "home": "../../index.html",
+        "article": ArticleView(
+            title=e.title, source=item.source_title, authors=", ".join(a.name for a in e.authors),
+            published=Moment.of(e.published), updated=Moment.of(e.updated),
+            # Sanitised by nh3 when the article was normalised: it is HTML to show as it is.
+            body=Markup(e.content_html or e.summary_html), canonical=e.link),
+    }
+
+
+def render_index(site: Site, views: Sequence[FeedView], counts: Mapping[str, int] | None = None, *,
+                 templates: Templates | None = None, status_url: str | None = None) -> bytes:
     """The front page: every topic, its latest headlines, and links to subscribe."""
-    alternates = "".join(
-        f'<link rel="alternate" type="application/atom+xml" title="{escape(v.title)} (Atom)" '
-        f'href="{escape(v.atom_url)}">\n'
-        f'<link rel="alternate" type="application/rss+xml" title="{escape(v.title)} (RSS)" '
-        f'href="{escape(v.rss_url)}">\n'
-        f'<link rel="alternate" type="application/feed+json" title="{escape(v.title)} (JSON Feed)" '
-        f'href="{escape(json_feed_url(v.atom_url))}">\n'
-        for v in views
-    )
-    parts = [_head(site, site.title, alternates), "<body>\n<header>\n",
-             f"<h1>{escape(site.title)}</h1>\n"]
-    if site.description:
-        parts.append(f'<p class="sub">{escape(site.description)}</p>\n')
-    parts.append("<nav><p class=\"sub\">Topics: " + " · ".join(
-        f'<a href="#{escape(v.topic)}">{escape(v.label or v.title)}</a>' for v in views) + "</p></nav>\n")
-    parts.append("</header>\n<main>\n")
-    for v in views:
-        parts.append(f'<section id="{escape(v.topic)}">\n<h2>{escape(v.label or v.title)}</h2>\n')
-        if v.description:
-            parts.append(f'<p class="sub">{escape(v.description)}</p>\n')
-        parts.append(
-            f'<p class="sub subscribe">Subscribe: <a href="{escape(v.atom_url)}">Atom</a>'
-            f'<a href="{escape(v.rss_url)}">RSS</a>'
-            f'<a href="{escape(json_feed_url(v.atom_url))}">JSON Feed</a></p>\n'
-        )
-        latest = ordered_items(v.items)
-        if latest:
-            parts.append("<ol>\n" + "\n".join(
-                _headline(i) for i in latest[:HEADLINES_PER_TOPIC]) + "\n</ol>\n")
-        else:
-            parts.append('<p class="sub">No entries yet.</p>\n')
-        parts.append("</section>\n")
-    parts.append(
-        "</main>\n<footer><p>"
-        f'<a href="{escape(site.base_url)}sources.opml">All sources (OPML)</a> · '
-        f'<a href="{escape(site.base_url)}health.atom">Source health</a> · '
-        + (f'<a href="{escape(site.base_url)}status.html">Source status</a> · '
-           if site.status_page else "") +
-        "Made with feeds.</p></footer>\n</body>\n</html>\n")
-    # Entries hold no lone surrogates (xmlchars); "replace" keeps the page if one slips through.
-    return "".join(parts).encode("utf-8", "replace")
+    return (templates or Templates()).render("index.html", **index_context(site, views, counts, status_url))
 
 
-def render_article(site: Site, item: Item) -> bytes:
+def render_article(site: Site, item: Item, *, templates: Templates | None = None) -> bytes:
     """A page for a local article, so that its link in the feeds leads somewhere."""
-    e = item.entry
-    authors = ", ".join(a.name for a in e.authors)
-    when = e.published.strftime("%Y-%m-%dT%H:%M:%SZ")
-    canonical = f'<link rel="canonical" href="{escape(e.link)}">\n' if e.link else ""
-    body = e.content_html or e.summary_html
-    return (
-        _head(site, f"{e.title} · {site.title}", canonical)
-        + "<body>\n<header>\n"
-        + f'<p class="sub"><a href="{escape(site.base_url)}">{escape(site.title)}</a></p>\n'
-        + "</header>\n<main>\n<article>\n"
-        + f"<h1>{escape(e.title)}</h1>\n"
-        + f'<p class="sub">{escape(authors)} · <time datetime="{when}">{_date(e.published)}</time></p>\n'
-        + f"{body}\n</article>\n</main>\n</body>\n</html>\n"
-    ).encode("utf-8")
+    return (templates or Templates()).render("article.html", **article_context(site, item))
+
+
+def sample_contexts() -> dict[str, dict[str, object]]:
+    """Each page template's context with made-up data that uses every field: a
+    topic with an archive and a summary, one with no entries, an article with
+    authors. ``feeds check`` renders the templates with these."""
+    site = Site("Sample site", "What the site is about", "https://example.org/news/", "en")
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def entry(n: int, link: str | None) -> Entry:
+        return Entry(
+            source_id="sample", item_key=f"guid:{n}", url_key=link, link=link, title=f"Sample story {n}",
+            summary_html="<p>A summary.</p>", content_html="<p>The <em>story</em> itself.</p>",
+            summary_text="A summary of the story, long enough to be cut at a word " * 5,
+            published=when, updated=when, authors=(Person("A. Writer"), Person("B. Editor")),
+            categories=("sample",), enclosures=(), language="en", content_hash="sample")
+
+    items = [Item(f"urn:sample:{n}", entry(n, link), "Sample source", None)
+             for n, link in ((1, "https://example.org/elsewhere/1"),
+                             (2, f"{site.base_url}articles/sample/2.html"), (3, None))]
+
+    def view(topic: str, with_items: bool) -> FeedView:
+        return FeedView(
+            topic=topic, title=f"Sample site: {topic}", description=f"Stories about {topic}",
+            site_url=site.base_url, atom_url=f"{site.base_url}{topic}.atom",
+            rss_url=f"{site.base_url}{topic}.rss", author="Sample desk", language="en",
+            items=items if with_items else [], label=topic.title(),
+            links=(("prev-archive", f"{site.base_url}archive/{topic}/3.atom"),) if with_items else ())
+
+    views = [view("sample", True), view("empty", False)]
+    return {
+        "index.html": index_context(site, views, {"sample": 123, "empty": 0},
+                                    status_url=f"{site.base_url}status.html"),
+        "article.html": article_context(site, items[1]),
+    }

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from feeds.emit import FeedView
     from feeds.normalize import Context
     from feeds.pages import Site
+    from feeds.templating import Templates
     from feeds.types import EntryData
 
 # The parsers (feedparser, markdown-it, nh3) and the renderers (feedgen, lxml) are
@@ -556,7 +557,11 @@ OUTPUT_FORMAT = 1
 
 def _outputs_key(config: Config) -> str:
     """What the outputs depend on besides the state database: the code and the config."""
-    return body_hash(f"{__version__} {OUTPUT_FORMAT} {config!r}".encode())
+    from feeds.templating import templates_fingerprint
+
+    # The operator's templates too: an edited template must show without a new entry.
+    templates = templates_fingerprint(config.root)
+    return body_hash(f"{__version__} {OUTPUT_FORMAT} {config!r} {templates}".encode())
 
 
 def _outputs_current(config: Config, store: Store, generation: int) -> int | None:
@@ -707,6 +712,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
         return [], current
     from feeds.opml import render_opml
     from feeds.pages import Site, render_index
+    from feeds.templating import Templates
 
     topic_ids = _topic_ids(config, store)
     views = build_views(config, store, topic_ids)
@@ -731,10 +737,16 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
                 if warnings is not None:
                     warnings.append(problem)
             listed = [v for v in views if v.topic not in {t.id for t in config.topics if not t.index}]
-            staged.add(out_dir / "index.html", render_index(site, listed))
+            templates = Templates(config.root)
+            counts = {topic: len(ids) for topic, ids in topic_ids.items()}
+            staged.add(out_dir / "index.html", render_index(site, listed, counts, templates=templates))
             staged.add(out_dir / "sources.opml", render_opml(config))
-            for path, data in _article_pages(config, store, site).items():
+            for path, data in _article_pages(config, store, site, templates).items():
                 staged.add(path, data)
+            for problem in dict.fromkeys(templates.problems):
+                log.warning("%s", problem)
+                if warnings is not None:
+                    warnings.append(problem)
             changed = staged.commit()
     except OSError as exc:
         name = Path(exc.filename).name if exc.filename else "outputs"
@@ -786,7 +798,7 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
                  ("atom", "rss"))
 
 
-def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes]:
+def _article_pages(config: Config, store: Store, site: Site, templates: Templates) -> dict[Path, bytes]:
     """A page for each stored local article that links to a page of ours, at
     ``articles/<source>/<slug>.html``. The slug is made from the file's path in its
     folder (the item key); the stored link only tells which of that path's forms
@@ -815,7 +827,7 @@ def _article_pages(config: Config, store: Store, site: Site) -> dict[Path, bytes
         # new file now has (the only way two can share one), the new file's page wins.
         if path not in pages:
             item = Item(eid, entry, local[entry.source_id].title, None)
-            pages[path] = render_article(site, item)
+            pages[path] = render_article(site, item, templates=templates)
     return pages
 
 

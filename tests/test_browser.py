@@ -6,6 +6,9 @@ installed the test skips and says so. Screenshots are kept in tests/artifacts/.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import shutil
 import subprocess
 import threading
@@ -27,7 +30,26 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def site(project: Project) -> Iterator[str]:
     assert run_cli(project.root, "run")[0] == 0
-    server = make_server(project.public, "127.0.0.1", 0)
+    with serve(project.public) as url:
+        yield url
+
+
+def chromium(profile: Path, *args: str, tz: str = "UTC") -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars", f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=90, check=False, env={**os.environ, "TZ": tz})
+
+
+WIDTHS = (375, 1280)
+LONG_WORD = "Unbreakable" * 30  # 330 letters and no place to break a line
+
+
+@contextlib.contextmanager
+def serve(public: Path) -> Iterator[str]:
+    server = make_server(public, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -37,33 +59,81 @@ def site(project: Project) -> Iterator[str]:
         server.server_close()
 
 
-def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=90, check=False)
-
-
 @pytest.mark.slow
 def test_index_page_renders_in_a_browser(site: str, tmp_path: Path) -> None:
-    dom = chromium(tmp_path / "p1", "--dump-dom", site)
+    dom = chromium(tmp_path / "p1", "--dump-dom", "--lang=en-US", site, tz="Asia/Kolkata")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert SEED_TITLE in dom.stdout
     for fmt in ("Atom", "RSS", "JSON Feed"):
         assert f">{fmt}</a>" in dom.stdout
-    assert "<script" not in dom.stdout
+    # Times are shown in the reader's zone by the page's one script (UTC without it).
+    assert dom.stdout.count("<script") == 1
+    updated = re.search(
+        r'<time datetime="2024-07-13T12:00:00Z" data-local="time" title="([^"]*)">([^<]*)</time>', dom.stdout)
+    assert updated is not None, dom.stdout
+    assert updated.group(1) == "2024-07-13 12:00 UTC"
+    local = updated.group(2)  # Asia/Kolkata is UTC+5:30
+    assert "Jul 13, 2024" in local and "05:30" in local and "GMT+5:30" in local
     ARTIFACTS.mkdir(exist_ok=True)
-    for name, size in (("index-phone.png", "412,915"), ("index-desktop.png", "1280,900")):
-        shot = ARTIFACTS / name
+    for width in WIDTHS:
+        shot = ARTIFACTS / f"index-{width}.png"
         shot.unlink(missing_ok=True)
-        done = chromium(tmp_path / name, f"--screenshot={shot}", f"--window-size={size}", site)
+        done = chromium(tmp_path / shot.name, f"--screenshot={shot}", f"--window-size={width},900", site)
         assert done.returncode == 0, done.stderr[-2000:]
         data = shot.read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000
-        width = int.from_bytes(data[16:20], "big")
-        assert width == int(size.split(",")[0])
+        assert int.from_bytes(data[16:20], "big") == width
+
+
+OVERFLOW_CHECK = """<!DOCTYPE html>
+<html><body>
+{frames}
+<pre id="result"></pre>
+<script>
+window.addEventListener("load", () => {{
+  const out = [];
+  for (const f of document.querySelectorAll("iframe")) {{
+    const w = f.contentWindow;
+    out.push(f.id + "=" + w.document.documentElement.scrollWidth + "/" + w.innerWidth);
+  }}
+  document.getElementById("result").textContent = out.join(" ");
+}});
+</script>
+</body></html>
+"""
+
+
+@pytest.mark.slow
+def test_nothing_overflows_at_phone_and_desktop_widths(project: Project, tmp_path: Path) -> None:
+    """The index and an article page, with a headline and a body that have a word too
+    long for any line, each laid out in a frame 375 and 1280 px wide: no page is
+    wider than its frame (which a reader would see as a sideways scroll)."""
+    (project.root / "seeds" / "long.md").write_text(
+        f"---\ntitle: AI {LONG_WORD}\ndate: 2026-11-01\n---\n{LONG_WORD} about AI.\n\n"
+        f"    {LONG_WORD} {LONG_WORD}\n\nSee https://example.com/{LONG_WORD}\n", encoding="utf-8")
+    assert run_cli(project.root, "run")[0] == 0
+    pages = {"index": "index.html"}
+    for path in (project.public / "articles" / "seeds").glob("*.html"):
+        if LONG_WORD in path.read_text(encoding="utf-8"):
+            pages["article"] = path.relative_to(project.public).as_posix()
+    assert len(pages) == 2
+    frames = "\n".join(
+        f'<iframe id="{name}-{width}" src="{src}" style="width:{width}px;height:900px;border:0"></iframe>'
+        for name, src in pages.items() for width in WIDTHS)
+    check = OVERFLOW_CHECK.format(frames=frames)
+    (project.public / "overflow-check.html").write_text(check, encoding="utf-8")
+    with serve(project.public) as url:
+        dom = chromium(tmp_path / "p", "--dump-dom", "--window-size=1400,900", "--virtual-time-budget=5000",
+                       url + "overflow-check.html")
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        found = re.search(r'<pre id="result">([^<]*)</pre>', dom.stdout)
+        assert found is not None and found.group(1), dom.stdout[-2000:]
+        measured = dict(item.split("=") for item in found.group(1).split())
+        assert sorted(measured) == sorted(f"{n}-{w}" for n in pages for w in WIDTHS)
+        for frame, size in measured.items():
+            scroll, inner = (int(v) for v in size.split("/"))
+            assert inner == int(frame.rsplit("-", 1)[1]), measured
+            assert scroll <= inner, f"{frame} overflows: {scroll} px of content in {inner} px ({measured})"
 
 
 # The status page is checked from inside the browser: a page of ours loads it in a frame
