@@ -32,6 +32,7 @@ from feeds.logs import scrub, setup_logging, use_url_policy
 from feeds.logs import url_policy as current_url_policy
 from feeds.pipeline import ping_hub_for, run_once
 from feeds.redact import strip_controls, url_policy
+from feeds.sourceinfo import FeedInfo, home_pages, with_feed_titles
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json, source_state
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
@@ -383,30 +384,37 @@ def _config_at(opts: Options, against: str) -> Config:
 
 @topics.command("diff")
 @click.option("--against", required=True, metavar="CONFIG",
-              help="A feeds.toml file, a folder with config files, or a git revision of config/.")
+              help="The config before the change: a feeds.toml file, a folder with config files, "
+                   "or a git revision of config/.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Titles shown per change.")
 @click.pass_obj
 def topics_diff(opts: Options, against: str, limit: int) -> None:
-    """Which stored entries would enter or leave each topic under another config."""
+    """Review a rule change: which stored entries enter or leave each topic going
+    from CONFIG (before) to the working config in config/ (after).
+
+    As with `git diff REV`, the working config is the change under review: an
+    `exclude` added to it shows the entries that would leave.
+    """
     current = _load(opts.root)
-    other = _config_at(opts, against)
+    base = _config_at(opts, against)
     samples = _samples(current)
-    others_sources = {s.id: s for s in other.sources}
-    before = Classifier(current.topics, current.sources)
-    after = Classifier(other.topics, other.sources)
+    base_sources = {s.id: s for s in base.sources}
+    before = Classifier(base.topics, base.sources)
+    after = Classifier(current.topics, current.sources)
     moves: dict[str, tuple[list[str], list[str]]] = {}
     for entry, carriers in samples:
-        old = {m.topic for m in before.classify(entry, carriers)}
-        new_carriers = [others_sources.get(s.id, s) for s in carriers]
-        new = {m.topic for m in after.classify(entry, new_carriers)}
+        # A source the base config did not have yet classifies as it does now.
+        old = {m.topic for m in before.classify(entry, [base_sources.get(s.id, s) for s in carriers])}
+        new = {m.topic for m in after.classify(entry, carriers)}
         for t in new - old:
             moves.setdefault(t, ([], []))[0].append(entry.title)
         for t in old - new:
             moves.setdefault(t, ([], []))[1].append(entry.title)
-    click.echo(f"from config/ to {against}, over {_plural(len(samples), 'stored entry', 'stored entries')}:")
+    click.echo(f"from {against} to the working config ({SOURCES_FILE.parent.as_posix()}/), "
+               f"over {_plural(len(samples), 'stored entry', 'stored entries')}:")
     if not moves:
-        click.echo("  no entry changes topic")
+        click.echo("  no entry would change topic")
     for topic_id in sorted(moves):
         entering, leaving = moves[topic_id]
         click.echo(f"{topic_id}: {len(entering)} would enter, {len(leaving)} would leave")
@@ -426,6 +434,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
+    config = with_feed_titles(config, store.feed_infos()) if store else config
     health = store.all_health() if store else {}
     counts = store.entry_counts() if store else {}
     remaps = store.remap_count() if store else {}
@@ -668,14 +677,30 @@ def sources_export(opts: Options, output: Path | None, with_secrets: bool) -> No
 
     URLs lose their credentials and the values of secret-looking query
     parameters, as in the published sources.opml, unless --with-secrets.
+    Each feed's site (htmlUrl), and the title of a source the config leaves
+    untitled, come from the feed as last fetched.
     """
     from feeds.opml import render_opml
 
-    data = render_opml(_load(opts.root), with_secrets=with_secrets)
+    config = _load(opts.root)
+    infos = _feed_infos(config)
+    data = render_opml(with_feed_titles(config, infos), home_pages(infos), with_secrets=with_secrets)
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
     else:
         write_atomic(output, data)
+
+
+def _feed_infos(config: Config) -> dict[str, FeedInfo]:
+    """What each feed said about itself when last fetched; nothing before the first run."""
+    if not config.settings.state_path.exists():
+        return {}
+    try:
+        with Store(config.settings.state_path) as store:
+            return store.feed_infos()
+    except StateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _merge_sources(opts: Options, config: Config, feeds: list[OpmlFeed], dry_run: bool) -> None:

@@ -33,6 +33,7 @@ from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, 
 from feeds.polling import DUE_SLACK, is_due
 from feeds.redact import public_sources, strip_controls, url_policy
 from feeds.similar import Thresholds, bands, judge, sketch
+from feeds.sourceinfo import FeedInfo, clean_home_page, clean_title, home_pages, with_feed_titles
 from feeds.state import ClusterRow, Store, clusters_from_rows, entry_json
 from feeds.types import (
     Config,
@@ -81,6 +82,7 @@ class _Ingest:
     ttl: int | None = None
     partly_broken: str | None = None  # the parser recovered what it could
     unreadable_dates: int = 0  # entry dates the parser could not read
+    feed_info: FeedInfo | None = None  # the feed's own title and site (None: a folder)
 
 
 _classifiers: dict[int, Classifier] = {}
@@ -113,7 +115,8 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
     feed = parse_document(doc, cap)
     out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
                   partly_broken=feed.warnings[0] if feed.warnings else None,
-                  unreadable_dates=feed.unreadable_dates)
+                  unreadable_dates=feed.unreadable_dates,
+                  feed_info=FeedInfo(clean_title(feed.title), clean_home_page(feed.link, doc.url)))
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed, limits=limits)
     entries = feed.entries[:cap]
@@ -306,6 +309,8 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
             usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter,
             unreadable_dates=got.unreadable_dates)
         store.save_health(health, events)
+        if got.feed_info is not None:
+            store.save_feed_info(source.id, got.feed_info)
     count = len(got.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
     return SourceOutcome(source.id, "ok", message, new, updated, tuple(got.warnings))
@@ -693,6 +698,8 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
     and every file is still there: a run where every source answered 304 costs
     no rendering at all. ``pool``: worker processes to render in.
     """
+    feed_infos = store.feed_infos()
+    config = with_feed_titles(config, feed_infos)
     s = config.settings
     out_dir = s.output_dir
     generation = store.generation()
@@ -725,7 +732,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
                     warnings.append(problem)
             listed = [v for v in views if v.topic not in {t.id for t in config.topics if not t.index}]
             staged.add(out_dir / "index.html", render_index(site, listed))
-            staged.add(out_dir / "sources.opml", render_opml(config))
+            staged.add(out_dir / "sources.opml", render_opml(config, home_pages(feed_infos)))
             for path, data in _article_pages(config, store, site).items():
                 staged.add(path, data)
             changed = staged.commit()
@@ -959,6 +966,7 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     or named in ``only``; local folders are read every time. The daemon passes
     ``publish_outputs=False`` and publishes once fetches settle."""
     rng = rng or random.Random()
+    config = with_feed_titles(config, store.feed_infos())  # health events name sources so too
     if store.get_meta("created") is None:
         with store.transaction():
             store.set_meta("created", now.isoformat())
