@@ -24,15 +24,15 @@ import click
 from feeds import __version__
 from feeds.classify import Classifier, lint
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config, parse_duration
-from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
+from feeds.errors import ConfigErrors, FeedsError, LockedError, SourceError, StateError
 from feeds.fetch import HttpFetcher, Result
 from feeds.files import write_atomic, write_if_changed
 from feeds.lock import run_lock
 from feeds.logs import scrub, setup_logging, use_url_policy
 from feeds.logs import url_policy as current_url_policy
 from feeds.pipeline import ping_hub_for, run_once
-from feeds.redact import strip_controls, url_policy
-from feeds.sourceinfo import FeedInfo, home_pages, with_feed_titles
+from feeds.redact import url_policy
+from feeds.sourceinfo import FeedInfo, clean_title, home_pages, with_feed_titles
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json, source_state
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
@@ -741,16 +741,21 @@ def sources_import(opts: Options, file: Path, dry_run: bool) -> None:
 @sources.command("add")
 @click.argument("url")
 @click.option("--title", help="Title for the source (default: the feed's own).")
+@click.option("--id", "source_id", metavar="ID",
+              help="Id for the source (default: made from the title, or from the host).")
 @click.option("--topic", "topics", multiple=True, help="A default topic (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
 @click.pass_obj
-def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, ...],
-                dry_run: bool) -> None:
+def sources_add(opts: Options, url: str, title: str | None, source_id: str | None,
+                topics: tuple[str, ...], dry_run: bool) -> None:
     """Add a feed, given its URL or the URL of a page that links to it.
 
-    The feed is fetched once to check that it is one.
+    The feed is fetched once to check that it is one. Given a page, the feeds
+    it advertises are tried in its order and the first that works is added;
+    the others are listed, to add one of them instead.
     """
-    from feeds.opml import OpmlFeed
+    from feeds.config import ID_RE
+    from feeds.opml import OpmlFeed, new_id
 
     config = _load(opts.root)
     unknown = [t for t in topics if t not in config.topic_ids()]
@@ -758,18 +763,42 @@ def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, .
         click.echo(f"error: unknown topic {', '.join(unknown)} "
                    f"(known: {', '.join(config.topic_ids())})", err=True)
         sys.exit(EXIT_CONFIG)
+    taken = {s.id for s in config.sources}
+    if source_id is not None and not ID_RE.fullmatch(source_id):
+        say(f"error: --id {source_id!r} is not a valid source id (lower-case letters, digits, "
+            "'-' and '_', starting with a letter or digit, at most 64)", err=True)
+        sys.exit(EXIT_CONFIG)
+    if source_id is not None and source_id in taken:
+        say(f"error: --id {source_id!r} is already the id of a source in {SOURCES_FILE.as_posix()}",
+            err=True)
+        sys.exit(EXIT_CONFIG)
+    # Until the feed is read, the id is the one it gets without a feed title.
+    provisional = source_id or new_id(title or "", url, taken)
     from feeds.discover import discover_feed
 
     try:
-        feed_url, feed_title = asyncio.run(discover_feed(url, config.settings.fetch))
-    except FeedsError as exc:
-        say(f"error: {exc}", err=True)
+        found = asyncio.run(discover_feed(url, config.settings.fetch, provisional))
+    except SourceError as exc:
+        say(f"error: new source '{provisional}' ({url}): {exc.message}; nothing was added", err=True)
         sys.exit(EXIT_FAILED)
-    if feed_url != url:
-        say(f"found the feed {feed_url} on {url}")
-    # The feed's own title is a stranger's text: no control characters into the config.
-    name = title or strip_controls(feed_title or "")
-    _merge_sources(opts, config, [OpmlFeed(feed_url, name, tuple((t,) for t in topics))], dry_run)
+    except FeedsError as exc:
+        say(f"error: new source '{provisional}' ({url}): {exc}; nothing was added", err=True)
+        sys.exit(EXIT_FAILED)
+    if found.feed_url != url:
+        say(f"found the feed {found.feed_url} on {url}")
+    others = [u for u in found.advertised if u != found.chosen]
+    if found.chosen is not None and others:
+        failed = dict(found.failed)
+        say(f"the page advertises {_plural(len(found.advertised), 'feed')}; "
+            f"chose {found.chosen}, the first that works. The others:")
+        for other in others:
+            say(f"  {other}" + (f" (failed: {failed[other]})" if other in failed else ""))
+        click.echo("to add another instead: feeds sources add URL")
+    # The feed's own title is a stranger's text: cleaned as for display (one line,
+    # no markup or control characters, length-capped) before it goes into the config.
+    name = title or clean_title(found.title) or ""
+    _merge_sources(opts, config, [OpmlFeed(found.feed_url, name, tuple((t,) for t in topics),
+                                           source_id)], dry_run)
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -93,7 +92,7 @@ def test_untitled_source_is_shown_under_its_feeds_title(project: Project, server
 
 HOSTILE_ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom">
-  <title type="html">&lt;b&gt;Evil&lt;/b&gt; &#x202E;news&#x1B;[31m\u0007 {pad}&lt;script&gt;alert(1)&lt;/script&gt;</title>
+  <title type="html">&lt;b&gt;Evil&lt;/b&gt; &#x202E;news&#x1B;[31m\u0007 {pad}{script}</title>
   <link rel="alternate" href="javascript:alert(1)"/>
   <id>urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6</id>
   <updated>2024-01-01T00:00:00Z</updated>
@@ -104,7 +103,8 @@ HOSTILE_ATOM = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def test_a_feeds_title_is_cleaned_before_anything_shows_it(project: Project, server: FeedServer) -> None:
-    url = server.add("/evil.atom", HOSTILE_ATOM.format(pad="word " * 100),
+    url = server.add("/evil.atom", HOSTILE_ATOM.format(pad="word " * 100,
+                                                       script="&lt;script&gt;alert(1)&lt;/script&gt;"),
                      content_type="application/atom+xml")
     project.write_sources([{"id": "evil", "url": url}])
     code, _out, err = run_cli(project.root, "run")
@@ -122,6 +122,23 @@ def test_a_feeds_title_is_cleaned_before_anything_shows_it(project: Project, ser
     assert "&lt;script" not in (project.public / "index.html").read_text(encoding="utf-8")
     code, out, _ = run_cli(project.root, "status", "--json")
     assert json.loads(out)["sources"][0]["title"] == title
+
+
+def test_feed_info_read_back_from_the_database_is_cleaned_again() -> None:
+    # Written by hand, or by another version: nothing unclean comes back out.
+    tampered = json.dumps({"title": "A\u202e\x1b]0;pwned\x07 <i>B</i>\n" + "x" * 500,
+                           "home_page": "javascript:alert(1)"})
+    info = decode(tampered)
+    assert info.title == "A ]0;pwned B…"  # the run of x is one word past the cap
+    assert len(info.title) <= 121 and info.home_page is None
+    assert decode("not json") == FeedInfo() == decode("[1, 2]")
+    assert decode(json.dumps({"title": 7, "home_page": ["x"]})) == FeedInfo()
+    good = FeedInfo("Daring Fireball", "http://daringfireball.net/")
+    assert decode(encode(good)) == good
+    assert decode(encode(FeedInfo(None, "https://x.test/a b"))).home_page is None
+    assert clean_title("   \n\t ") is None and clean_title(None) is None
+    assert clean_home_page("/blog", "https://example.org/feed.xml") == "https://example.org/blog"
+    assert clean_home_page("tag:research.swtch.com,2012:research.swtch.com") is None
 
 
 # --- topics diff reads as a review of the working config ------------------------
@@ -151,3 +168,142 @@ def test_topics_diff_against_a_revision_reviews_an_added_exclude(project: Projec
     git("commit", "-q", "-am", "exclude")
     code, out, _ = run_cli(project.root, "topics", "diff", "--against", "HEAD")
     assert out.splitlines()[1:] == ["  no entry would change topic"]
+
+
+# --- sources add: its own id in errors, and the feeds a page offers --------------
+
+
+def test_sources_add_names_the_new_sources_id_in_its_errors(project: Project, server: FeedServer) -> None:
+    sources_before = (project.root / "config" / "sources.toml").read_text(encoding="utf-8")
+    code, _out, err = run_cli(project.root, "sources", "add", server.url("/status/404"))
+    assert code == 1
+    assert err.startswith(f"error: new source '127-0-0-1' ({server.url('/status/404')}): HTTP 404")
+    assert "new:" not in err and "nothing was added" in err
+    code, _out, err = run_cli(project.root, "sources", "add", server.url("/status/404"),
+                              "--title", "My Blog")
+    assert code == 1 and err.startswith("error: new source 'my-blog' (")
+    code, _out, err = run_cli(project.root, "sources", "add", server.url("/status/404"), "--id", "mine")
+    assert code == 1 and err.startswith("error: new source 'mine' (")
+    # An id already taken, or not an id, is refused before anything is fetched.
+    hits = len(server.hits)
+    code, _out, err = run_cli(project.root, "sources", "add", server.url("/x"), "--id", "seeds")
+    assert code == 2 and "'seeds' is already the id of a source" in err
+    code, _out, err = run_cli(project.root, "sources", "add", server.url("/x"), "--id", "Not An Id")
+    assert code == 2 and "not a valid source id" in err
+    assert len(server.hits) == hits
+    assert (project.root / "config" / "sources.toml").read_text(encoding="utf-8") == sources_before
+
+
+def test_sources_add_says_which_advertised_feed_it_chose(project: Project, server: FeedServer) -> None:
+    df = _serve_corpus(server, "/df.rss", "netnewswire--DaringFireball.rss")
+    _serve_corpus(server, "/rsc.atom", "netnewswire--russcox.atom", content_type="application/atom+xml")
+    server.add("/blog", '<html><head>'
+                        '<link rel="alternate" type="application/rss+xml" href="/status/500">'
+                        '<link rel="alternate" type="application/rss+xml" title="Posts" href="/df.rss">'
+                        '<link rel="alternate" type="application/atom+xml" href="/rsc.atom">'
+                        "</head><body>blog</body></html>", content_type="text/html")
+    code, out, err = run_cli(project.root, "sources", "add", server.url("/blog"), "--id", "df")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"found the feed {df} on {server.url('/blog')}"
+    assert lines[1] == f"the page advertises 3 feeds; chose {df}, the first that works. The others:"
+    assert lines[2].startswith(f"  {server.url('/status/500')} (failed: HTTP 500")
+    assert lines[3] == f"  {server.url('/rsc.atom')}"
+    assert lines[4] == "to add another instead: feeds sources add URL"
+    assert lines[5] == f"added df: Daring Fireball <{df}>"
+    added = tomllib.loads((project.root / "config" / "sources.toml").read_text(encoding="utf-8"))
+    assert added["sources"][-1] == {"id": "df", "title": "Daring Fireball", "url": df}
+    # A feed given directly lists nothing else.
+    code, out, _ = run_cli(project.root, "sources", "add", server.url("/rsc.atom"), "--dry-run")
+    assert code == 0 and out.splitlines() == [
+        f"added research-rsc: research!rsc <{server.url('/rsc.atom')}>",
+        "1 added, 0 duplicate, 0 invalid (dry run: nothing written)"]
+
+
+# --- status.json is JSON, not a JSON Feed ------------------------------------------
+
+
+def test_status_json_is_served_as_application_json(project: Project) -> None:
+    import threading
+
+    import httpx
+
+    from feeds.serve import make_server
+
+    assert run_cli(project.root, "run")[0] == 0
+    assert content_type(Path("status.json")) == "application/json; charset=utf-8"
+    assert content_type(Path("all.json")) == "application/feed+json; charset=utf-8"
+    server = make_server(project.public, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with httpx.Client(base_url=base, timeout=5) as client:
+            status = client.get("/status.json")
+            assert status.headers["content-type"] == "application/json; charset=utf-8"
+            assert "sources" in status.json()
+            assert client.get("/all.json").headers["content-type"] == "application/feed+json; charset=utf-8"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _readme_nginx_block() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("```nginx\n") + len("```nginx\n")
+    return text[start:text.index("```", start)]
+
+
+def test_readme_nginx_example_serves_status_json_as_json(project: Project, tmp_path: Path) -> None:
+    import shutil
+    import socket
+    import time
+
+    import httpx
+    import pytest
+
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+    block = _readme_nginx_block()
+    assert "location = /status.json" in block and "default_type application/json" in block
+    if nginx is None:
+        pytest.skip("nginx is not installed: the README's example was only read, not run")
+    assert run_cli(project.root, "run")[0] == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    server = (block.replace("listen 80;", f"listen 127.0.0.1:{port};")
+              .replace("root /srv/feeds/public;", f"root {project.public};"))
+    assert f"127.0.0.1:{port}" in server and str(project.public) in server
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the pytest tmp dir
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
+        "events { worker_connections 64; }\n"
+        f"http {{\naccess_log off;\nclient_body_temp_path {prefix}/cb;\nproxy_temp_path {prefix}/p;\n"
+        f"fastcgi_temp_path {prefix}/f;\nuwsgi_temp_path {prefix}/u;\nscgi_temp_path {prefix}/s;\n"
+        f"default_type application/octet-stream;\n{server}\n}}\n", encoding="utf-8")
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(prefix)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            status = client.get("/status.json")
+            assert status.status_code == 200
+            assert status.headers["content-type"] == "application/json; charset=utf-8"
+            feed = client.get("/all.json")
+            assert feed.headers["content-type"] == "application/feed+json; charset=utf-8"
+            assert client.get("/all.atom").headers["content-type"] == "application/atom+xml; charset=utf-8"
+    finally:
+        proc.terminate()
+        proc.wait(10)
