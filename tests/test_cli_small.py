@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -307,3 +308,89 @@ def test_readme_nginx_example_serves_status_json_as_json(project: Project, tmp_p
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# --- licence metadata, and the browser tests' switch --------------------------------
+
+
+def test_pyproject_license_is_an_spdx_expression() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == "MIT"
+    assert not any(c.startswith("License ::") for c in project["project"].get("classifiers", []))
+    # PEP 639 license expressions need setuptools 77 or later to build.
+    (requirement,) = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
+    assert requirement.replace(" ", "") == "setuptools>=77"
+
+
+def _fake_bin(tmp_path: Path, *, uid: str = "0", chromium: bool = False) -> tuple[Path, Path]:
+    """A PATH with bash, a fake `id` and a fake `apt-get` that only records its arguments."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    calls = tmp_path / "apt-calls"
+    bash = shutil.which("bash")
+    assert bash is not None
+    (bin_dir / "bash").symlink_to(bash)
+    scripts = {"id": f'#!{bash}\necho {uid}\n',
+               "apt-get": f'#!{bash}\necho "$*" >> {calls}\nexit 0\n'}
+    if chromium:
+        scripts["chromium"] = f"#!{bash}\nexit 0\n"
+    for name, text in scripts.items():
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    return bin_dir, calls
+
+
+def _ensure_browser(bin_dir: Path, **env: str) -> str:
+    done = subprocess.run([str(bin_dir / "bash"), str(REPO / "scripts" / "ensure-browser")],
+                          env={"PATH": str(bin_dir), **env}, capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_test_says_before_it_installs_chromium(tmp_path: Path) -> None:
+    bin_dir, calls = _fake_bin(tmp_path)
+    out = _ensure_browser(bin_dir)
+    assert out.splitlines()[0].startswith(
+        "make test: chromium is not installed; installing Debian's chromium for the browser tests "
+        "(set FEEDS_SKIP_BROWSER=1 to skip them)")
+    assert "install -y -qq chromium" in calls.read_text(encoding="utf-8")
+
+
+def test_feeds_skip_browser_installs_nothing_except_under_ci(tmp_path: Path) -> None:
+    bin_dir, calls = _fake_bin(tmp_path)
+    out = _ensure_browser(bin_dir, FEEDS_SKIP_BROWSER="1")
+    assert out == "make test: FEEDS_SKIP_BROWSER=1: the browser tests will be skipped\n"
+    assert not calls.exists()
+    out = _ensure_browser(bin_dir, FEEDS_SKIP_BROWSER="1", CI="true")
+    assert out.startswith("make test: FEEDS_SKIP_BROWSER is ignored under CI")
+    assert "installing Debian's chromium" in out and calls.exists()
+
+
+def test_ensure_browser_is_quiet_with_chromium_and_says_why_it_cannot_install(tmp_path: Path) -> None:
+    with_it, calls = _fake_bin(tmp_path / "a", chromium=True)
+    assert _ensure_browser(with_it) == ""
+    not_root, calls = _fake_bin(tmp_path / "b", uid="1000")
+    out = _ensure_browser(not_root)
+    assert "cannot be installed here" in out and "the browser tests will skip" in out
+    assert not calls.exists()
+
+
+def test_feeds_skip_browser_skips_the_browser_tests_with_a_reason() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_XDIST_WORKER")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rs",
+         str(REPO / "tests" / "test_browser.py")],
+        env={**env, "FEEDS_SKIP_BROWSER": "1"}, capture_output=True, text=True, timeout=120,
+        cwd=REPO, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "FEEDS_SKIP_BROWSER is set: browser tests skipped" in done.stdout
+    assert " passed" not in done.stdout and " failed" not in done.stdout
+
+    from test_browser import skip_asked
+
+    assert skip_asked({"FEEDS_SKIP_BROWSER": "1"})
+    assert not skip_asked({"FEEDS_SKIP_BROWSER": "1", "CI": "true"})  # CI runs them
+    assert not skip_asked({"FEEDS_SKIP_BROWSER": "0"}) and not skip_asked({})
