@@ -25,7 +25,9 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/feeds run
 
-## make test: install the test dependencies and run the whole suite
+## make test: install the test dependencies and run the whole suite. The browser tests need
+## Chromium: installed from Debian's packages when missing (root and apt-get; it says so first).
+## FEEDS_SKIP_BROWSER=1 make test installs nothing and skips them (ignored under CI=true).
 test: $(TSTAMP)
 	@scripts/ensure-browser
 	$(BIN)/python -m pytest -n 2 -q

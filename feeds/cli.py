@@ -24,14 +24,15 @@ import click
 from feeds import __version__
 from feeds.classify import Classifier, lint
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config, parse_duration
-from feeds.errors import ConfigErrors, FeedsError, LockedError, StateError
+from feeds.errors import ConfigErrors, FeedsError, LockedError, SourceError, StateError
 from feeds.fetch import HttpFetcher, Result
 from feeds.files import write_atomic, write_if_changed
 from feeds.lock import run_lock
 from feeds.logs import scrub, setup_logging, use_url_policy
 from feeds.logs import url_policy as current_url_policy
 from feeds.pipeline import ping_hub_for, run_once, write_status_page
-from feeds.redact import strip_controls, url_policy
+from feeds.redact import url_policy
+from feeds.sourceinfo import FeedInfo, clean_title, home_pages, with_feed_titles
 from feeds.state import Store
 from feeds.status import make_snapshot, render_status_json, source_state
 from feeds.statustext import Zone
@@ -481,30 +482,37 @@ def _config_at(opts: Options, against: str) -> Config:
 
 @topics.command("diff")
 @click.option("--against", required=True, metavar="CONFIG",
-              help="A feeds.toml file, a folder with config files, or a git revision of config/.")
+              help="The config before the change: a feeds.toml file, a folder with config files, "
+                   "or a git revision of config/.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Titles shown per change.")
 @click.pass_obj
 def topics_diff(opts: Options, against: str, limit: int) -> None:
-    """Which stored entries would enter or leave each topic under another config."""
+    """Review a rule change: which stored entries enter or leave each topic going
+    from CONFIG (before) to the working config in config/ (after).
+
+    As with `git diff REV`, the working config is the change under review: an
+    `exclude` added to it shows the entries that would leave.
+    """
     current = _load(opts.root)
-    other = _config_at(opts, against)
+    base = _config_at(opts, against)
     samples = _samples(current)
-    others_sources = {s.id: s for s in other.sources}
-    before = Classifier(current.topics, current.sources)
-    after = Classifier(other.topics, other.sources)
+    base_sources = {s.id: s for s in base.sources}
+    before = Classifier(base.topics, base.sources)
+    after = Classifier(current.topics, current.sources)
     moves: dict[str, tuple[list[str], list[str]]] = {}
     for entry, carriers in samples:
-        old = {m.topic for m in before.classify(entry, carriers)}
-        new_carriers = [others_sources.get(s.id, s) for s in carriers]
-        new = {m.topic for m in after.classify(entry, new_carriers)}
+        # A source the base config did not have yet classifies as it does now.
+        old = {m.topic for m in before.classify(entry, [base_sources.get(s.id, s) for s in carriers])}
+        new = {m.topic for m in after.classify(entry, carriers)}
         for t in new - old:
             moves.setdefault(t, ([], []))[0].append(entry.title)
         for t in old - new:
             moves.setdefault(t, ([], []))[1].append(entry.title)
-    click.echo(f"from config/ to {against}, over {_plural(len(samples), 'stored entry', 'stored entries')}:")
+    click.echo(f"from {against} to the working config ({SOURCES_FILE.parent.as_posix()}/), "
+               f"over {_plural(len(samples), 'stored entry', 'stored entries')}:")
     if not moves:
-        click.echo("  no entry changes topic")
+        click.echo("  no entry would change topic")
     for topic_id in sorted(moves):
         entering, leaving = moves[topic_id]
         click.echo(f"{topic_id}: {len(entering)} would enter, {len(leaving)} would leave")
@@ -524,6 +532,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def status_rows(config: Config, store: Store | None) -> list[dict[str, object]]:
+    config = with_feed_titles(config, store.feed_infos()) if store else config
     health = store.all_health() if store else {}
     counts = store.entry_counts() if store else {}
     remaps = store.remap_count() if store else {}
@@ -820,14 +829,30 @@ def sources_export(opts: Options, output: Path | None, with_secrets: bool) -> No
 
     URLs lose their credentials and the values of secret-looking query
     parameters, as in the published sources.opml, unless --with-secrets.
+    Each feed's site (htmlUrl), and the title of a source the config leaves
+    untitled, come from the feed as last fetched.
     """
     from feeds.opml import render_opml
 
-    data = render_opml(_load(opts.root), with_secrets=with_secrets)
+    config = _load(opts.root)
+    infos = _feed_infos(config)
+    data = render_opml(with_feed_titles(config, infos), home_pages(infos), with_secrets=with_secrets)
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
     else:
         write_atomic(output, data)
+
+
+def _feed_infos(config: Config) -> dict[str, FeedInfo]:
+    """What each feed said about itself when last fetched; nothing before the first run."""
+    if not config.settings.state_path.exists():
+        return {}
+    try:
+        with Store(config.settings.state_path) as store:
+            return store.feed_infos()
+    except StateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _merge_sources(opts: Options, config: Config, feeds: list[OpmlFeed], dry_run: bool) -> None:
@@ -868,16 +893,21 @@ def sources_import(opts: Options, file: Path, dry_run: bool) -> None:
 @sources.command("add")
 @click.argument("url")
 @click.option("--title", help="Title for the source (default: the feed's own).")
+@click.option("--id", "source_id", metavar="ID",
+              help="Id for the source (default: made from the title, or from the host).")
 @click.option("--topic", "topics", multiple=True, help="A default topic (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
 @click.pass_obj
-def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, ...],
-                dry_run: bool) -> None:
+def sources_add(opts: Options, url: str, title: str | None, source_id: str | None,
+                topics: tuple[str, ...], dry_run: bool) -> None:
     """Add a feed, given its URL or the URL of a page that links to it.
 
-    The feed is fetched once to check that it is one.
+    The feed is fetched once to check that it is one. Given a page, the feeds
+    it advertises are tried in its order and the first that works is added;
+    the others are listed, to add one of them instead.
     """
-    from feeds.opml import OpmlFeed
+    from feeds.config import ID_RE
+    from feeds.opml import OpmlFeed, new_id
 
     config = _load(opts.root)
     unknown = [t for t in topics if t not in config.topic_ids()]
@@ -885,18 +915,42 @@ def sources_add(opts: Options, url: str, title: str | None, topics: tuple[str, .
         click.echo(f"error: unknown topic {', '.join(unknown)} "
                    f"(known: {', '.join(config.topic_ids())})", err=True)
         sys.exit(EXIT_CONFIG)
+    taken = {s.id for s in config.sources}
+    if source_id is not None and not ID_RE.fullmatch(source_id):
+        say(f"error: --id {source_id!r} is not a valid source id (lower-case letters, digits, "
+            "'-' and '_', starting with a letter or digit, at most 64)", err=True)
+        sys.exit(EXIT_CONFIG)
+    if source_id is not None and source_id in taken:
+        say(f"error: --id {source_id!r} is already the id of a source in {SOURCES_FILE.as_posix()}",
+            err=True)
+        sys.exit(EXIT_CONFIG)
+    # Until the feed is read, the id is the one it gets without a feed title.
+    provisional = source_id or new_id(title or "", url, taken)
     from feeds.discover import discover_feed
 
     try:
-        feed_url, feed_title = asyncio.run(discover_feed(url, config.settings.fetch))
-    except FeedsError as exc:
-        say(f"error: {exc}", err=True)
+        found = asyncio.run(discover_feed(url, config.settings.fetch, provisional))
+    except SourceError as exc:
+        say(f"error: new source '{provisional}' ({url}): {exc.message}; nothing was added", err=True)
         sys.exit(EXIT_FAILED)
-    if feed_url != url:
-        say(f"found the feed {feed_url} on {url}")
-    # The feed's own title is a stranger's text: no control characters into the config.
-    name = title or strip_controls(feed_title or "")
-    _merge_sources(opts, config, [OpmlFeed(feed_url, name, tuple((t,) for t in topics))], dry_run)
+    except FeedsError as exc:
+        say(f"error: new source '{provisional}' ({url}): {exc}; nothing was added", err=True)
+        sys.exit(EXIT_FAILED)
+    if found.feed_url != url:
+        say(f"found the feed {found.feed_url} on {url}")
+    others = [u for u in found.advertised if u != found.chosen]
+    if found.chosen is not None and others:
+        failed = dict(found.failed)
+        say(f"the page advertises {_plural(len(found.advertised), 'feed')}; "
+            f"chose {found.chosen}, the first that works. The others:")
+        for other in others:
+            say(f"  {other}" + (f" (failed: {failed[other]})" if other in failed else ""))
+        click.echo("to add another instead: feeds sources add URL")
+    # The feed's own title is a stranger's text: cleaned as for display (one line,
+    # no markup or control characters, length-capped) before it goes into the config.
+    name = title or clean_title(found.title) or ""
+    _merge_sources(opts, config, [OpmlFeed(found.feed_url, name, tuple((t,) for t in topics),
+                                           source_id)], dry_run)
 
 
 @cli.command("init")

@@ -628,9 +628,10 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
                     known = ", ".join(sorted(topic_ids)) or "none"
                     c.error((*p, key), f"{what}: unknown topic '{t}' (known: {known})")
         tags = c.get_strings(body, p, "tags", what)
+        title = _display(c.get(body, p, "title", str, None, what)) or None
         sources.append(Source(
             id=source_id,
-            title=_display(c.get(body, p, "title", str, source_id, what)) or source_id,
+            title=title or source_id,
             url=url,
             path=path,
             topics=tuple(dict.fromkeys(topics)),
@@ -646,5 +647,6 @@ def _sources(c: _Checker, data: dict[str, Any], root: Path, topic_ids: set[str])
             interval=c.duration(body, p, "interval", None, what),
             priority=c.get(body, p, "priority", int, 0, what),
             max_items=c.get(body, p, "max_items", int, None, what, _positive),
+            title_given=title is not None,
         ))
     return sources

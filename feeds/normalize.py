@@ -266,10 +266,13 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
         published = min(published, ctx.now)
         updated = max(min(updated, ctx.now), published)
 
-    people = data.authors or (ctx.feed.authors if ctx.feed else ()) or (Person(source.title),)
+    # A title the feed lent the source (``sourceinfo``) is not used here: the
+    # authors are hashed, and a feed renaming itself would "update" every entry.
+    named = source.title if source.title_given else source.id
+    people = data.authors or (ctx.feed.authors if ctx.feed else ()) or (Person(named),)
     authors = tuple(p for a in people[:MAX_AUTHORS] if (p := _person(a, base)) is not None)
     if not authors:
-        authors = (Person(xml_safe(source.title) or source.id),)
+        authors = (Person(xml_safe(named) or source.id),)
     categories = tuple(dict.fromkeys(
         _truncate(" ".join(xml_safe(c).split()), MAX_CATEGORY_CHARS) for c in data.categories
         if xml_safe(c).strip()))[: limits.max_categories]

@@ -51,6 +51,7 @@ class OpmlFeed:
     # Each category is a path, outermost first: the folders the outline sits
     # in (("Tech", "AI")) and each entry of its ``category`` attribute.
     categories: tuple[tuple[str, ...], ...] = ()
+    source_id: str | None = None  # the id to add it under; None: made from the title or host
 
 
 ImportStatus = Literal["added", "duplicate", "invalid"]
@@ -283,7 +284,9 @@ def _host_slug(url: str) -> str:
     return slugify(host)
 
 
-def _new_id(title: str, url: str, taken: set[str]) -> str:
+def new_id(title: str, url: str, taken: set[str]) -> str:
+    """The id a source added with ``title`` (or, without one, ``url``'s host) gets:
+    a slug not in ``taken``."""
     base = slugify(title) or _host_slug(url) or "feed"
     if len(base) > _MAX_GENERATED_ID:
         # Cut at a word boundary so the id still reads as the title's start.
@@ -400,7 +403,11 @@ def merge_into_sources(
             items.append(ImportItem(feed.url, feed.title, "duplicate", dup_id, reason=why))
             continue
         title = feed.title or (urlsplit(url).hostname or url)
-        source_id = _new_id(feed.title, url, taken)
+        if feed.source_id is not None and feed.source_id in taken:
+            items.append(ImportItem(feed.url, feed.title, "invalid", feed.source_id,
+                                    reason=f"the id '{feed.source_id}' is already taken"))
+            continue
+        source_id = feed.source_id or new_id(feed.title, url, taken)
         assert ID_RE.fullmatch(source_id), source_id
         topics = _topics_for(feed, names)
         taken.add(source_id)

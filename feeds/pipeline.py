@@ -33,6 +33,7 @@ from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, 
 from feeds.polling import DUE_SLACK, is_due
 from feeds.redact import public_sources, strip_controls, url_policy
 from feeds.similar import Thresholds, bands, judge, sketch
+from feeds.sourceinfo import FeedInfo, clean_home_page, clean_title, home_pages, with_feed_titles
 from feeds.state import ClusterRow, Store, clusters_from_rows, entry_json
 from feeds.types import (
     Config,
@@ -82,6 +83,7 @@ class _Ingest:
     ttl: int | None = None
     partly_broken: str | None = None  # the parser recovered what it could
     unreadable_dates: int = 0  # entry dates the parser could not read
+    feed_info: FeedInfo | None = None  # the feed's own title and site (None: a folder)
 
 
 _classifiers: dict[int, Classifier] = {}
@@ -114,7 +116,8 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
     feed = parse_document(doc, cap)
     out = _Ingest(warnings=list(feed.warnings), ttl=feed.ttl,
                   partly_broken=feed.warnings[0] if feed.warnings else None,
-                  unreadable_dates=feed.unreadable_dates)
+                  unreadable_dates=feed.unreadable_dates,
+                  feed_info=FeedInfo(clean_title(feed.title), clean_home_page(feed.link, doc.url)))
     ctx = Context(source=source, base_url=config.settings.base_url, now=now,
                   document_url=doc.url, feed=feed, limits=limits)
     entries = feed.entries[:cap]
@@ -313,6 +316,8 @@ def _process(config: Config, store: Store, topics: _Topics, source: Source,
             unreadable_dates=got.unreadable_dates)
         store.save_health(health, events)
         store.record_fetch(source.id, now, failed=False, new_entries=new, seconds=seconds)
+        if got.feed_info is not None:
+            store.save_feed_info(source.id, got.feed_info)
     count = len(got.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
     return SourceOutcome(source.id, "ok", message, new, updated, tuple(got.warnings))
@@ -704,6 +709,8 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
     and every file is still there: a run where every source answered 304 costs
     no rendering at all. ``pool``: worker processes to render in.
     """
+    feed_infos = store.feed_infos()
+    config = with_feed_titles(config, feed_infos)
     s = config.settings
     out_dir = s.output_dir
     generation = store.generation()
@@ -740,7 +747,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
             templates = Templates(config.root)
             counts = {topic: len(ids) for topic, ids in topic_ids.items()}
             staged.add(out_dir / "index.html", render_index(site, listed, counts, templates=templates))
-            staged.add(out_dir / "sources.opml", render_opml(config))
+            staged.add(out_dir / "sources.opml", render_opml(config, home_pages(feed_infos)))
             for path, data in _article_pages(config, store, site, templates).items():
                 staged.add(path, data)
             for problem in dict.fromkeys(templates.problems):
@@ -978,6 +985,7 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     or named in ``only``; local folders are read every time. The daemon passes
     ``publish_outputs=False`` and publishes once fetches settle."""
     rng = rng or random.Random()
+    config = with_feed_titles(config, store.feed_infos())  # health events name sources so too
     if store.get_meta("created") is None:
         with store.transaction():
             store.set_meta("created", now.isoformat())

@@ -112,7 +112,8 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
     ),
     "[[sources]] in config/sources.toml": (
         KeyDoc("id", "string", "required", "unique; lower-case letters, digits, '-' and '_'"),
-        KeyDoc("title", "string", "the id", "the source's name in the outputs"),
+        KeyDoc("title", "string", "the feed's own title, else the id",
+               "the source's name in the outputs; when given, it always wins"),
         KeyDoc("url", "http(s) URL", "one of url or path",
                "an RSS or Atom feed; user:password@ in it is HTTP basic auth, like username/password"),
         KeyDoc("path", "path", "one of url or path", "a folder of local articles"),

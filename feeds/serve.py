@@ -60,6 +60,10 @@ CONTENT_TYPES = {
     ".xml": "application/xml; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
 }
+# Files whose name, not suffix, says what they are: the other .json files are JSON Feeds.
+NAMED_TYPES = {
+    "status.json": "application/json; charset=utf-8",
+}
 GZIP_MIN = 256  # below this, gzip's header makes the body bigger, not smaller
 GZIP_MAX = 32 * 1024 * 1024  # larger files are sent as they are rather than held in memory
 
@@ -102,7 +106,7 @@ class Limits:
 
 
 def content_type(path: Path) -> str:
-    known = CONTENT_TYPES.get(path.suffix.lower())
+    known = NAMED_TYPES.get(path.name) or CONTENT_TYPES.get(path.suffix.lower())
     if known:
         return known
     guessed, _ = mimetypes.guess_type(path.name)

@@ -6,7 +6,8 @@ Tables:
 - ``items``: every (source, item key) we have seen and the entry it maps to.
   An item whose entry is past retention stays here as a tombstone, so a
   source that still carries it does not bring it back as new.
-- ``meta``: small facts, such as the fingerprint of the topic rules.
+- ``meta``: small facts, such as the fingerprint of the topic rules, and what
+  each feed says about itself (``feed:<source id>``: title and site link).
 - ``lsh``: each entry's sketch bands, keyed by (band, bucket, published, entry
   num), where near-duplicate candidates are found (``cluster_candidates``).
 - ``source_days``: per source and UTC day, fetches, failures, new entries and
@@ -27,9 +28,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from feeds import sourceinfo
 from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story, url_identity
 from feeds.errors import StateError
 from feeds.similar import bands, sketch
+from feeds.sourceinfo import FeedInfo
 from feeds.status import SourceDay
 from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
 from feeds.xmlchars import safe_entry
@@ -616,6 +619,23 @@ class Store:
 
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    # A feed's own title and site link live in ``meta`` under ``feed:<source id>``
+    # (no schema change: they are a few small facts per source).
+
+    def save_feed_info(self, source_id: str, info: FeedInfo) -> None:
+        """Remember what a source's feed says about itself; call inside
+        ``transaction()``. A change counts as a change to the outputs (``touch``):
+        they show the title and link."""
+        key, value = f"feed:{source_id}", sourceinfo.encode(info)
+        if self.get_meta(key) != value:
+            self.set_meta(key, value)
+            self.touch()
+
+    def feed_infos(self) -> dict[str, FeedInfo]:
+        """Source id → what its feed last said about itself."""
+        rows = self.db.execute("SELECT key, value FROM meta WHERE key >= 'feed:' AND key < 'feed;'")
+        return {str(k)[len("feed:"):]: sourceinfo.decode(str(v)) for k, v in rows}
 
     # --- sources --------------------------------------------------------------
 

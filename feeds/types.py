@@ -74,6 +74,9 @@ class Source:
     # The credentials the config wrote inside url (url itself is kept without them):
     # only an operator's own backup (`feeds sources export --with-secrets`) shows them.
     url_auth: tuple[str, str] | None = None
+    # False when the config gave no title (``title`` is then the id): the feed's
+    # own title may stand in for it where sources are shown (``feeds.sourceinfo``).
+    title_given: bool = True
 
     @property
     def is_local(self) -> bool:

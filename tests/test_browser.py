@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,21 @@ from feeds.serve import make_server, server_url
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed and could not be installed (scripts/ensure-browser)")
+
+
+def skip_asked(environ: Mapping[str, str]) -> bool:
+    """FEEDS_SKIP_BROWSER=1 skips the browser tests, except under CI (CI=true), which runs them."""
+    asked = environ.get("FEEDS_SKIP_BROWSER", "").strip().lower() not in ("", "0", "false", "no")
+    return asked and environ.get("CI", "").strip().lower() not in ("true", "1", "yes")
+
+
+pytestmark = [
+    pytest.mark.skipif(skip_asked(os.environ),
+                       reason="FEEDS_SKIP_BROWSER is set: browser tests skipped (unset it to run them)"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium is not installed and could not be installed (scripts/ensure-browser)"),
+]
 
 
 @pytest.fixture

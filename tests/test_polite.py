@@ -340,11 +340,13 @@ def test_health_feed_and_status_show_failure_and_recovery(project: Project, serv
     server.add("/flaky.rss", RSS)
     c.run(START + timedelta(hours=3))
     feed = feedparser.parse((project.public / "health.atom").read_bytes())
-    assert [e.title for e in feed.entries] == ["flaky: recovered", "flaky: failing"]
-    assert "failed 2 times in a row: HTTP 500" in feed.entries[1].summary
+    # Untitled in the config, the source is named by its feed's title once it is read.
+    shown = ["Example AI News: recovered", "Example AI News: failing"]
+    assert [e.title for e in feed.entries] == shown
+    assert "flaky failed 2 times in a row: HTTP 500" in feed.entries[1].summary
     assert feed.entries[0].id != feed.entries[1].id
     rss = feedparser.parse((project.public / "health.rss").read_bytes())
-    assert [e.title for e in rss.entries] == ["flaky: recovered", "flaky: failing"]
+    assert [e.title for e in rss.entries] == shown
     rows = json.loads(run_cli(project.root, "status", "--json", "--sort", "id")[1])["sources"]
     assert [(r["id"], r["state"], r["failures"]) for r in rows] == [("flaky", "ok", 0), ("seeds", "ok", 0)]
 

@@ -51,16 +51,17 @@ def test_preview_lists_what_a_topic_would_hold(project: Project) -> None:
 
 def test_diff_against_a_file_then_the_change_goes_live(project: Project) -> None:
     assert run_cli(project.root, "run")[0] == 0
-    other = project.root / "proposal.toml"
-    other.write_text(_replace_policy(_feeds_toml(project)), encoding="utf-8")
-    code, out, _ = run_cli(project.root, "topics", "diff", "--against", str(other))
+    before = project.root / "before.toml"
+    before.write_text(_feeds_toml(project), encoding="utf-8")
+    _write_feeds(project, _replace_policy(_feeds_toml(project)))
+    code, out, _ = run_cli(project.root, "topics", "diff", "--against", str(before))
     assert code == 0
+    assert out.startswith(f"from {before} to the working config (config/), over 1 stored entry:")
     assert "internet-policy: 0 would enter, 1 would leave" in out
     assert f"  - {SEED_TITLE}" in out
     assert "ai:" not in out
-    # Nothing was published by the diff; applying the change moves the entry at the next run.
+    # Nothing was published by the diff; the next run applies the change.
     assert SEED_TITLE in (project.public / "internet-policy.atom").read_text(encoding="utf-8")
-    _write_feeds(project, other.read_text(encoding="utf-8"))
     assert run_cli(project.root, "run")[0] == 0
     assert SEED_TITLE not in (project.public / "internet-policy.atom").read_text(encoding="utf-8")
     assert SEED_TITLE in (project.public / "ai.atom").read_text(encoding="utf-8")
@@ -77,7 +78,8 @@ def test_diff_against_a_git_revision(project: Project) -> None:
     assert run_cli(project.root, "run")[0] == 0
     code, out, _ = run_cli(project.root, "topics", "diff", "--against", "HEAD")
     assert code == 0
-    assert "internet-policy: 1 would enter, 0 would leave" in out
+    assert out.startswith("from HEAD to the working config (config/)")
+    assert "internet-policy: 0 would enter, 1 would leave" in out
     code, _out, err = run_cli(project.root, "topics", "diff", "--against", "no-such-rev")
     assert code == 2 and "neither a file, a folder nor a git revision" in err
 
