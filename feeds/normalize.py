@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from feeds.sanitize import html_to_text, sanitize_html_checked, text_to_html
@@ -183,9 +184,11 @@ def web_url(url: str | None, base: str | None = None) -> str | None:
     return canonical_url(xml_safe(url), base)
 
 
+@lru_cache(maxsize=256)
 def _base_url(url: str | None, base: str | None = None) -> str | None:
     """A base to resolve against: ``url`` (made absolute) if it is http(s), else None.
-    Not canonicalised: a base's query and fragment do not matter, its path as written does."""
+    Not canonicalised: a base's query and fragment do not matter, its path as written does.
+    Cached: a document's entries share their bases, and this ran four times an entry."""
     if not url or web_url(url, base) is None:
         return None
     return urljoin(base, url) if base else url
@@ -243,7 +246,8 @@ def normalize(data: EntryData, ctx: Context) -> Entry:
     summary = _block(data.summary, limits.max_text_chars)
     content_html = html_of(content, "content") if content else ""
     summary_html = html_of(summary, "summary") if summary else ""
-    summary_text = html_to_text(summary_html or content_html)
+    # Our own sanitiser's output: well-formed and within the HTML budget already.
+    summary_text = html_to_text(summary_html or content_html, sanitized=True)
 
     title = ""
     if data.title:

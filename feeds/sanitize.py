@@ -179,13 +179,16 @@ _TEXT_ONLY = nh3.Cleaner(tags=set(), strip_comments=True)
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|pre|tr|section|figure)>|<br\s*/?>", re.I)
 
 
-def html_to_text(fragment: str) -> str:
+def html_to_text(fragment: str, *, sanitized: bool = False) -> str:
     """The words of an HTML fragment, without tags, as one line of text.
 
     Linear in the length of ``fragment``, like ``sanitize_html``: past the limits of
     ``html_budget_exceeded`` the tags are stripped without building a tree.
+    ``sanitized``: the fragment is ``sanitize_html``'s output, which is well-formed
+    and within those limits (it was checked, or reduced to text), so the check is
+    not made again.
     """
-    if html_budget_exceeded(fragment) is not None:
+    if not sanitized and html_budget_exceeded(fragment) is not None:
         return " ".join(_flat_text(fragment, paragraphs=False).split())
     spaced = _BLOCK_END.sub(lambda m: m.group(0) + " ", fragment)
     text = _TEXT_ONLY.clean(spaced)

@@ -9,7 +9,7 @@ them, and lxml refuses to serialise them, which failed whole feeds); DEL and
 the C1 controls (XML 1.0 discourages them and the W3C feed validator flags
 them; in feeds they are almost always text decoded with the wrong charset);
 lone surrogates (not characters at all: they cannot be encoded as UTF-8);
-and the noncharacters U+FDD0..U+FDEF and U+xFFFE/U+xFFFF of every plane.
+and the noncharacters U+FDD0..U+FDEF, U+FFFE and U+FFFF.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 from feeds.types import Enclosure, Entry, Person
 
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17))
-    + "]+"
-)
+# Only characters of the Basic Multilingual Plane: the noncharacters of the other
+# planes (U+1FFFE...) are XML 1.0 characters, which lxml writes and readers take, and
+# listing them made every search about fourteen times slower (431 against 31 us on
+# 10 KB of text; this runs on every field of every entry).
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]+")
 
 
 def xml_safe(text: str) -> str:
