@@ -180,14 +180,20 @@ def _scratch_feed(kind: str) -> FeedGenerator:
     return fg
 
 
-def _atom_entry(item: Item) -> bytes:
-    fg = _scratch_feed("atom")
+def _detached(kind: str, item: Item, add: Callable[[FeedGenerator, Item], Any]) -> Any:
+    """``item`` as feedgen builds it on the scratch feed of ``kind``, taken off again."""
+    fg = _scratch_feed(kind)
     try:
-        fe = _add_atom_entry(fg, item)
+        fe = add(fg, item)
         fg.remove_entry(fe)
     except BaseException:
-        _scratch.pop("atom", None)  # it may still hold the entry that failed
+        _scratch.pop(kind, None)  # it may still hold the entry that failed
         raise
+    return fe
+
+
+def _atom_entry(item: Item) -> bytes:
+    fe = _detached("atom", item, _add_atom_entry)
     # Serialised where feedgen puts it, so that indentation and namespaces match.
     feed = etree.Element("feed", xmlns=_ATOM)
     feed.append(fe.atom_entry())
@@ -293,13 +299,7 @@ def _rss_links_added(view: FeedView, data: bytes) -> bytes:
 
 
 def _rss_item(item: Item) -> bytes:
-    fg = _scratch_feed("rss")
-    try:
-        fe = _add_rss_item(fg, item)
-        fg.remove_entry(fe)
-    except BaseException:
-        _scratch.pop("rss", None)  # it may still hold the entry that failed
-        raise
+    fe = _detached("rss", item, _add_rss_item)
     rss = etree.Element("rss", version="2.0", nsmap=_RSS_NAMESPACES)
     etree.SubElement(rss, "channel").append(fe.rss_entry())
     return _entry_bytes(etree.tostring(rss, pretty_print=True, encoding="UTF-8"), b"\n    <item>",
