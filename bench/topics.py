@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feeds.classify import Classifier  # noqa: E402
 from feeds.config import load_config  # noqa: E402
+from feeds.stories.classify import Classifier  # noqa: E402
 from feeds.types import Entry, Topic, TopicMatch  # noqa: E402
 
 DATA = Path("tests/data/topics/labelled.tsv")

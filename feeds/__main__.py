@@ -1,4 +1,4 @@
-from feeds.cli import main
+from feeds.cli.commands import main
 
 # Guarded: worker processes import the main module again, and must not run the CLI.
 if __name__ == "__main__":

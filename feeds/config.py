@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from feeds.classify import UnsupportedRegex, regex_pattern, term_pattern
 from feeds.errors import ConfigError, ConfigErrors
-from feeds.netguard import split_userinfo
 from feeds.reference import RULE_KEYS, keys
+from feeds.sources.netguard import split_userinfo
+from feeds.stories.classify import UnsupportedRegex, regex_pattern, term_pattern
 from feeds.types import Config, DedupeSettings, FetchSettings, Rule, Settings, Source, Topic
 from feeds.xmlchars import xml_safe
 

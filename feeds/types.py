@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 
@@ -75,7 +75,7 @@ class Source:
     # only an operator's own backup (`feeds sources export --with-secrets`) shows them.
     url_auth: tuple[str, str] | None = None
     # False when the config gave no title (``title`` is then the id): the feed's
-    # own title may stand in for it where sources are shown (``feeds.sourceinfo``).
+    # own title may stand in for it where sources are shown (``feeds.stories.sourceinfo``).
     title_given: bool = True
 
     @property
@@ -396,3 +396,20 @@ class HealthEvent:
     at: datetime
     kind: str  # failing, recovered, gone, moved, stale, active
     message: str
+
+
+@dataclass(frozen=True)
+class SourceDay:
+    """A source's fetches on one UTC day (a row of the ``source_days`` table)."""
+
+    day: date
+    fetches: int = 0
+    failures: int = 0
+    new_entries: int = 0
+    latency_count: int = 0  # answered fetches, whose time is in the sum and the maximum
+    latency_ms_sum: int = 0
+    latency_ms_max: int = 0
+
+    @property
+    def latency_ms_mean(self) -> float | None:
+        return self.latency_ms_sum / self.latency_count if self.latency_count else None

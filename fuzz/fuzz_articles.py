@@ -1,4 +1,4 @@
-"""atheris harness: a local article (first byte: its kind) into feeds.articles.parse_article, then normalize.
+"""atheris harness: a local article (first byte: its kind) into parse_article, then normalize.
 
 Run by fuzz/run.py (`make fuzz`); by hand:
     .venv/bin/python fuzz/fuzz_articles.py CORPUS_DIR -max_total_time=60

@@ -1,4 +1,4 @@
-"""atheris harness: feeds.normalize.canonical_url on url NUL base: valid, idempotent.
+"""atheris harness: feeds.stories.normalize.canonical_url on url NUL base: valid, idempotent.
 
 Run by fuzz/run.py (`make fuzz`); by hand:
     .venv/bin/python fuzz/fuzz_canonical.py CORPUS_DIR -max_total_time=60

@@ -1,4 +1,4 @@
-"""atheris harness: arbitrary bytes into feeds.parse.parse_document, then normalize on every entry.
+"""atheris harness: arbitrary bytes into feeds.parse.adapter.parse_document, then normalize on every entry.
 
 Run by fuzz/run.py (`make fuzz`); by hand:
     .venv/bin/python fuzz/fuzz_parse.py CORPUS_DIR -max_total_time=60

@@ -28,14 +28,14 @@ from types import FrameType
 from html_safety import safety_problems
 from lxml import etree
 
-from feeds.articles import parse_article
 from feeds.config import load_config
-from feeds.emit import FeedView, Fragments, Item, render_atom, render_rss
 from feeds.errors import ConfigError, ConfigErrors, FeedsError
-from feeds.jsonfeed import render_json
-from feeds.normalize import FUTURE_TOLERANCE, Context, canonical_url, normalize
-from feeds.parse import parse_document
-from feeds.sanitize import html_to_text, sanitize_html
+from feeds.parse.adapter import parse_document
+from feeds.parse.articles import parse_article
+from feeds.publish.emit import FeedView, Fragments, Item, render_atom, render_rss
+from feeds.publish.jsonfeed import render_json
+from feeds.stories.normalize import FUTURE_TOLERANCE, Context, canonical_url, normalize
+from feeds.stories.sanitize import html_to_text, sanitize_html
 from feeds.types import Document, Entry, LocalFile, Source
 
 TESTS = Path(__file__).resolve().parent

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.normalize import content_hash
+from feeds.stories.normalize import content_hash
 from feeds.types import Entry, Person
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

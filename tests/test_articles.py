@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.articles import kind_of, parse_article, parse_date, without_site_link
 from feeds.errors import ParseError
-from feeds.slugs import article_slugs, is_safe_slug, on_site, page_slug, slug_forms, slugify
+from feeds.parse.articles import kind_of, parse_article, parse_date, without_site_link
+from feeds.stories.slugs import article_slugs, is_safe_slug, on_site, page_slug, slug_forms, slugify
 from feeds.types import EntryData, LocalFile
 
 HERE = Path(__file__).parent
@@ -851,7 +851,7 @@ def test_ordinary_yaml_front_matter_still_reads() -> None:
 def test_read_folder_reads_no_link_and_no_more_than_the_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import feeds.fetch
+    import feeds.sources.fetch
     from feeds.types import Source
 
     folder = tmp_path / "in"
@@ -862,8 +862,8 @@ def test_read_folder_reads_no_link_and_no_more_than_the_cap(
     (folder / "a b.txt").write_text("AB\n", encoding="utf-8")
     (folder / "big.txt").write_bytes(b"x" * 101)
     (folder / "link.txt").symlink_to(folder / "z.txt")
-    monkeypatch.setattr(feeds.fetch, "MAX_LOCAL_FILE", 100)
-    got = feeds.fetch.read_folder(Source(id="src", title="Src", path=folder))
+    monkeypatch.setattr(feeds.sources.fetch, "MAX_LOCAL_FILE", 100)
+    got = feeds.sources.fetch.read_folder(Source(id="src", title="Src", path=folder))
     # Files of a folder before those of its subfolders, each in name order.
     assert [f.relpath for f in got.files] == ["a b.txt", "z.txt", "b/a.txt"]
     assert got.warnings == ("big.txt: skipped, larger than 100 bytes",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.state import Store
+from feeds.store.state import Store
 
 
 def committed(path: Path, key: str) -> str | None:
@@ -66,7 +66,7 @@ def _entry_and_rows(store: Store) -> tuple[int, int]:
 def _store_one(store: Store, n: int) -> None:
     from helpers import NOW, make_entry
 
-    from feeds.dedupe import Insert
+    from feeds.stories.dedupe import Insert
 
     entry = make_entry(source_id=f"s{n}", item_key=f"guid:{n}", title=f"Story number {n} about chips",
                        summary_text="A long enough summary of the story for its sketch to have bands.")

@@ -19,7 +19,7 @@ import pytest
 from conftest import Project
 from test_run import SEED_TITLE, run_cli
 
-from feeds.serve import make_server, server_url
+from feeds.cli.serve import make_server, server_url
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

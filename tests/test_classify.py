@@ -7,7 +7,7 @@ from helpers import make_entry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.classify import Classifier, term_pattern
+from feeds.stories.classify import Classifier, term_pattern
 from feeds.types import Person, Rule, Source, Topic
 
 TOPICS = [
@@ -147,14 +147,14 @@ def test_needles_never_hide_a_match(terms: list[str], text: str) -> None:
     """The ``in`` check before each search is a necessary condition, so the hits are
     exactly what searching every pattern finds, even with the four letters (İ ı ſ K)
     that match an ASCII letter case-insensitively."""
-    from feeds.classify import _fold, _hits, _terms, regex_pattern
+    from feeds.stories.classify import _fold, _hits, _terms, regex_pattern
 
     compiled = (*_terms(terms), ("r", regex_pattern(r"\bpolic(y|ies)\b"), None))
     assert _hits(compiled, text, _fold(text)) == tuple(n for n, p, _ in compiled if p.search(text))
 
 
 def test_needles_rule_terms_out_by_a_plain_substring() -> None:
-    from feeds.classify import _needle
+    from feeds.stories.classify import _needle
 
     assert _needle("policy") == "polic"
     assert _needle("net neutrality") == "neutralit"

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from conftest import DATA, FeedServer, Project
 from test_run import run_cli
 
-from feeds.cli import backoff_line, cli
+from feeds.cli.commands import backoff_line, cli
+from feeds.cli.statustext import Zone, layout, render_tsv, zone_label
 from feeds.errors import FetchError
-from feeds.health import after_failure, after_success
-from feeds.statustext import Zone, layout, render_tsv, zone_label
+from feeds.sources.health import after_failure, after_success
 from feeds.types import FetchSettings, Source, SourceHealth
 
 RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
@@ -168,7 +168,7 @@ def test_status_local_names_the_zone_and_shifts_the_times(troubled: Project, tz:
 
 def test_local_times_across_a_dst_change_each_name_their_zone(tz: None,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from feeds.statustext import show_time
+    from feeds.cli.statustext import show_time
 
     monkeypatch.setenv("TZ", "Europe/Paris")
     time.tzset()

@@ -17,9 +17,9 @@ import listparser
 from conftest import DATA, REPO, FeedServer, Project
 from test_run import run_cli
 
-from feeds.serve import content_type
-from feeds.sourceinfo import FeedInfo, clean_home_page, clean_title, decode, encode
-from feeds.state import Store
+from feeds.cli.serve import content_type
+from feeds.store.state import Store
+from feeds.stories.sourceinfo import FeedInfo, clean_home_page, clean_title, decode, encode
 
 CORPUS = DATA / "corpus"
 
@@ -229,7 +229,7 @@ def test_status_json_is_served_as_application_json(project: Project) -> None:
 
     import httpx
 
-    from feeds.serve import make_server
+    from feeds.cli.serve import make_server
 
     assert run_cli(project.root, "run")[0] == 0
     assert content_type(Path("status.json")) == "application/json; charset=utf-8"

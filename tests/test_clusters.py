@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_run import run_cli
 
-from feeds.dedupe import Insert, Update, entry_id
-from feeds.pipeline import _cluster
-from feeds.similar import canonical_amounts, judge
-from feeds.state import Store
+from feeds.run.pipeline import _cluster
+from feeds.store.state import Store
+from feeds.stories.dedupe import Insert, Update, entry_id
+from feeds.stories.similar import canonical_amounts, judge
 from feeds.types import Config, Entry, Settings
 
 SAME = [
@@ -428,7 +428,7 @@ def test_lsh_rows_are_always_those_of_the_stored_entries(tmp_path: Path) -> None
     computed again from what is stored. Through inserts, updates that change the
     text or the time, and a purge, the table holds exactly the rows of the entries
     stored, and none of an entry that is gone."""
-    from feeds.state import _stored_band_rows
+    from feeds.store.state import _stored_band_rows
 
     def expected(store: Store) -> list[tuple[int, ...]]:
         return sorted(_stored_band_rows(store.db, "1", ()))
@@ -459,7 +459,7 @@ def test_lsh_rows_follow_the_entries_when_sources_fail(tmp_path: Path, batched: 
     after the source's savepoint): a source that fails after storing leaves neither
     its entries nor their rows, and the table holds exactly the rows of the entries
     that stayed, updated ones included."""
-    from feeds.state import _stored_band_rows
+    from feeds.store.state import _stored_band_rows
 
     rng = random.Random(11)
     with Store(tmp_path / "s.db") as store, contextlib.ExitStack() as stack:
@@ -487,7 +487,7 @@ def test_lsh_rows_follow_the_entries_when_sources_fail(tmp_path: Path, batched: 
 def test_a_cluster_digest_changes_with_what_its_pages_show(tmp_path: Path) -> None:
     """Archive pages are rendered again only when a digest of theirs changes: a member's
     content, a new carrier, a new member. Seeing an entry again changes nothing."""
-    from feeds.dedupe import Alias, Seen
+    from feeds.stories.dedupe import Alias, Seen
 
     a = make_entry(source_id="a", item_key="guid:a", url_key="//x.test/a", title="One", content_hash="h1")
     b = make_entry(source_id="b", item_key="guid:b", url_key="//x.test/b", title="Two", content_hash="h2")
@@ -675,7 +675,7 @@ def test_every_topics_cluster_ids_at_once_are_those_of_one_query_a_topic(
 
 
 def test_apply_takes_encoded_json_only_for_the_entry_it_was_made_from(tmp_path: Path) -> None:
-    from feeds.state import entry_json
+    from feeds.store.state import entry_json
 
     a = make_entry(source_id="s", item_key="guid:a", title="A story")
     b = make_entry(source_id="s", item_key="guid:b", title="B story")

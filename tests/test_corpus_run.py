@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from conftest import DATA, FeedServer, Project
 from lxml import etree
 
-from feeds.cli import cli
+from feeds.cli.commands import cli
 
 CORPUS = DATA / "corpus"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_run import parsed, run_cli
 
-from feeds.dates import claim, explain, read_date
-from feeds.fastparse import fast_parse
-from feeds.parse import parse_document, parse_with_feedparser
+from feeds.parse.adapter import parse_document, parse_with_feedparser
+from feeds.parse.dates import claim, explain, read_date
+from feeds.parse.fastparse import fast_parse
 from feeds.types import Document
 
 

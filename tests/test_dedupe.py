@@ -11,7 +11,7 @@ from helpers import NOW, make_entry
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feeds.dedupe import (
+from feeds.stories.dedupe import (
     Alias,
     Insert,
     Known,
@@ -159,7 +159,7 @@ def _story_key_reference(title: str, text: str) -> str:
 @given(st.text(max_size=40), st.text(alphabet=st.characters(max_codepoint=0x2200), max_size=60))
 @example("\u2121 call", "Ǆemal \ufb01le caf\u00e9 \u0130stanbul na\u00efve \u2014 \u201cquoted\u201d")
 def test_story_keys_are_those_of_the_first_definition(title: str, text: str) -> None:
-    from feeds.similar import _fold
+    from feeds.stories.similar import _fold
 
     assert story_key(title, text) == _story_key_reference(title, text)
     assert story_key(text, title) == _story_key_reference(text, title)

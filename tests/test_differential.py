@@ -34,8 +34,8 @@ from conftest import DATA
 from lxml import etree
 
 from feeds.errors import ParseError
-from feeds.fastparse import fast_parse
-from feeds.parse import parse_with_feedparser
+from feeds.parse.adapter import parse_with_feedparser
+from feeds.parse.fastparse import fast_parse
 from feeds.types import Document, FeedData
 
 CORPUS = DATA / "corpus"

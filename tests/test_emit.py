@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feeds.emit import FeedView, Item, Related, render_atom, render_rss
+from feeds.publish.emit import FeedView, Item, Related, render_atom, render_rss
 from feeds.types import Enclosure, Person
 
 
@@ -131,7 +131,7 @@ def test_emit_then_parse_keeps_id_title_link_and_dates(title: str, path: str, pu
 
 def whole_document(view: FeedView, kind: str) -> bytes:
     """The straightforward path: feedgen renders the document with every entry in it."""
-    from feeds.emit import (
+    from feeds.publish.emit import (
         _add_atom_entry,
         _add_rss_item,
         _atom_feed,
@@ -180,7 +180,7 @@ def test_pages_spliced_from_rendered_entries_are_the_whole_documents(
     without them; reusing them across pages (``Fragments``) changes no byte."""
     from dataclasses import replace
 
-    from feeds.emit import Fragments
+    from feeds.publish.emit import Fragments
 
     v = replace(view(list(drawn)), archive=archive, hub="https://hub.test/" if hub else None,
                 links=(("prev-archive", "https://w.test/archive/ai/1.atom"),) if archive else ())
@@ -197,7 +197,7 @@ def test_pages_spliced_from_rendered_entries_are_the_whole_documents(
 def test_fragments_are_not_reused_for_a_changed_item_of_the_same_id() -> None:
     from dataclasses import replace
 
-    from feeds.emit import Fragments
+    from feeds.publish.emit import Fragments
 
     fragments = Fragments()
     first = item(1)

@@ -21,8 +21,8 @@ from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.fastparse import fast_parse
-from feeds.parse import parse_document, parse_with_feedparser
+from feeds.parse.adapter import parse_document, parse_with_feedparser
+from feeds.parse.fastparse import fast_parse
 from feeds.types import Document
 
 ROOT = Path(__file__).resolve().parent.parent

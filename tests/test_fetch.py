@@ -11,7 +11,7 @@ import pytest
 from conftest import FeedServer
 
 from feeds.errors import FetchError, SourceError
-from feeds.fetch import HttpFetcher, body_hash, fetch_one, make_client, read_folder
+from feeds.sources.fetch import HttpFetcher, body_hash, fetch_one, make_client, read_folder
 from feeds.types import Document, FetchSettings, HttpCache, LocalFolder, NotModified, Source
 
 SETTINGS = FetchSettings(concurrency=4, connect_timeout=2, read_timeout=0.5, total_timeout=2,

@@ -1,4 +1,4 @@
-"""feeds.files: atomic writes, errors that name the target, stale temp files swept,
+"""feeds.publish.files: atomic writes, errors that name the target, stale temp files swept,
 and the all-or-nothing batch write."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds import files
-from feeds.files import remove_stale_temp_files, write_all_if_changed, write_atomic, write_if_changed
+from feeds.publish import files
+from feeds.publish.files import remove_stale_temp_files, write_all_if_changed, write_atomic, write_if_changed
 
 
 def dead_pid() -> int:
@@ -104,7 +104,7 @@ def test_a_killed_writer_leaves_a_temp_file_that_the_next_write_removes(tmp_path
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from feeds import files\n"
+        "from feeds.publish import files\n"
         "def stop(fd):\n"
         "    os._exit(9)\n"  # dies between writing and renaming, like a SIGKILL
         "os.fsync = stop\n"
@@ -179,13 +179,13 @@ def test_a_read_only_folder_is_an_error_naming_the_file(tmp_path: Path,
 
 
 def test_a_forked_child_does_not_keep_a_killed_runs_lock(tmp_path: Path) -> None:
-    from feeds.lock import run_lock
+    from feeds.run.lock import run_lock
 
-    lock = tmp_path / "feeds.lock"
+    lock = tmp_path / "feeds.run.lock"
     script = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from feeds.lock import run_lock\n"
+        "from feeds.run.lock import run_lock\n"
         f"with run_lock(Path({str(lock)!r})):\n"
         "    child = os.fork()\n"
         "    if child == 0:\n"  # a worker that outlives its parent

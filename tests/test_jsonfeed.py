@@ -15,8 +15,8 @@ from helpers import NOW, make_entry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.emit import FeedView, Item, render_atom, render_rss
-from feeds.jsonfeed import json_feed_url, render_json, rfc3339
+from feeds.publish.emit import FeedView, Item, render_atom, render_rss
+from feeds.publish.jsonfeed import json_feed_url, render_json, rfc3339
 from feeds.types import Enclosure, Person
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "jsonfeed-1.1.schema.json").read_text("utf-8"))

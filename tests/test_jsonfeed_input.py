@@ -13,8 +13,8 @@ from conftest import DATA, FeedServer, Project
 from test_run import parsed, run_cli
 
 from feeds.errors import ParseError
-from feeds.normalize import Context, normalize
-from feeds.parse import parse_document
+from feeds.parse.adapter import parse_document
+from feeds.stories.normalize import Context, normalize
 from feeds.types import Document, Enclosure, FeedData, Person, Source
 
 CORPUS = DATA / "corpus"

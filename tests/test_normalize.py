@@ -9,8 +9,8 @@ from html_safety import safety_problems
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from feeds.normalize import TRACKING_PARAMS, canonical_url
-from feeds.sanitize import html_to_text, sanitize_html
+from feeds.stories.normalize import TRACKING_PARAMS, canonical_url
+from feeds.stories.sanitize import html_to_text, sanitize_html
 
 CANONICAL_CASES: list[tuple[str, str | None, str | None]] = [
     # (url, base, canonical)
@@ -305,7 +305,7 @@ url_text = st.text(alphabet=st.sampled_from(list("htpsHTPS:/?#;[]@.%-_=&+ \t\nab
 def test_urls_taken_as_they_are_are_what_urljoin_gives(value: str, base: str | None) -> None:
     """The fast paths, for plain absolute URLs and for paths from the root, give
     exactly what urljoin did."""
-    from feeds.sanitize import resolve_url
+    from feeds.stories.sanitize import resolve_url
 
     assert resolve_url(base, value) == _joined(base, value)
 
@@ -329,7 +329,7 @@ def test_each_fragment_resolves_against_its_own_base_in_any_thread() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("az09-._~!$&'()*+,;=:@/?%2fAé [] \x7f")), max_size=30))
 def test_plain_paths_skip_the_escape_loop_and_change_nothing(text: str) -> None:
-    from feeds import normalize
+    from feeds.stories import normalize
 
     fast = [normalize._normalize_escapes(text, chars)
             for chars in (normalize._PATH_CHARS, normalize._QUERY_CHARS)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from feeds.config import load_config
-from feeds.opml import (
+from feeds.publish.opml import (
     IMPORT_COMMENT,
     OpmlError,
     OpmlFeed,

@@ -12,10 +12,10 @@ from conftest import Project
 from helpers import NOW, make_entry
 from test_run import SEED_TITLE, run_cli
 
-from feeds.emit import FeedView, Item, Related
 from feeds.errors import EmitError
-from feeds.pages import Site, render_article, render_index, site_href, summary_line
-from feeds.templating import Templates, check_templates
+from feeds.publish.emit import FeedView, Item, Related
+from feeds.publish.pages import Site, render_article, render_index, site_href, summary_line
+from feeds.publish.templating import Templates, check_templates
 
 BASE = "https://feeds.test/"
 SITE = Site("Test Wire", "Feeds under test", BASE, "en")
@@ -141,8 +141,8 @@ def test_check_renders_templates_with_sample_data(project: Project) -> None:
     write_template(project, "base.html", '{% extends "feeds/base.html" %}\n{% block script %}'
                    '{% include "missing.html" %}{% endblock %}\n')
     errors = [str(e) for e in check_templates(project.root)]
-    assert "config/templates/article.html:4: undefined: 'feeds.pages.ArticleView object' has no attribute " \
-           "'titel'" in errors
+    assert ("config/templates/article.html:4: undefined: 'feeds.publish.pages.ArticleView object' "
+            "has no attribute 'titel'") in errors
     missing = [e for e in errors if "missing.html" in e]
     assert missing == [
         "config/templates/base.html:2: template not found: missing.html (rendering index.html)"]
@@ -310,14 +310,14 @@ def test_an_error_in_a_shipped_template_is_an_emit_error_not_a_fallback() -> Non
 
 
 def test_the_shipped_templates_are_package_data() -> None:
-    """Every file in feeds/templates/ goes into the wheel (pyproject's package-data)."""
+    """Every file in feeds/publish/templates/ goes into the wheel (pyproject's package-data)."""
     import fnmatch
     import tomllib
 
-    from feeds.templating import SHIPPED_DIR
+    from feeds.publish.templating import SHIPPED_DIR
 
     globs = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))[
-        "tool"]["setuptools"]["package-data"]["feeds"]
+        "tool"]["setuptools"]["package-data"]["feeds.publish"]
     files = sorted(p.relative_to(SHIPPED_DIR.parent).as_posix()
                    for p in SHIPPED_DIR.rglob("*") if p.is_file())
     assert {"templates/index.html", "templates/article.html", "templates/base.html",

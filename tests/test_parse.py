@@ -12,8 +12,8 @@ import pytest
 from html_safety import safety_problems
 
 from feeds.errors import ParseError
-from feeds.normalize import FUTURE_TOLERANCE, Context, canonical_url, normalize
-from feeds.parse import parse_document
+from feeds.parse.adapter import parse_document
+from feeds.stories.normalize import FUTURE_TOLERANCE, Context, canonical_url, normalize
 from feeds.types import Document, Entry, FeedData, Source
 
 CORPUS = Path(__file__).parent / "data" / "corpus"

@@ -18,11 +18,11 @@ from conftest import DATA, FeedServer, Project
 from test_run import run_cli
 
 from feeds.config import load_config
-from feeds.fetch import HttpFetcher
-from feeds.health import after_success, cadence
-from feeds.pipeline import run_once
-from feeds.polling import backoff, interval_after_success, is_due, spread
-from feeds.state import _SCHEMA_V1, SCHEMA_VERSION, Store
+from feeds.run.pipeline import run_once
+from feeds.sources.fetch import HttpFetcher
+from feeds.sources.health import after_success, cadence
+from feeds.sources.polling import backoff, interval_after_success, is_due, spread
+from feeds.store.state import _SCHEMA_V1, SCHEMA_VERSION, Store
 from feeds.types import CacheHints, FetchSettings, Source, SourceHealth
 
 RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
@@ -410,9 +410,9 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int) -> None:
     from helpers import make_entry
 
-    from feeds.dedupe import Insert
-    from feeds.pipeline import _cluster
-    from feeds.state import MIGRATIONS, entry_json
+    from feeds.run.pipeline import _cluster
+    from feeds.store.state import MIGRATIONS, entry_json
+    from feeds.stories.dedupe import Insert
     from feeds.types import Config, Settings
 
     path = tmp_path / "state.db"

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feeds.cli import cli
+from feeds.cli.commands import cli
 
 SCHEMA = json.loads((DATA / "jsonfeed-1.1.schema.json").read_text("utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

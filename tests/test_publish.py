@@ -24,9 +24,9 @@ from conftest import DATA, SEED, FeedServer, Project
 from test_run import full_project, run_cli
 
 from feeds.config import load_config
-from feeds.fetch import HttpFetcher, Retrieved, read_folder
-from feeds.pipeline import run_once
-from feeds.state import Store
+from feeds.run.pipeline import run_once
+from feeds.sources.fetch import HttpFetcher, Retrieved, read_folder
+from feeds.store.state import Store
 from feeds.types import Document, HttpCache, Source
 
 SEED_NAME = SEED.name
@@ -234,7 +234,7 @@ def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedS
                                                 monkeypatch: Any) -> None:
     """Parsing and rendering in worker processes is only a speed path: every output
     byte is the same, however the archive pages are put into jobs."""
-    from feeds import pipeline
+    from feeds.run import pipeline
 
     feeds = (".xml", ".rss", ".atom", ".rdf")
     names = sorted(p.name for p in (DATA / "corpus").iterdir() if p.suffix in feeds)
@@ -270,16 +270,16 @@ def test_nothing_is_rendered_when_nothing_changed(project: Project, server: Feed
                                                   monkeypatch: Any) -> None:
     """A run where every source answers 304 renders nothing; a new entry, a config
     edit or a deleted output makes the next run render again."""
-    import feeds.emit
+    import feeds.publish.emit
 
     rendered: list[str] = []
-    real = feeds.emit.render_atom
+    real = feeds.publish.emit.render_atom
 
     def counting(view: Any, fragments: Any = None) -> bytes:
         rendered.append(view.topic)
         return real(view, fragments)
 
-    monkeypatch.setattr(feeds.emit, "render_atom", counting)
+    monkeypatch.setattr(feeds.publish.emit, "render_atom", counting)
     server.add_file("/ai.rss", "ai-news.rss")
     project.write_sources([{"id": "seeds", "title": "Local articles", "path": "seeds"},
                            {"id": "ai", "title": "AI", "url": server.url("/ai.rss")}])

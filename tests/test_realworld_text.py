@@ -17,11 +17,11 @@ from atomschema import atom_errors
 from helpers import NOW
 from lxml import etree
 
-from feeds.emit import FeedView, Fragments, Item, render_atom, render_rss
 from feeds.errors import ParseError
-from feeds.jsonfeed import render_json
-from feeds.normalize import Context, normalize
-from feeds.parse import parse_document
+from feeds.parse.adapter import parse_document
+from feeds.publish.emit import FeedView, Fragments, Item, render_atom, render_rss
+from feeds.publish.jsonfeed import render_json
+from feeds.stories.normalize import Context, normalize
 from feeds.types import Document, Entry, Source
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
@@ -97,7 +97,7 @@ def test_real_feed_poisoned_everywhere_still_normalises_and_renders(name: str) -
 def test_the_poison_reaches_the_entries() -> None:
     # Guards the test above: the mutation must put forbidden characters where the
     # parsers read them in most of the corpus, or that test proves little.
-    from feeds.parse import parse_with_feedparser
+    from feeds.parse.adapter import parse_with_feedparser
 
     reached = 0
     for name in FILES:

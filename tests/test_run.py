@@ -19,12 +19,12 @@ from atomschema import atom_errors
 from click.testing import CliRunner
 from conftest import DATA, REPO, SEED, FeedServer, Project
 
-from feeds.cli import cli
+from feeds.cli.commands import cli
 from feeds.config import load_config
-from feeds.fetch import HttpFetcher
-from feeds.lock import run_lock
-from feeds.pipeline import run_once
-from feeds.state import SCHEMA_VERSION, Store
+from feeds.run.lock import run_lock
+from feeds.run.pipeline import run_once
+from feeds.sources.fetch import HttpFetcher
+from feeds.store.state import SCHEMA_VERSION, Store
 
 SEED_TITLE = ("China remains optimistic despite US tech restrictions as it advances to next "
               "phase of internet evolution")
@@ -243,7 +243,7 @@ def test_max_entries_keeps_the_newest_first_seen(project: Project) -> None:
 
 def test_a_second_run_while_one_holds_the_lock_exits_3(project: Project) -> None:
     config = load_config(project.root)
-    with run_lock(config.settings.state_path.with_name("feeds.lock")):
+    with run_lock(config.settings.state_path.with_name("feeds.run.lock")):
         code, _out, err = run_cli(project.root, "run")
     assert code == 3
     assert "another feeds run is in progress" in err
@@ -367,7 +367,7 @@ def test_an_entry_dated_before_the_year_1000_is_stored_and_published(project: Pr
 
 
 def test_stored_times_read_back_whatever_the_year() -> None:
-    from feeds.state import _dt, _ts
+    from feeds.store.state import _dt, _ts
 
     for year in (1, 999, 1000, 1970, 2026, 9999):
         moment = datetime(year, 7, 13, 4, 5, 6, 789, tzinfo=UTC)

@@ -24,8 +24,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import Project
 
-from feeds.cli import cli
-from feeds.serve import Limits, _GzipCache, accepts_gzip, locate, make_server, serve
+from feeds.cli.commands import cli
+from feeds.cli.serve import Limits, _GzipCache, accepts_gzip, locate, make_server, serve
 
 TIMEOUT = httpx.Timeout(5.0)
 FEED = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' \
@@ -280,7 +280,7 @@ def test_serve_stops_when_asked(tmp_path: Path) -> None:
 
 def test_serve_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     _write(tmp_path / "index.html", b"hi\n")
-    code = ("import sys; from pathlib import Path; from feeds.serve import serve; "
+    code = ("import sys; from pathlib import Path; from feeds.cli.serve import serve; "
             "serve(Path(sys.argv[1]), '127.0.0.1', 0, on_ready=lambda u: print(u, flush=True))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE)
     try:
@@ -373,7 +373,7 @@ def test_serve_command_passes_max_connections(project: Project, monkeypatch: pyt
     def fake_serve(*args: object, limits: Limits | None = None, **kwargs: object) -> None:
         seen.append(limits)
 
-    monkeypatch.setattr("feeds.serve.serve", fake_serve)
+    monkeypatch.setattr("feeds.cli.serve.serve", fake_serve)
     result = CliRunner().invoke(cli, ["--root", str(project.root), "serve", "--max-connections", "5"])
     assert result.exit_code == 0, result.output
     assert seen == [Limits(max_connections=5)]

@@ -15,13 +15,13 @@ from conftest import FeedServer, Project
 from test_run import run_cli
 
 from feeds.config import load_config
-from feeds.fetch import HttpFetcher
-from feeds.pipeline import run_once, write_status_page
+from feeds.publish.status import PageRow, page_rows
+from feeds.publish.statuspage import CHART_DAYS, render_status_page
 from feeds.redact import UrlPolicy
-from feeds.state import _SCHEMA_V1, MIGRATIONS, SCHEMA_VERSION, Store
-from feeds.status import PageRow, SourceDay, page_rows
-from feeds.statuspage import CHART_DAYS, render_status_page
-from feeds.types import SourceHealth
+from feeds.run.pipeline import run_once, write_status_page
+from feeds.sources.fetch import HttpFetcher
+from feeds.store.state import _SCHEMA_V1, MIGRATIONS, SCHEMA_VERSION, Store
+from feeds.types import SourceDay, SourceHealth
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from conftest import FeedServer
 
-from feeds.fetch import make_client
-from feeds.transport import AiohttpTransport
+from feeds.sources.fetch import make_client
+from feeds.sources.transport import AiohttpTransport
 from feeds.types import FetchSettings
 
 SETTINGS = FetchSettings(connect_timeout=2, read_timeout=2, total_timeout=5)
@@ -119,7 +119,7 @@ def test_refused_connection_is_a_connect_error_not_a_timeout() -> None:
 def test_an_oversized_header_is_the_source_failing(server: FeedServer) -> None:
     """aiohttp refuses a 100 KB header line; that is one source's protocol error."""
     from feeds.errors import FetchError
-    from feeds.fetch import fetch_one
+    from feeds.sources.fetch import fetch_one
     from feeds.types import HttpCache, Source
 
     url = server.add("/h.rss", b"<rss/>", headers={"X-Junk": "a" * 100_000})

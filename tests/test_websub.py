@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from feeds.websub import ping_hub
+from feeds.publish.websub import ping_hub
 
 SLOW_TOPIC = "https://w.test/slow.atom"
 REFUSED_TOPIC = "https://w.test/refused.atom"

@@ -19,11 +19,11 @@ import pytest
 from conftest import DATA, FeedServer
 
 import feeds.errors
-import feeds.files
-import feeds.pipeline
+import feeds.publish.files
+import feeds.run.pipeline
 from feeds.config import load_config
-from feeds.fetch import HttpFetcher
-from feeds.state import Store
+from feeds.sources.fetch import HttpFetcher
+from feeds.store.state import Store
 
 
 def broken_pool() -> ProcessPoolExecutor:
@@ -48,7 +48,7 @@ def test_a_dead_worker_pool_falls_back_to_the_main_process(make_project: Any, se
                                for n, name in enumerate(names)])
         config = load_config(project.root)
         if broken:
-            monkeypatch.setattr(feeds.pipeline, "_worker_pool", lambda *_a: broken_pool())
+            monkeypatch.setattr(feeds.run.pipeline, "_worker_pool", lambda *_a: broken_pool())
         with Store(config.settings.state_path) as store:
             report = asyncio.run(run(config, store))
         assert len(report.outcomes) == len(names) >= 8
@@ -60,21 +60,21 @@ def test_a_dead_worker_pool_falls_back_to_the_main_process(make_project: Any, se
 
 
 async def run(config: Any, store: Store) -> Any:
-    return await asyncio.wait_for(feeds.pipeline.run_once(
+    return await asyncio.wait_for(feeds.run.pipeline.run_once(
         config, store=store, fetcher=HttpFetcher(config.settings.fetch),
         now=datetime(2026, 11, 27, 12, tzinfo=UTC), rng=random.Random(1)), 120)
 
 
 def _no_space_for_page_3_rss() -> None:
     """A worker's initializer: staging the RSS of archive page 3 fails as on a full disk."""
-    stage = feeds.files._stage
+    stage = feeds.publish.files._stage
 
     def failing(path: Path, data: bytes, *, sync: bool = True) -> str:
         if path.name == "3.rss":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return stage(path, data, sync=sync)
 
-    feeds.files._stage = failing
+    feeds.publish.files._stage = failing
 
 
 def test_pages_staged_by_workers_are_removed_when_publishing_fails(make_project: Any,
@@ -100,7 +100,7 @@ def test_pages_staged_by_workers_are_removed_when_publishing_fails(make_project:
         with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_no_space_for_page_3_rss) as pool, \
                 pytest.raises(feeds.errors.EmitError) as caught:
-            feeds.pipeline.publish(config, store, pool)
+            feeds.run.pipeline.publish(config, store, pool)
     assert "archive/all/3.rss" in str(caught.value)
     assert "No space left on device" in str(caught.value)
     left = {p: p.read_bytes() for p in project.public.rglob("*") if p.is_file()}

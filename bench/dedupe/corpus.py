@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from feeds.dedupe import entry_id, url_identity
-from feeds.normalize import Context, content_hash, normalize
-from feeds.parse import parse_document
+from feeds.parse.adapter import parse_document
+from feeds.stories.dedupe import entry_id, url_identity
+from feeds.stories.normalize import Context, content_hash, normalize
 from feeds.types import Document, Entry, Person, Source
 
 REPO = Path(__file__).resolve().parents[2]

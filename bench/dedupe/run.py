@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
 
-from feeds import pipeline
-from feeds.dedupe import Insert
-from feeds.pipeline import _cluster
-from feeds.similar import Thresholds
-from feeds.state import Store, _ts
+from feeds.run import pipeline
+from feeds.run.pipeline import _cluster
+from feeds.store.state import Store, _ts
+from feeds.stories.dedupe import Insert
+from feeds.stories.similar import Thresholds
 from feeds.types import Config, DedupeSettings, Entry, Settings
 
 PRECISION_TARGET = 0.99

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SEED, Project
 
-from feeds.cli import cli
+from feeds.cli.commands import cli
 
 SEED_TITLE = ("China remains optimistic despite US tech restrictions as it advances to next "
               "phase of internet evolution")

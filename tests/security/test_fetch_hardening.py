@@ -22,10 +22,10 @@ from conftest import DATA, REPO, FeedServer, Project
 from test_run import run_cli
 
 from feeds.config import load_config
-from feeds.discover import discover_feed
 from feeds.errors import FetchError
-from feeds.fetch import HttpFetcher, cache_hints, fetch_one, make_client
-from feeds.polling import backoff, interval_after_success
+from feeds.sources.discover import discover_feed
+from feeds.sources.fetch import HttpFetcher, cache_hints, fetch_one, make_client
+from feeds.sources.polling import backoff, interval_after_success
 from feeds.types import CacheHints, Document, FetchSettings, HttpCache, NotModified, Source
 
 BOMBS = DATA / "bombs"
@@ -115,7 +115,7 @@ def test_a_brotli_bomb_costs_little_memory(server: FeedServer, status: int, expe
     script = textwrap.dedent(f"""
         import asyncio, json, resource
         from feeds.errors import FetchError
-        from feeds.fetch import fetch_one, make_client
+        from feeds.sources.fetch import fetch_one, make_client
         from feeds.types import FetchSettings, HttpCache, Source
         settings = FetchSettings(max_bytes=10_000_000, total_timeout=20)
         async def go():
@@ -256,8 +256,8 @@ def test_allow_private_false_checks_every_redirect(server: FeedServer,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """127.0.0.1 stands in for a public server here; the redirect it sends to 0.0.0.0
     (which reaches this machine) must be refused before any connection is made."""
-    from feeds import transport
-    from feeds.netguard import non_public_kind as real
+    from feeds.sources import transport
+    from feeds.sources.netguard import non_public_kind as real
 
     monkeypatch.setattr(transport, "non_public_kind", lambda a: None if a == "127.0.0.1" else real(a))
     server.add("/feed.rss", RSS)
@@ -320,7 +320,7 @@ def test_a_run_publishes_around_every_hostile_source(project: Project, server: F
 
 def test_an_unexpected_error_in_one_fetch_is_that_sources_failure(
         server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from feeds import fetch as fetch_module
+    from feeds.sources import fetch as fetch_module
 
     real = fetch_module.fetch_one
 

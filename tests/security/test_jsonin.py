@@ -12,11 +12,11 @@ from conftest import FeedServer, Project
 from test_run import parsed, run_cli
 
 from feeds.errors import ParseError
-from feeds.parse import parse_document
+from feeds.parse.adapter import parse_document
 from feeds.types import Document
 
 V11 = "https://jsonfeed.org/version/1.1"
-MAX_WARNINGS = 5  # feeds.jsonparse.MAX_WARNINGS: not imported, so this file runs on older code
+MAX_WARNINGS = 5  # feeds.parse.jsonparse.MAX_WARNINGS: not imported, so this file runs on older code
 
 
 def _doc(body: str | bytes) -> Document:

@@ -21,12 +21,12 @@ from conftest import DATA, FeedServer, Project
 from helpers import make_entry
 from lxml import etree
 
-from feeds.cli import cli
+from feeds.cli.commands import cli
 from feeds.config import load_config
-from feeds.emit import FeedView, Fragments, Item, render_atom, render_rss
-from feeds.fetch import HttpFetcher
-from feeds.pipeline import run_once
-from feeds.state import Store
+from feeds.publish.emit import FeedView, Fragments, Item, render_atom, render_rss
+from feeds.run.pipeline import run_once
+from feeds.sources.fetch import HttpFetcher
+from feeds.store.state import Store
 
 # What XML 1.0 forbids or discourages, as the outputs must never hold it.
 UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")

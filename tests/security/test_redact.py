@@ -71,7 +71,7 @@ def test_secrets_of_a_failing_source_are_not_published(project: Project, server:
 
 def test_json_log_lines_are_redacted_and_valid(project: Project, server: FeedServer,
                                                capfd: pytest.CaptureFixture[str]) -> None:
-    from feeds.cli import cli
+    from feeds.cli.commands import cli
 
     _setup(project, server)
     # Through the real stderr handler, as cron sees it.

@@ -8,7 +8,7 @@ import pytest
 from conftest import Project
 from test_run import run_cli
 
-from feeds.classify import UnsupportedRegex, regex_pattern
+from feeds.stories.classify import UnsupportedRegex, regex_pattern
 
 # Each takes exponential (or high polynomial) time in a backtracking engine on its input.
 CATASTROPHIC = [

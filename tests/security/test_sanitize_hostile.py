@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_run import parsed, run_cli
 
-from feeds.sanitize import (
+from feeds.stories.sanitize import (
     MAX_DEPTH,
     MAX_TEXT_CHARS,
     html_budget_exceeded,

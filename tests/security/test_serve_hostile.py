@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from feeds import serve as serve_module
-from feeds.serve import Limits, StaticServer, make_server
+from feeds.cli import serve as serve_module
+from feeds.cli.serve import Limits, StaticServer, make_server
 
 MTIME = 1_767_225_600
 SOCKET_TIMEOUT = 5.0  # how long any one client read may wait: a liveness bound, not a speed check

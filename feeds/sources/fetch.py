@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from feeds.decode import ACCEPT_ENCODING, LIMIT_EXTENSION, TooLarge
 from feeds.errors import FetchError, SourceError
-from feeds.netguard import PrivateAddressError, split_userinfo
+from feeds.sources.decode import ACCEPT_ENCODING, LIMIT_EXTENSION, TooLarge
+from feeds.sources.netguard import PrivateAddressError, split_userinfo
 from feeds.types import (
     CacheHints,
     Document,
@@ -480,7 +480,7 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=settings.concurrency,
                           max_keepalive_connections=settings.concurrency)
     # aiohttp is slow to import: commands that never fetch do not load it.
-    from feeds.transport import AiohttpTransport
+    from feeds.sources.transport import AiohttpTransport
 
     return _Client(
         transport=AiohttpTransport(max_connections=settings.concurrency, max_bytes=settings.max_bytes,

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
-from feeds.sanitize import html_to_text, sanitize_html_checked, text_to_html
-from feeds.slugs import article_slugs
+from feeds.stories.sanitize import html_to_text, sanitize_html_checked, text_to_html
+from feeds.stories.slugs import article_slugs
 from feeds.types import Enclosure, Entry, EntryData, FeedData, FetchSettings, Person, Source, TextBlock
 from feeds.xmlchars import safe_entry, xml_safe, xml_safe_or_none
 

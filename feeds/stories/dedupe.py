@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from feeds.similar import strip_marks
+from feeds.stories.similar import strip_marks
 from feeds.types import Entry
 
 # Query parameters that only say how a page was reached or rendered.

@@ -38,7 +38,7 @@ from typing import Any
 import feedparser
 from feedparser.datetimes import _parse_date
 
-from feeds.fastparse import utc_datetime
+from feeds.parse.fastparse import utc_datetime
 
 # Year 0, month 0: timegm() raises ValueError on it, and both parse paths read
 # such a tuple as no date. feedparser only checks that a handler's answer has nine fields.

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from feeds.errors import FetchError, ParseError, SourceError
-from feeds.fetch import fetch_one, make_client
-from feeds.parse import advertised_feeds, parse_document
+from feeds.parse.adapter import advertised_feeds, parse_document
+from feeds.sources.fetch import fetch_one, make_client
 from feeds.types import Document, FetchSettings, HttpCache, Source
 
 # The given URL and at most this many of the feeds its page advertises.

@@ -10,7 +10,7 @@ aiohttp's errors are turned into the httpx exceptions that ``fetch`` already
 explains, keeping the cause chain (a DNS failure stays a DNS failure, a refused
 connection is not reported as a time-out). The aiohttp session keeps no cookies
 and never decompresses. This transport decodes the body itself, with bounded
-output (``feeds.decode``), and hands httpx the decoded bytes without the
+output (``feeds.sources.decode``), and hands httpx the decoded bytes without the
 Content-Encoding header: httpx's decoders turn each chunk into all of its output
 at once, so a 1.6 KB brotli body became 1 GiB in memory before any size cap
 could look at it. The limit is the request's ``LIMIT_EXTENSION`` (the
@@ -32,8 +32,8 @@ import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from feeds.decode import LIMIT_EXTENSION, BoundedDecoder, DecodeError, TooLarge
-from feeds.netguard import PrivateAddressError, non_public_kind
+from feeds.sources.decode import LIMIT_EXTENSION, BoundedDecoder, DecodeError, TooLarge
+from feeds.sources.netguard import PrivateAddressError, non_public_kind
 
 CHUNK = 64 * 1024
 

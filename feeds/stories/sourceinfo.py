@@ -53,7 +53,7 @@ def clean_title(raw: str | None) -> str | None:
         return None
     text = raw[: MAX_TITLE_CHARS * 8]  # what cleaning can shrink, it shrinks from this much
     if _MARKUP.search(text):
-        from feeds.sanitize import html_to_text
+        from feeds.stories.sanitize import html_to_text
 
         text = html_to_text(text)
     text = strip_controls(xml_safe(text))
@@ -73,7 +73,7 @@ def clean_home_page(raw: str | None, document_url: str | None = None) -> str | N
     """The feed's site link as an absolute, canonical http(s) URL, or None."""
     if not raw or len(raw) > MAX_URL_CHARS:
         return None
-    from feeds.normalize import web_url
+    from feeds.stories.normalize import web_url
 
     return _plain_web_url(web_url(raw, document_url))
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from html import escape
 
-from feeds.emit import Item, Related
-from feeds.state import Cluster, Member
+from feeds.publish.emit import Item, Related
+from feeds.store.state import Cluster, Member
 from feeds.types import Source
 
 

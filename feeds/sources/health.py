@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 from feeds.errors import FetchError, SourceError
-from feeds.polling import backoff, interval_after_success, spread
+from feeds.sources.polling import backoff, interval_after_success, spread
 from feeds.types import CacheHints, FetchSettings, HealthEvent, Source, SourceHealth
 
 REDIRECT_CONFIRMATIONS = 3

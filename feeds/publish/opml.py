@@ -28,8 +28,8 @@ import tomlkit.exceptions
 
 from feeds.config import ID_RE
 from feeds.errors import FeedsError
-from feeds.netguard import with_userinfo
 from feeds.redact import UrlPolicy, url_policy
+from feeds.sources.netguard import with_userinfo
 from feeds.types import Config, Source
 
 OTHER_GROUP = "Other"

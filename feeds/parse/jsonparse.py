@@ -20,9 +20,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
-from feeds.dates import note_unreadable, read_date
 from feeds.errors import ParseError
-from feeds.fastparse import entry_data
+from feeds.parse.dates import note_unreadable, read_date
+from feeds.parse.fastparse import entry_data
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
 
 JSON_TYPES = ("application/feed+json", "application/json")

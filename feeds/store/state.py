@@ -28,13 +28,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from feeds import sourceinfo
-from feeds.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story, url_identity
 from feeds.errors import StateError
-from feeds.similar import bands, sketch
-from feeds.sourceinfo import FeedInfo
-from feeds.status import SourceDay
-from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceHealth, TopicMatch
+from feeds.stories import sourceinfo
+from feeds.stories.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story, url_identity
+from feeds.stories.similar import bands, sketch
+from feeds.stories.sourceinfo import FeedInfo
+from feeds.types import Enclosure, Entry, HealthEvent, HttpCache, Person, SourceDay, SourceHealth, TopicMatch
 from feeds.xmlchars import safe_entry
 
 SCHEMA_VERSION = 9

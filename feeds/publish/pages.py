@@ -1,7 +1,7 @@
 """HTML pages: the index of topics, and a page for each local article.
 
 Each page is a template (``feeds/templates/``, or the operator's own in
-``config/templates/``: see ``feeds.templating``) given the plain values built
+``config/templates/``: see ``feeds.publish.templating``) given the plain values built
 here. Deterministic: no clock, only what the entries say. Links to our own files
 are relative, so the site can be previewed from ``feeds serve`` or the file
 system; the feeds' own addresses (autodiscovery, canonical) stay absolute.
@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup
 
-from feeds.emit import FeedView, Item, ordered_items
-from feeds.jsonfeed import json_feed_url
-from feeds.templating import Templates
+from feeds.publish.emit import FeedView, Item, ordered_items
+from feeds.publish.jsonfeed import json_feed_url
+from feeds.publish.templating import Templates
 from feeds.types import Entry, Person
 
 HEADLINES_PER_TOPIC = 10

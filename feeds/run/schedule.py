@@ -33,10 +33,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
 from feeds.errors import ConfigErrors, FeedsError
-from feeds.fetch import HttpFetcher
-from feeds.pipeline import publish, run_once
-from feeds.state import Store
-from feeds.status import make_snapshot, render_metrics
+from feeds.publish.status import make_snapshot, render_metrics
+from feeds.run.pipeline import publish, run_once
+from feeds.sources.fetch import HttpFetcher
+from feeds.store.state import Store
 from feeds.types import Config, RunReport
 
 log = logging.getLogger("feeds")

@@ -198,11 +198,11 @@ def check_templates(root: Path,
                     samples: Mapping[str, Mapping[str, object]] | None = None) -> list[ConfigError]:
     """Every problem with the project's templates: each file in ``config/templates/``
     must compile, and each page (``samples``: page name → context; by default
-    those of ``feeds.pages.sample_contexts``) must render with sample data."""
+    those of ``feeds.publish.pages.sample_contexts``) must render with sample data."""
     import jinja2
 
     if samples is None:
-        from feeds.pages import sample_contexts
+        from feeds.publish.pages import sample_contexts
 
         samples = sample_contexts()
     templates = Templates(root)

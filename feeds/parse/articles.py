@@ -25,8 +25,8 @@ import yaml
 from markdown_it import MarkdownIt
 
 from feeds.errors import ParseError
-from feeds.sanitize import text_to_html
-from feeds.slugs import on_site
+from feeds.stories.sanitize import text_to_html
+from feeds.stories.slugs import on_site
 from feeds.types import EntryData, LocalFile, Person, TextBlock
 
 MARKDOWN_EXT = {".md", ".markdown", ".mdown", ".mkd"}
@@ -360,7 +360,7 @@ def without_site_link(data: EntryData, relpath: str, base_url: str) -> tuple[Ent
     ours, or at none), so it gets the page we make for it instead."""
     if not data.link:
         return data, None
-    from feeds.normalize import canonical_url
+    from feeds.stories.normalize import canonical_url
 
     link = canonical_url(data.link)
     if link is not None and not on_site(link, base_url):

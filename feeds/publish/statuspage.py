@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 
+from feeds.publish.status import PAGE_STATES, PageRow
 from feeds.redact import strip_controls, terminal_safe
-from feeds.status import PAGE_STATES, PageRow, SourceDay
+from feeds.types import SourceDay
 
 CHART_DAYS = 30
 CHART_WIDTH, CHART_HEIGHT = 120, 24

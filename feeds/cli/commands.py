@@ -22,26 +22,26 @@ from typing import TYPE_CHECKING
 import click
 
 from feeds import __version__
-from feeds.classify import Classifier, lint
+from feeds.cli.statustext import Zone
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config, parse_duration
 from feeds.errors import ConfigErrors, FeedsError, LockedError, SourceError, StateError
-from feeds.fetch import HttpFetcher, Result
-from feeds.files import write_atomic, write_if_changed
-from feeds.lock import run_lock
 from feeds.logs import scrub, setup_logging, use_url_policy
 from feeds.logs import url_policy as current_url_policy
-from feeds.pipeline import ping_hub_for, run_once, write_status_page
+from feeds.publish.files import write_atomic, write_if_changed
+from feeds.publish.status import make_snapshot, render_status_json, source_state
 from feeds.redact import url_policy
-from feeds.sourceinfo import FeedInfo, clean_title, home_pages, with_feed_titles
-from feeds.state import Store
-from feeds.status import make_snapshot, render_status_json, source_state
-from feeds.statustext import Zone
+from feeds.run.lock import run_lock
+from feeds.run.pipeline import ping_hub_for, run_once, write_status_page
+from feeds.sources.fetch import HttpFetcher, Result
+from feeds.store.state import Store
+from feeds.stories.classify import Classifier, lint
+from feeds.stories.sourceinfo import FeedInfo, clean_title, home_pages, with_feed_titles
 from feeds.types import Config, Entry, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from feeds.opml import OpmlFeed
+    from feeds.publish.opml import OpmlFeed
 
 # rich and the feed discovery (which needs the parsers) are imported where used:
 # `feeds run` from cron needs neither, and start-up is much of a run where every
@@ -82,11 +82,11 @@ def _check_templates(config: Config, *, always: bool = False) -> None:
     """Exit 2 when a template does not render with sample data. ``always``: check
     the shipped templates too (``feeds check``); otherwise only a project that has
     ``config/templates/`` pays for the check."""
-    from feeds.templating import has_overrides
+    from feeds.publish.templating import has_overrides
 
     if not always and not has_overrides(config.root):
         return
-    from feeds.templating import check_templates
+    from feeds.publish.templating import check_templates
 
     errors = check_templates(config.root)
     if errors:
@@ -98,7 +98,7 @@ def _check_templates(config: Config, *, always: bool = False) -> None:
 
 
 def _lock_path(config: Config) -> Path:
-    return config.settings.state_path.with_name("feeds.lock")
+    return config.settings.state_path.with_name("feeds.run.lock")
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -600,7 +600,7 @@ def status(opts: Options, as_json: bool, fmt: str | None, local: bool, width: in
     code first, then entries, failures, last success and next due) and the
     note is cut with an ellipsis; ids are never split.
     """
-    from feeds.statustext import zone_label
+    from feeds.cli.statustext import zone_label
 
     config = _load(opts.root)
     try:
@@ -621,7 +621,7 @@ def status(opts: Options, as_json: bool, fmt: str | None, local: bool, width: in
         return
     zone = Zone(local=local)
     if fmt == "tsv":
-        from feeds.statustext import render_tsv
+        from feeds.cli.statustext import render_tsv
 
         # Tabs and newlines are escaped by render_tsv; other controls are shown as escapes.
         clean = [{k: scrub(v, multiline=True) if isinstance(v, str) else v for k, v in r.items()}
@@ -649,7 +649,7 @@ def _terminal_width(tty: bool) -> int:
 
 def _print_status(title: str, rows: list[dict[str, object]], zone: Zone, each_zone: bool,
                   fmt: str, width: int) -> None:
-    from feeds.statustext import cells, clip, layout, render_plain
+    from feeds.cli.statustext import cells, clip, layout, render_plain
 
     table_cells = [cells(r, zone, each_zone) for r in rows]
     if fmt == "plain":
@@ -703,8 +703,8 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
     interval); the feeds are published once a round of fetches settles.
     SIGHUP, or an edit to config/, reloads the config after validating it.
     """
-    from feeds.metrics import MetricsServer
-    from feeds.schedule import Daemon, Published
+    from feeds.run.metrics import MetricsServer
+    from feeds.run.schedule import Daemon, Published
 
     config = _load(opts.root)
     _check_templates(config)
@@ -755,7 +755,7 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
 @click.pass_obj
 def explain(opts: Options, what: str) -> None:
     """Show the story an entry belongs to, why its copies were merged, and its topics."""
-    from feeds.clusters import representative
+    from feeds.publish.clusters import representative
 
     config = _load(opts.root)
     if not config.settings.state_path.exists():
@@ -797,7 +797,7 @@ def explain(opts: Options, what: str) -> None:
 @click.pass_obj
 def serve_command(opts: Options, host: str, port: int, max_connections: int) -> None:
     """Serve the output folder over HTTP, for previews and small sites."""
-    from feeds.serve import Limits, serve
+    from feeds.cli.serve import Limits, serve
 
     config = _load(opts.root)
     try:
@@ -832,7 +832,7 @@ def sources_export(opts: Options, output: Path | None, with_secrets: bool) -> No
     Each feed's site (htmlUrl), and the title of a source the config leaves
     untitled, come from the feed as last fetched.
     """
-    from feeds.opml import render_opml
+    from feeds.publish.opml import render_opml
 
     config = _load(opts.root)
     infos = _feed_infos(config)
@@ -856,7 +856,7 @@ def _feed_infos(config: Config) -> dict[str, FeedInfo]:
 
 
 def _merge_sources(opts: Options, config: Config, feeds: list[OpmlFeed], dry_run: bool) -> None:
-    from feeds.opml import merge_into_sources
+    from feeds.publish.opml import merge_into_sources
 
     path = opts.root / SOURCES_FILE
     text = path.read_text(encoding="utf-8-sig")
@@ -879,7 +879,7 @@ def sources_import(opts: Options, file: Path, dry_run: bool) -> None:
     Comments and order in the file are kept; OPML categories that name a topic
     become the source's topics; duplicates and invalid URLs are reported.
     """
-    from feeds.opml import OpmlError, parse_opml
+    from feeds.publish.opml import OpmlError, parse_opml
 
     config = _load(opts.root)
     try:
@@ -907,7 +907,7 @@ def sources_add(opts: Options, url: str, title: str | None, source_id: str | Non
     the others are listed, to add one of them instead.
     """
     from feeds.config import ID_RE
-    from feeds.opml import OpmlFeed, new_id
+    from feeds.publish.opml import OpmlFeed, new_id
 
     config = _load(opts.root)
     unknown = [t for t in topics if t not in config.topic_ids()]
@@ -926,7 +926,7 @@ def sources_add(opts: Options, url: str, title: str | None, source_id: str | Non
         sys.exit(EXIT_CONFIG)
     # Until the feed is read, the id is the one it gets without a feed title.
     provisional = source_id or new_id(title or "", url, taken)
-    from feeds.discover import discover_feed
+    from feeds.sources.discover import discover_feed
 
     try:
         found = asyncio.run(discover_feed(url, config.settings.fetch, provisional))
@@ -963,7 +963,7 @@ def init_command(opts: Options, directory: Path | None) -> None:
 
     An existing config is never overwritten.
     """
-    from feeds.scaffold import create_project, existing_config, next_steps
+    from feeds.cli.scaffold import create_project, existing_config, next_steps
 
     root = directory if directory is not None else opts.root
     found = existing_config(root)

@@ -8,11 +8,11 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from statistics import median
 
 from feeds.redact import REDACTED, UrlPolicy
-from feeds.types import Config, RunReport, Source, SourceHealth
+from feeds.types import Config, RunReport, Source, SourceDay, SourceHealth
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -129,23 +129,6 @@ def render_metrics(s: Snapshot, *, fetches_total: dict[str, int], up_since: date
 
 
 # --- the status page's rows ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceDay:
-    """A source's fetches on one UTC day (a row of the ``source_days`` table)."""
-
-    day: date
-    fetches: int = 0
-    failures: int = 0
-    new_entries: int = 0
-    latency_count: int = 0  # answered fetches, whose time is in the sum and the maximum
-    latency_ms_sum: int = 0
-    latency_ms_max: int = 0
-
-    @property
-    def latency_ms_mean(self) -> float | None:
-        return self.latency_ms_sum / self.latency_count if self.latency_count else None
 
 
 # The page's states, broken and quiet first: the order of the page.

@@ -24,17 +24,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from feeds import __version__
-from feeds.classify import Classifier
-from feeds.dedupe import entry_id, plan, story_key, url_identity
 from feeds.errors import EmitError, FeedsError, FetchError, ParseError, SourceError
-from feeds.fetch import Result, Retrieved, body_hash, make_client
-from feeds.files import Staged, discard_staged, stage_if_changed, write_if_changed
-from feeds.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
-from feeds.polling import DUE_SLACK, is_due
+from feeds.publish.files import Staged, discard_staged, stage_if_changed, write_if_changed
+from feeds.publish.websub import ping_hub
 from feeds.redact import public_sources, strip_controls, url_policy
-from feeds.similar import Thresholds, bands, judge, sketch
-from feeds.sourceinfo import FeedInfo, clean_home_page, clean_title, home_pages, with_feed_titles
-from feeds.state import ClusterRow, Store, clusters_from_rows, entry_json
+from feeds.sources.fetch import Result, Retrieved, body_hash, make_client
+from feeds.sources.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
+from feeds.sources.polling import DUE_SLACK, is_due
+from feeds.store.state import ClusterRow, Store, clusters_from_rows, entry_json
+from feeds.stories.classify import Classifier
+from feeds.stories.dedupe import entry_id, plan, story_key, url_identity
+from feeds.stories.similar import Thresholds, bands, judge, sketch
+from feeds.stories.sourceinfo import FeedInfo, clean_home_page, clean_title, home_pages, with_feed_titles
 from feeds.types import (
     Config,
     Document,
@@ -50,13 +51,12 @@ from feeds.types import (
     SourceOutcome,
     TopicMatch,
 )
-from feeds.websub import ping_hub
 
 if TYPE_CHECKING:
-    from feeds.emit import FeedView
-    from feeds.normalize import Context
-    from feeds.pages import Site
-    from feeds.templating import Templates
+    from feeds.publish.emit import FeedView
+    from feeds.publish.pages import Site
+    from feeds.publish.templating import Templates
+    from feeds.stories.normalize import Context
     from feeds.types import EntryData
 
 # The parsers (feedparser, markdown-it, nh3) and the renderers (feedgen, lxml) are
@@ -108,8 +108,8 @@ def _with_topics(entry: Entry, source: Source, classifier: Classifier) -> Entry:
 
 
 def _ingest_document(config: Config, source: Source, doc: Document, now: datetime) -> _Ingest:
-    from feeds.normalize import Context
-    from feeds.parse import parse_document
+    from feeds.parse.adapter import parse_document
+    from feeds.stories.normalize import Context
 
     limits = config.settings.fetch
     cap = source.max_items or limits.max_items
@@ -146,7 +146,7 @@ def _summarised(notes: list[str], shown: int = 3) -> list[str]:
 def _normalized(data: EntryData, ctx: Context, config: Config, out: _Ingest) -> Entry | None:
     """The entry normalised, or None with a warning: one item that breaks the
     normaliser (a bug meeting odd input) costs that item, not its source's others."""
-    from feeds.normalize import normalize
+    from feeds.stories.normalize import normalize
 
     try:
         return _with_identity(normalize(data, ctx), config)
@@ -167,9 +167,9 @@ def _with_identity(entry: Entry, config: Config) -> Entry:
 
 
 def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: datetime) -> _Ingest:
-    from feeds.articles import parse_article, without_site_link
-    from feeds.normalize import Context
-    from feeds.slugs import article_slugs
+    from feeds.parse.articles import parse_article, without_site_link
+    from feeds.stories.normalize import Context
+    from feeds.stories.slugs import article_slugs
 
     out = _Ingest(warnings=list(folder.warnings))
     base_url = config.settings.base_url
@@ -344,8 +344,8 @@ def _topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
 
 
 def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]]) -> list[FeedView]:
-    from feeds.clusters import cluster_item
-    from feeds.emit import FeedView
+    from feeds.publish.clusters import cluster_item
+    from feeds.publish.emit import FeedView
 
     s = config.settings
     empty_updated = _empty_updated(store)
@@ -484,7 +484,7 @@ def _archive_job(config: Config, store: Store, pages: list[_Page]) -> tuple[tupl
 
 
 def _archive_views(job: _ArchiveJob) -> list[FeedView]:
-    from feeds.clusters import cluster_item
+    from feeds.publish.clusters import cluster_item
 
     ids = list(dict.fromkeys(i for _header, page_ids in job.pages for i in page_ids))
     items = {c.id: cluster_item(c, job.sources) for c in clusters_from_rows(ids, job.rows)}
@@ -519,8 +519,8 @@ HEALTH_ENTRIES = 100
 
 def health_view(config: Config, store: Store) -> FeedView:
     """The operators' feed: one entry per change in a source's health."""
-    from feeds.emit import FeedView, Item
-    from feeds.sanitize import text_to_html
+    from feeds.publish.emit import FeedView, Item
+    from feeds.stories.sanitize import text_to_html
 
     s = config.settings
     policy = url_policy(s)
@@ -562,7 +562,7 @@ OUTPUT_FORMAT = 1
 
 def _outputs_key(config: Config) -> str:
     """What the outputs depend on besides the state database: the code and the config."""
-    from feeds.templating import templates_fingerprint
+    from feeds.publish.templating import templates_fingerprint
 
     # The operator's templates too: an edited template must show without a new entry.
     templates = templates_fingerprint(config.root)
@@ -604,8 +604,8 @@ def _render(job: FeedView | _ArchiveJob, kinds: tuple[str, ...],
     """A view, or each page of an archive job, in the given formats, one file at a
     time (a job's pages are megabytes). Pure, so that it can run in a worker process.
     Entries the renderer refuses are left out, and said in ``problems``."""
-    from feeds.emit import Fragments, render_atom, render_rss
-    from feeds.jsonfeed import render_json
+    from feeds.publish.emit import Fragments, render_atom, render_rss
+    from feeds.publish.jsonfeed import render_json
 
     views = _archive_views(job) if isinstance(job, _ArchiveJob) else [job]
     fragments = Fragments()
@@ -717,9 +717,9 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
     current = _outputs_current(config, store, generation)
     if current is not None:
         return [], current
-    from feeds.opml import render_opml
-    from feeds.pages import Site, render_index
-    from feeds.templating import Templates
+    from feeds.publish.opml import render_opml
+    from feeds.publish.pages import Site, render_index
+    from feeds.publish.templating import Templates
 
     topic_ids = _topic_ids(config, store)
     views = build_views(config, store, topic_ids)
@@ -811,9 +811,9 @@ def _article_pages(config: Config, store: Store, site: Site, templates: Template
     folder (the item key); the stored link only tells which of that path's forms
     the entry was given. Entries stored by older versions may hold any link an
     article's front matter gave, so a link never becomes a path."""
-    from feeds.emit import Item
-    from feeds.pages import render_article
-    from feeds.slugs import is_safe_slug, page_slug
+    from feeds.publish.emit import Item
+    from feeds.publish.pages import render_article
+    from feeds.stories.slugs import is_safe_slug, page_slug
 
     local = {s.id: s for s in config.sources if s.is_local}
     articles = config.settings.output_dir / "articles"
@@ -876,7 +876,7 @@ def _worker_pool(config: Config, sources: int) -> ProcessPoolExecutor | None:
     if workers == 0 or sources < PARALLEL_MIN:
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["feeds.pipeline"])
+    context.set_forkserver_preload(["feeds.run.pipeline"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_start_worker, initargs=(config,))
 
@@ -1071,8 +1071,8 @@ def write_status_page(config: Config, store: Store, now: datetime) -> Path:
     """Render status.html as of ``now`` and write it if its bytes changed, like
     status.json; a copy left in the other place is removed, so that setting
     ``public_status`` back to false takes the page off the site."""
-    from feeds.status import page_rows
-    from feeds.statuspage import chart_days, render_status_page
+    from feeds.publish.status import page_rows
+    from feeds.publish.statuspage import chart_days, render_status_page
 
     days = chart_days(now)
     rows = page_rows(config, store.all_health(), store.entry_counts(),

@@ -21,7 +21,7 @@ from lxml import etree
 
 from feeds import __version__
 from feeds.errors import EmitError
-from feeds.sanitize import text_to_html
+from feeds.stories.sanitize import text_to_html
 from feeds.types import Entry
 
 GENERATOR = "feeds"

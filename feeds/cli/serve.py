@@ -48,7 +48,7 @@ from types import FrameType
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-log = logging.getLogger("feeds.serve")
+log = logging.getLogger("feeds.cli.serve")
 
 CONTENT_TYPES = {
     ".atom": "application/atom+xml; charset=utf-8",

@@ -21,10 +21,17 @@ from urllib.parse import urljoin
 import feedparser
 from feedparser.mixin import _FeedParserMixin
 
-from feeds.dates import collecting, unreadable_warning
 from feeds.errors import ParseError
-from feeds.fastparse import enclosure_length, entry_data, fast_parse, item_base, ttl_minutes, utc_datetime
-from feeds.jsonparse import is_json, parse_json_feed
+from feeds.parse.dates import collecting, unreadable_warning
+from feeds.parse.fastparse import (
+    enclosure_length,
+    entry_data,
+    fast_parse,
+    item_base,
+    ttl_minutes,
+    utc_datetime,
+)
+from feeds.parse.jsonparse import is_json, parse_json_feed
 from feeds.types import Document, Enclosure, EntryData, FeedData, Person, TextBlock
 from feeds.xmlchars import xml_safe
 

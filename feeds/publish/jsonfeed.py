@@ -12,8 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.emit import FeedView, Item, ordered_items
-from feeds.sanitize import text_to_html
+from feeds.publish.emit import FeedView, Item, ordered_items
+from feeds.stories.sanitize import text_to_html
 from feeds.types import Person
 
 VERSION = "https://jsonfeed.org/version/1.1"
