@@ -31,10 +31,9 @@ _LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 class Connection:
     """One connection to the state database, with its transactions."""
 
-    def __init__(self, path: Path, *, shared: bool = False, timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
         """``shared``: the connection may be used from another thread (one at a time),
-        as the daemon's worker thread does. ``timeout``: seconds to wait for another
-        process's lock on the database before giving up."""
+        as the daemon's worker thread does."""
         self.path = path
         self._batch_started: float | None = None
         self._batch_seconds = 1.0
@@ -45,7 +44,7 @@ class Connection:
         db: sqlite3.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None, timeout=timeout,
+            db = sqlite3.connect(path, isolation_level=None, timeout=30,
                                  check_same_thread=not shared)
             refuse_foreign(db, path)
             db.execute("PRAGMA journal_mode=WAL")
@@ -116,8 +115,8 @@ class Connection:
                 raise
         except sqlite3.Error as exc:
             self._lsh_later = []
-            if self.db.in_transaction and not batched:
-                with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error):  # in_transaction raises when closed
+                if self.db.in_transaction and not batched:
                     self.db.execute("ROLLBACK")
             raise self.failure(exc, "transaction") from None
 
@@ -165,8 +164,8 @@ class Connection:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._batch_started = None
-            if self.db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error):  # in_transaction raises when closed
+                if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
             raise self.failure(exc, "batch") from None
 
