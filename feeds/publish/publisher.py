@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("feeds")
 
 
+# Bumped when a change to the code changes what the outputs hold for the same state.
 OUTPUT_FORMAT = 1
 
 

@@ -31,6 +31,8 @@ def read_topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
 
 
 def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]]) -> list[FeedView]:
+    """Each topic's view and then the all-topics one: its newest ``max_entries``
+    stories, with a link to its newest archive page when it has older ones."""
     from feeds.publish.clusters import cluster_item
     from feeds.publish.emit import FeedView
 

@@ -28,7 +28,7 @@ from feeds.stories.classify import Classifier
 from feeds.stories.sourceinfo import with_feed_titles
 from feeds.types import Config, HttpCache, RunReport, Source, SourceHealth, SourceOutcome
 
-# Re-exported: the command line and the daemon call them with run_once.
+# Re-exported: the command line calls them with run_once.
 __all__ = ["Fetcher", "ping_hub_for", "publish", "run_once", "write_status_page"]
 
 log = logging.getLogger("feeds")

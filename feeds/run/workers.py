@@ -21,12 +21,12 @@ from feeds.types import Config, Document, LocalFolder, Source
 
 log = logging.getLogger("feeds")
 
-# What a worker process runs: imported once in the forkserver, so that no worker
-# imports them again.
-PRELOAD = ["feeds.run.ingest", "feeds.publish.render"]
+# The modules of the functions a worker process runs (parsing here, rendering in
+# publish.render): imported once in the forkserver, so that no worker imports them again.
+PRELOAD = ["feeds.run.workers", "feeds.publish.render"]
 
 # Makes a run's worker pool from the config and the number of sources to fetch; None
-# parses and renders in the main process. ``run_once`` takes one (``pool``), so
+# parses and renders in the main process. ``run_once`` takes one (``workers``), so
 # that a test can hand it a pool of its own, a broken one for instance.
 PoolFactory = Callable[[Config, int], Executor | None]
 
