@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_run import run_cli
 
-from feeds.run.pipeline import _cluster
+from feeds.run.storing import cluster
 from feeds.store.state import Store
 from feeds.stories.dedupe import Insert, Update, entry_id
 from feeds.stories.similar import canonical_amounts, judge
@@ -316,7 +316,7 @@ def _insert_all(store: Store, config: Config, entries: list[tuple[str, Entry]]) 
         with store.transaction():
             store.apply(entry.source_id, [Insert(eid, entry)], NOW, lambda e, o: ())
             for new_id, new in store.inserted:
-                _cluster(store, config, new_id, new)
+                cluster(store, config, new_id, new)
 
 
 def _stories() -> list[tuple[str, Entry]]:
@@ -359,7 +359,7 @@ def test_clustering_again_changes_nothing(tmp_path: Path) -> None:
         before = _partition(store)
         for eid, entry in entries:
             with store.transaction():
-                _cluster(store, _config(tmp_path), eid, entry)
+                cluster(store, _config(tmp_path), eid, entry)
         assert _partition(store) == before
 
 

@@ -410,7 +410,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int) -> None:
     from helpers import make_entry
 
-    from feeds.run.pipeline import _cluster
+    from feeds.run.storing import cluster as join_copies
     from feeds.store.state import MIGRATIONS, entry_json
     from feeds.stories.dedupe import Insert
     from feeds.types import Config, Settings
@@ -462,7 +462,7 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
                         sources=(), topics=())
         with store.transaction():
             store.apply("b", [Insert("urn:uuid:9", copy)], copy.published, lambda e, o: ())
-            _cluster(store, config, "urn:uuid:9", copy)
+            join_copies(store, config, "urn:uuid:9", copy)
         [cluster] = store.clusters_for(None, 10)
         assert cluster.id == "urn:uuid:1"
         assert [m.id for m in cluster.members] == ["urn:uuid:1", "urn:uuid:9"]

@@ -234,7 +234,7 @@ def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedS
                                                 monkeypatch: Any) -> None:
     """Parsing and rendering in worker processes is only a speed path: every output
     byte is the same, however the archive pages are put into jobs."""
-    from feeds.run import pipeline
+    from feeds.publish import archive
 
     feeds = (".xml", ".rss", ".atom", ".rdf")
     names = sorted(p.name for p in (DATA / "corpus").iterdir() if p.suffix in feeds)
@@ -248,7 +248,7 @@ def test_worker_processes_give_the_same_outputs(make_project: Any, server: FeedS
         text = text.replace("max_entries = 50", "max_entries = 7")  # archive pages in every topic
         (project.root / "config" / "feeds.toml").write_text(text, encoding="utf-8")
         if workers:  # many jobs, each with pages of several topics
-            monkeypatch.setattr(pipeline, "ARCHIVE_JOB_STORIES", 30)
+            monkeypatch.setattr(archive, "ARCHIVE_JOB_STORIES", 30)
         project.write_sources([{"id": f"s{n}", "url": server.url(f"/c/{name}"),
                                 "topics": [("ai", "chips", "ai")[n % 3]]} for n, name in enumerate(names)])
         config = load_config(project.root)

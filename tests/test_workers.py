@@ -20,7 +20,9 @@ from conftest import DATA, FeedServer
 
 import feeds.errors
 import feeds.publish.files
+import feeds.publish.publisher
 import feeds.run.pipeline
+import feeds.run.workers
 from feeds.config import load_config
 from feeds.sources.fetch import HttpFetcher
 from feeds.store.state import Store
@@ -34,7 +36,6 @@ def broken_pool() -> ProcessPoolExecutor:
 
 
 def test_a_dead_worker_pool_falls_back_to_the_main_process(make_project: Any, server: FeedServer,
-                                                           monkeypatch: pytest.MonkeyPatch,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     names = sorted(p.name for p in (DATA / "corpus").iterdir() if p.suffix in (".rss", ".atom", ".xml"))[:10]
     for name in names:
@@ -47,10 +48,9 @@ def test_a_dead_worker_pool_falls_back_to_the_main_process(make_project: Any, se
         project.write_sources([{"id": f"s{n}", "url": server.url(f"/c/{name}")}
                                for n, name in enumerate(names)])
         config = load_config(project.root)
-        if broken:
-            monkeypatch.setattr(feeds.run.pipeline, "_worker_pool", lambda *_a: broken_pool())
+        workers = (lambda *_a: broken_pool()) if broken else feeds.run.workers.worker_pool
         with Store(config.settings.state_path) as store:
-            report = asyncio.run(run(config, store))
+            report = asyncio.run(run(config, store, workers))
         assert len(report.outcomes) == len(names) >= 8
         files = {p.relative_to(project.public).as_posix(): p.read_bytes()
                  for p in sorted(project.public.rglob("*")) if p.is_file() and p.name != "status.json"}
@@ -59,10 +59,11 @@ def test_a_dead_worker_pool_falls_back_to_the_main_process(make_project: Any, se
     assert "a worker process died" in caplog.text
 
 
-async def run(config: Any, store: Store) -> Any:
+async def run(config: Any, store: Store,
+              workers: feeds.run.workers.PoolFactory = feeds.run.workers.worker_pool) -> Any:
     return await asyncio.wait_for(feeds.run.pipeline.run_once(
         config, store=store, fetcher=HttpFetcher(config.settings.fetch),
-        now=datetime(2026, 11, 27, 12, tzinfo=UTC), rng=random.Random(1)), 120)
+        now=datetime(2026, 11, 27, 12, tzinfo=UTC), rng=random.Random(1), workers=workers), 120)
 
 
 def _no_space_for_page_3_rss() -> None:
@@ -100,9 +101,23 @@ def test_pages_staged_by_workers_are_removed_when_publishing_fails(make_project:
         with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_no_space_for_page_3_rss) as pool, \
                 pytest.raises(feeds.errors.EmitError) as caught:
-            feeds.run.pipeline.publish(config, store, pool)
+            feeds.publish.publisher.publish(config, store, pool)
     assert "archive/all/3.rss" in str(caught.value)
     assert "No space left on device" in str(caught.value)
     left = {p: p.read_bytes() for p in project.public.rglob("*") if p.is_file()}
     assert [p.name for p in left if p.name.endswith(".tmp")] == []
     assert left == {p: b for p, b in before.items() if p not in pages}
+
+
+def test_the_forkserver_preloads_what_the_workers_run() -> None:
+    """The forkserver skips a preload name it cannot import without a word, and the
+    workers then import their modules one by one: every name must import, and the
+    functions handed to workers must live in modules it names."""
+    import importlib
+
+    from feeds.publish.render import render_staged
+
+    for name in feeds.run.workers.PRELOAD:
+        importlib.import_module(name)
+    submitted = {feeds.run.workers._ingest_in_worker.__module__, render_staged.__module__}
+    assert submitted <= set(feeds.run.workers.PRELOAD)

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
 
-from feeds.run import pipeline
-from feeds.run.pipeline import _cluster
+from feeds.run import storing
+from feeds.run.storing import cluster
 from feeds.store.state import Store, _ts
 from feeds.stories.dedupe import Insert
 from feeds.stories.similar import Thresholds
@@ -61,18 +61,18 @@ def make_config(root: Path, title: float | None = None, text: float | None = Non
 
 @contextlib.contextmanager
 def judge_thresholds(floor: float | None, lead: float | None) -> Iterator[None]:
-    """``_cluster`` builds its Thresholds from config, which has neither the title
+    """``cluster`` builds its Thresholds from config, which has neither the title
     floor nor the opening-sentence threshold: patch them in."""
     if floor is None and lead is None:
         yield
         return
     fixed = {k: v for k, v in (("title_floor", floor), ("lead", lead)) if v is not None}
-    original = pipeline.Thresholds
-    pipeline.Thresholds = functools.partial(Thresholds, **fixed)  # type: ignore[misc]
+    original = storing.Thresholds
+    storing.Thresholds = functools.partial(Thresholds, **fixed)  # type: ignore[misc]
     try:
         yield
     finally:
-        pipeline.Thresholds = original  # type: ignore[misc]
+        storing.Thresholds = original  # type: ignore[misc]
 
 
 def add(store: Store, config: Config, entry_id: str, entry: Entry, now: datetime = NOW) -> None:
@@ -80,7 +80,7 @@ def add(store: Store, config: Config, entry_id: str, entry: Entry, now: datetime
     with store.transaction():
         store.apply(entry.source_id, [Insert(entry_id, entry)], now, _no_topics)
         for new_id, new in store.inserted:
-            _cluster(store, config, new_id, new)
+            cluster(store, config, new_id, new)
 
 
 # --- precision and recall ------------------------------------------------------------------------
@@ -298,7 +298,7 @@ class Timing:
 def grow(store: Store, stream: Iterator[corpus.Arrival], until: corpus.datetime, batch: int = 1000) -> int:
     """Take arrivals up to ``until`` as a deployment does, without timing them: through
     Store.apply, ``batch`` entries a transaction; a syndicated copy joins its story's
-    cluster directly (what ``_cluster`` would have found, without paying for it here, so
+    cluster directly (what ``cluster`` would have found, without paying for it here, so
     the store holds clusters); entries first seen before the retention horizon are purged
     once a day, as every run does. Returns how many were purged."""
     purged = 0
@@ -423,7 +423,7 @@ def scaling(root: Path, adds: int, quick: bool) -> None:
     results = run_scenarios([(young,)] if quick else [(young, grown), (small,)], root, adds)
     print()
     print(
-        f"time per added entry ({adds} additions each, each its own transaction: Insert + _cluster;"
+        f"time per added entry ({adds} additions each, each its own transaction: Insert + cluster;"
         f" retention {RETENTION.days} days, window ±{window.days} days, a quarter of entries are"
         f" syndicated copies):"
     )

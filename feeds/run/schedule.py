@@ -33,8 +33,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
 from feeds.errors import ConfigErrors, FeedsError
+from feeds.publish.publisher import publish
 from feeds.publish.status import make_snapshot, render_metrics
-from feeds.run.pipeline import publish, run_once
+from feeds.run.pipeline import run_once
 from feeds.sources.fetch import HttpFetcher
 from feeds.store.state import Store
 from feeds.types import Config, RunReport

@@ -1,0 +1,161 @@
+"""Storing what one source gave: its entries planned against those stored, new
+ones joined to the stories they copy, its cache and health; and stored entries
+given their topics again when the rules change.
+
+The only I/O is through the store, in one transaction per source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeds.errors import FetchError, SourceError
+from feeds.run.ingest import Ingest, ingest
+from feeds.sources.fetch import Result, body_hash
+from feeds.sources.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
+from feeds.store.state import Store
+from feeds.stories.classify import Classifier
+from feeds.stories.dedupe import plan
+from feeds.stories.similar import Thresholds, judge
+from feeds.types import (
+    Config,
+    Document,
+    Entry,
+    HttpCache,
+    LocalFolder,
+    NotModified,
+    Source,
+    SourceHealth,
+    SourceOutcome,
+    TopicMatch,
+)
+
+log = logging.getLogger("feeds")
+
+
+def cluster(store: Store, config: Config, entry_id: str, entry: Entry) -> None:
+    """Join a new entry to the stories it is a copy of, from other sources."""
+    d = config.settings.dedupe
+    thresholds = Thresholds(title=d.title_threshold, text=d.text_threshold)
+    matches: dict[str, str] = {}
+    for c in store.cluster_candidates(entry_id, entry, entry.published - d.window,
+                                      entry.published + d.window):
+        if c.cluster_id in matches:
+            continue
+        verdict = judge(entry.title, entry.summary_text, c.title, c.summary_text, thresholds)
+        if verdict.same:
+            matches[c.cluster_id] = f"near-duplicate of {c.entry_id} ({c.source_id}): {verdict.reason}"
+    if matches:
+        # Several matches join their clusters: the result does not depend on arrival order.
+        store.join_clusters(entry_id, sorted(matches), "; ".join(matches[k] for k in sorted(matches)))
+
+
+TopicsOf = Callable[[Entry, Iterable[str]], tuple[TopicMatch, ...]]
+
+
+@dataclass(frozen=True)
+class Topics:
+    """How a run gives stored entries their topics."""
+
+    of: TopicsOf  # classify an entry as carried by its own source and these others
+    carrying_matters: Callable[[Source], bool]  # can this source carrying an entry change them?
+
+
+def topics_function(config: Config, classifier: Classifier) -> TopicsOf:
+    """Classify an entry as carried by its own source and every other that carries it."""
+    by_id = {s.id: s for s in config.sources}
+
+    def topics_of(entry: Entry, other_sources: Iterable[str]) -> tuple[TopicMatch, ...]:
+        carriers = [by_id[s] for s in (entry.source_id, *sorted(other_sources)) if s in by_id]
+        return classifier.classify(entry, carriers)
+
+    return topics_of
+
+
+def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
+                  result: Result, now: datetime, jitter: float,
+                  ingested: Ingest | SourceError | None = None,
+                  known: SourceHealth | None = None, seconds: float | None = None) -> SourceOutcome:
+    """Store what fetching ``source`` gave, in one transaction: its entries (ingested
+    here unless a worker did, ``ingested``), their clusters, its cache and health.
+    ``known``: its health as the run found it (else read from the store)."""
+    settings = config.settings.fetch
+    prev = reset_if_reconfigured(known if known is not None else store.health(source.id), source)
+    if isinstance(result, SourceError):
+        health, events = after_failure(prev, source, settings, now, result, jitter)
+        with store.transaction():
+            store.save_health(health, events)
+            store.record_fetch(source.id, now, failed=True)
+        status = "gone" if health.state == "gone" else "failed"
+        return SourceOutcome(source.id, status, result.message,
+                             unreachable=isinstance(result, FetchError) and result.unreachable)
+    if isinstance(result, NotModified):
+        health, events = after_success(
+            prev, source, settings, now, http_status=304 if result.reason == "304" else 200,
+            hints=result.hints, ttl_minutes=None, permanent_redirect=result.permanent_redirect,
+            entries_seen=None, new_entries=0, warning=prev.last_warning,
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter)
+        with store.transaction():
+            store.save_health(health, events)
+            store.record_fetch(source.id, now, failed=False, seconds=seconds)
+        why = "304 Not Modified" if result.reason == "304" else "same content as last time"
+        return SourceOutcome(source.id, "not-modified", why)
+    if ingested is None:
+        ingested = ingest(config, source, result, now)
+    if isinstance(ingested, SourceError):
+        exc = ingested
+        health, events = after_failure(prev, source, settings, now, exc, jitter)
+        with store.transaction():
+            store.save_health(health, events)
+            store.record_fetch(source.id, now, failed=True)
+        return SourceOutcome(source.id, "failed", exc.message)
+    got = ingested
+    ttl = got.ttl
+
+    with store.transaction():
+        by_item, by_url, by_story = store.lookup(source.id, got.entries)
+        actions = plan(got.entries, by_item, by_url, now, by_story)
+        encoded = {id(e): (e, text) for e, text in zip(got.entries, got.encoded, strict=False)}
+        new, updated = store.apply(source.id, actions, now, topics.of, preclassified=True,
+                                   encoded=encoded, carrying_matters=topics.carrying_matters(source))
+        if config.settings.dedupe.enabled:
+            for new_id, entry in store.inserted:
+                cluster(store, config, new_id, entry)
+        if isinstance(result, LocalFolder):
+            gone = store.mark_gone(source.id, {e.item_key for e in got.entries}, now)
+            if gone:
+                got.warnings.append(f"{gone} article(s) no longer in the folder; they stay "
+                                       "published until retention ends")
+        else:
+            store.save_cache(source.id, HttpCache(result.etag, result.last_modified,
+                                                  body_hash(result.body)))
+        health, events = after_success(
+            prev, source, settings, now,
+            http_status=200 if isinstance(result, Document) else None,
+            hints=result.hints if isinstance(result, Document) else None, ttl_minutes=ttl,
+            permanent_redirect=result.permanent_redirect if isinstance(result, Document) else None,
+            entries_seen=len(got.entries), new_entries=new,
+            warning=got.partly_broken,
+            usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter,
+            unreadable_dates=got.unreadable_dates)
+        store.save_health(health, events)
+        store.record_fetch(source.id, now, failed=False, new_entries=new, seconds=seconds)
+        if got.feed_info is not None:
+            store.save_feed_info(source.id, got.feed_info)
+    count = len(got.entries)
+    message = f"{count} entr{'y' if count == 1 else 'ies'}"
+    return SourceOutcome(source.id, "ok", message, new, updated, tuple(got.warnings))
+
+
+def reclassify_if_rules_changed(config: Config, store: Store, classifier: Classifier) -> None:
+    fingerprint = classifier.fingerprint
+    if store.get_meta("rules") == fingerprint:
+        return
+    moved = store.reclassify_all(topics_function(config, classifier))
+    if moved:
+        log.info("topic rules changed: %d stored entries moved between topics", moved)
+    with store.transaction():
+        store.set_meta("rules", fingerprint)
