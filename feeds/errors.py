@@ -1,25 +1,36 @@
 """Errors a user can meet. Each str() is one sentence that says what and where.
 
-FeedsError
-├── ConfigError(path, key, line)   bad config; ``feeds check`` prints all of them
-├── SourceError(source_id)         one source failed; recorded, never aborts the run
+Each class carries the exit code of a command that stops on it (``exit_code``);
+the command line reports any ``FeedsError`` in one place and exits with it.
+
+FeedsError                         exit 1: anything else that stops a command
+├── ConfigError(path, key, line)   exit 2: bad config; ``feeds check`` prints all of them
+├── ConfigErrors(errors)           exit 2: every ConfigError found at once
+├── UsageError                     exit 2: a command asks for what the config has not
+├── SourceError(source_id)         exit 1: one source failed; recorded, never aborts a run
 │   ├── FetchError                 transport error, HTTP >= 400, too large, too slow
 │   └── ParseError                 not a feed, unreadable article
-├── StateError                     database problems, schema newer than the code
-├── EmitError(topic)               feedgen refused, or a write failed
-└── LockedError                    another run holds the lock
+├── StateError                     exit 1: database problems, schema newer than the code
+├── EmitError(topic)               exit 1: feedgen refused, or a write failed
+└── LockedError                    exit 3: another run holds the lock
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
 
 class FeedsError(Exception):
     """Base of every error this program reports to a user."""
 
+    exit_code: ClassVar[int] = EXIT_FAILED
+
 
 class ConfigError(FeedsError):
+    exit_code = EXIT_CONFIG
+
     def __init__(self, path: str, message: str, *, line: int | None = None, key: str = "") -> None:
         self.path = path
         self.line = line
@@ -30,11 +41,33 @@ class ConfigError(FeedsError):
 
 
 class ConfigErrors(FeedsError):
-    """Every problem found in a config, so an operator can fix them in one go."""
+    """Every problem found in a config, so an operator can fix them in one go.
 
-    def __init__(self, errors: list[ConfigError]) -> None:
+    ``what`` names what was checked ("the config", "the templates") for the
+    closing count line; None: no count line.
+    """
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, errors: list[ConfigError], *, what: str | None = "the config") -> None:
         self.errors = errors
+        self.what = what
         super().__init__("\n".join(str(e) for e in errors))
+
+    @property
+    def summary(self) -> str | None:
+        """The count line after the errors: "2 problems in the config; nothing was done"."""
+        if self.what is None:
+            return None
+        n = len(self.errors)
+        return f"{n} problem{'s' if n != 1 else ''} in {self.what}; nothing was done"
+
+
+class UsageError(FeedsError):
+    """A command line that asks for what the config does not have (an unknown source
+    or topic, an id already taken), or for a file that cannot be used."""
+
+    exit_code = EXIT_CONFIG
 
 
 class SourceError(FeedsError):
@@ -79,4 +112,4 @@ class EmitError(FeedsError):
 
 
 class LockedError(FeedsError):
-    pass
+    exit_code = EXIT_LOCKED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -323,11 +324,15 @@ class StoredEntry:
 
 # --- reporting --------------------------------------------------------------
 
+# What one run did with a source: fetched with news, answered 304 or unchanged,
+# failed, gone (HTTP 410, never fetched again unless forced), or not due.
+OutcomeStatus = Literal["ok", "not-modified", "failed", "gone", "skipped"]
+
 
 @dataclass(frozen=True)
 class SourceOutcome:
     source_id: str
-    status: str  # "ok", "not-modified", "failed", "skipped"
+    status: OutcomeStatus
     message: str = ""
     new_entries: int = 0
     updated_entries: int = 0
@@ -358,13 +363,24 @@ class RunReport:
 
 # --- source health ------------------------------------------------------------
 
+# A source's health as stored between runs.
+HealthState = Literal["new", "ok", "failing", "gone"]
+# As ``feeds status`` and status.json show it: a healthy source that went quiet is
+# stale; one the config switches off is disabled.
+SourceState = Literal["new", "ok", "failing", "gone", "stale", "disabled"]
+# As the status page shows it: failing twice or more in a row is backing off, and
+# stale reads as quiet.
+PageState = Literal["backing off", "failing", "gone", "quiet", "new", "ok", "disabled"]
+# What the health feed announces.
+HealthEventKind = Literal["failing", "recovered", "gone", "moved", "stale", "active"]
+
 
 @dataclass(frozen=True)
 class SourceHealth:
     """What we know of a source between runs (one row of the ``sources`` table)."""
 
     source_id: str
-    state: str = "new"  # new, ok, failing, gone
+    state: HealthState = "new"
     config_url: str | None = None  # the URL in config when this was recorded
     last_attempt: datetime | None = None
     last_success: datetime | None = None
@@ -394,7 +410,7 @@ class HealthEvent:
 
     source_id: str
     at: datetime
-    kind: str  # failing, recovered, gone, moved, stale, active
+    kind: HealthEventKind
     message: str
 
 

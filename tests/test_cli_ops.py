@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from conftest import DATA, FeedServer, Project
 from test_run import run_cli
 
-from feeds.cli.commands import backoff_line, cli
+from feeds.cli.commands import cli
+from feeds.cli.run import backoff_line
 from feeds.cli.statustext import Zone, layout, render_tsv, zone_label
 from feeds.errors import FetchError
 from feeds.sources.health import after_failure, after_success

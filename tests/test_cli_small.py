@@ -17,7 +17,7 @@ import listparser
 from conftest import DATA, REPO, FeedServer, Project
 from test_run import run_cli
 
-from feeds.cli.serve import content_type
+from feeds.cli.servefiles import content_type
 from feeds.store.state import Store
 from feeds.stories.sourceinfo import FeedInfo, clean_home_page, clean_title, decode, encode
 

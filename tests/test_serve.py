@@ -25,7 +25,8 @@ from click.testing import CliRunner
 from conftest import Project
 
 from feeds.cli.commands import cli
-from feeds.cli.serve import Limits, _GzipCache, accepts_gzip, locate, make_server, serve
+from feeds.cli.serve import Limits, make_server, serve
+from feeds.cli.servefiles import GzipCache, accepts_gzip, locate
 
 TIMEOUT = httpx.Timeout(5.0)
 FEED = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' \
@@ -303,7 +304,7 @@ def _opened(path: Path, data: bytes) -> tuple[os.stat_result, BinaryIO]:
 
 
 def test_gzip_cache_stays_within_its_budget(tmp_path: Path) -> None:
-    cache = _GzipCache(max_bytes=25_000, workers=1)
+    cache = GzipCache(max_bytes=25_000, workers=1)
     # Random bytes barely compress, so each body is about 10 kB.
     for i in range(5):
         data = os.urandom(10_000)
@@ -324,7 +325,7 @@ def test_gzip_cache_stays_within_its_budget(tmp_path: Path) -> None:
 
 
 def test_gzip_cache_keeps_one_version_per_file(tmp_path: Path) -> None:
-    cache = _GzipCache(max_bytes=1_000_000, workers=1)
+    cache = GzipCache(max_bytes=1_000_000, workers=1)
     path = tmp_path / "a.atom"
     for n in range(3):
         st, fh = _opened(path, FEED * (n + 1))
@@ -336,7 +337,7 @@ def test_gzip_cache_keeps_one_version_per_file(tmp_path: Path) -> None:
 
 
 def test_gzip_cache_waiters_do_not_hang_when_the_compression_fails(tmp_path: Path) -> None:
-    cache = _GzipCache(max_bytes=1_000_000, workers=2)
+    cache = GzipCache(max_bytes=1_000_000, workers=2)
     path = tmp_path / "a.atom"
     st, good = _opened(path, FEED)
     release = threading.Event()

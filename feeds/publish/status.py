@@ -12,7 +12,7 @@ from datetime import datetime
 from statistics import median
 
 from feeds.redact import REDACTED, UrlPolicy
-from feeds.types import Config, RunReport, Source, SourceDay, SourceHealth
+from feeds.types import Config, PageState, RunReport, Source, SourceDay, SourceHealth, SourceState
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -28,7 +28,7 @@ class Snapshot:
     failed_sources: tuple[str, ...]
 
 
-def source_state(source_enabled: bool, health: SourceHealth | None) -> str:
+def source_state(source_enabled: bool, health: SourceHealth | None) -> SourceState:
     if not source_enabled:
         return "disabled"
     if health is None:
@@ -54,7 +54,8 @@ def make_snapshot(config: Config, health: dict[str, SourceHealth], topic_counts:
     )
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as status.json and ``feeds status --json`` write it."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
@@ -70,8 +71,8 @@ def render_status_json(s: Snapshot) -> bytes:
                 if s.last_run_started and s.last_run_finished else None)
     data = {
         "last_run": {
-            "started": _iso(s.last_run_started),
-            "finished": _iso(s.last_run_finished),
+            "started": iso(s.last_run_started),
+            "finished": iso(s.last_run_finished),
             "seconds": round(duration, 3) if duration is not None else None,
             "failed_sources": list(s.failed_sources),
         },
@@ -132,7 +133,7 @@ def render_metrics(s: Snapshot, *, fetches_total: dict[str, int], up_since: date
 
 
 # The page's states, broken and quiet first: the order of the page.
-PAGE_STATES = ("backing off", "failing", "gone", "quiet", "new", "ok", "disabled")
+PAGE_STATES: tuple[PageState, ...] = ("backing off", "failing", "gone", "quiet", "new", "ok", "disabled")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class PageRow:
 
     id: str
     title: str
-    state: str  # one of PAGE_STATES
+    state: PageState
     location: str  # the redacted URL, or the local folder
     last_attempt: datetime | None
     last_success: datetime | None
@@ -154,7 +155,7 @@ class PageRow:
     days: tuple[SourceDay, ...] = ()
 
 
-def page_state(source_enabled: bool, health: SourceHealth | None) -> str:
+def page_state(source_enabled: bool, health: SourceHealth | None) -> PageState:
     """``failing`` after one failure (the next try comes at the usual interval);
     ``backing off`` after two or more in a row, when each wait doubles
     (``polling.backoff``); ``quiet`` is the health feed's stale."""
@@ -206,3 +207,34 @@ def page_rows(config: Config, health: dict[str, SourceHealth], entries: dict[str
             http_status=known.http_status, entries=entries.get(source.id, 0),
             note=_note(source, known, policy), days=tuple(days.get(source.id, ()))))
     return sorted(rows, key=lambda r: (PAGE_STATES.index(r.state), -r.failures, r.id))
+
+
+# --- the rows of ``feeds status`` ------------------------------------------------
+
+
+def status_rows(config: Config, health: dict[str, SourceHealth], entries: dict[str, int],
+                remaps: dict[str, tuple[int, str | None]], policy: UrlPolicy) -> list[dict[str, object]]:
+    """Every configured source as ``feeds status`` shows it (and prints as JSON), in
+    config order: URLs and notes redacted as on the status page."""
+    rows: list[dict[str, object]] = []
+    for source in config.sources:
+        h = health.get(source.id, SourceHealth(source.id))
+        note = _note(source, h, policy)
+        remapped, last_remap = remaps.get(source.id, (0, None))
+        if remapped:
+            note += ("; " if note else "") + f"{remapped} changed GUIDs mapped back (latest {last_remap})"
+        rows.append({
+            "id": source.id, "title": source.title, "state": source_state(source.enabled, h),
+            "url": policy.url(source.url) if source.url else None,
+            "path": str(source.path) if source.path else None,
+            "http_status": h.http_status, "last_attempt": iso(h.last_attempt),
+            "last_success": iso(h.last_success), "next_due": iso(h.next_due),
+            "failures": h.failures, "entries": entries.get(source.id, 0),
+            "entries_seen": h.entries_seen, "last_new_entry": iso(h.last_new_entry),
+            "redirect_target": policy.url(h.redirect_target) if h.redirect_adopted and h.redirect_target
+            else None,
+            "guid_remaps": remapped,
+            "unreadable_dates": h.unreadable_dates,
+            "note": note,
+        })
+    return rows

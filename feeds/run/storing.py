@@ -89,8 +89,7 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
         with store.transaction():
             store.save_health(health, events)
             store.record_fetch(source.id, now, failed=True)
-        status = "gone" if health.state == "gone" else "failed"
-        return SourceOutcome(source.id, status, result.message,
+        return SourceOutcome(source.id, "gone" if health.state == "gone" else "failed", result.message,
                              unreachable=isinstance(result, FetchError) and result.unreachable)
     if isinstance(result, NotModified):
         health, events = after_success(
