@@ -1,15 +1,46 @@
-"""Builders for test data."""
+"""Helpers shared by test modules: builders for test data, the CLI in-process, output
+checks, a daemon subprocess and fault injectors. Test modules import shared code from
+here (or fixtures from conftest), never from one another (test_layers checks it)."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import feedparser
+import pytest
+from atomschema import atom_errors
+from click.testing import CliRunner
+from conftest import FeedServer, Project
+from lxml import etree
+
+from feeds.cli.commands import cli
+from feeds.config import load_config
+from feeds.errors import ConfigErrors
+from feeds.publish.files import Staged
+from feeds.sources.fetch import HttpFetcher, Retrieved
 from feeds.stories.normalize import content_hash
-from feeds.types import Entry, Person
+from feeds.types import Entry, HttpCache, Person, Source
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+SEED_TITLE = ("China remains optimistic despite US tech restrictions as it advances to next "
+              "phase of internet evolution")
+SEED_STANDFIRST = ("China Internet Conference Highlights Country’s Determination in AI and Future "
+                   "Internet Technologies amid US Restrictions")
 
 
 def make_entry(**kw: Any) -> Entry:
@@ -34,3 +65,177 @@ def make_entry(**kw: Any) -> Entry:
     if "content_hash" not in kw:
         entry = replace(entry, content_hash=content_hash(entry.title, entry.summary_html, entry.link))
     return entry
+
+
+# --- the command line and its outputs ---------------------------------------------
+
+
+def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--root", str(root), *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def parsed(path: Path) -> Any:
+    return feedparser.parse(path.read_bytes())
+
+
+def titles(path: Path) -> list[str]:
+    return [e.title for e in parsed(path).entries]
+
+
+def full_project(project: Project, server: FeedServer) -> None:
+    server.add_file("/ai.rss", "ai-news.rss")
+    server.add_file("/policy.atom", "policy.atom", content_type="application/atom+xml")
+    server.add_file("/chips.rdf", "chips.rdf", content_type="application/rdf+xml")
+    server.add("/page.html", "<!DOCTYPE html><html><head><title>Home</title></head><body>hi</body></html>",
+               content_type="text/html; charset=utf-8")
+    project.write_sources([
+        {"id": "seeds", "title": "Local articles", "path": "seeds"},
+        {"id": "ai", "title": "Example AI News", "url": server.url("/ai.rss")},
+        {"id": "policy", "title": "Example Policy Watch", "url": server.url("/policy.atom")},
+        {"id": "chipwire", "title": "Chip Wire", "url": server.url("/chips.rdf"), "topics": ["chips"]},
+        {"id": "gone", "title": "Gone", "url": server.url("/status/404")},
+        {"id": "html", "title": "A web page", "url": server.url("/page.html")},
+        {"id": "off", "title": "Disabled", "url": server.url("/status/500"), "enabled": False},
+    ])
+
+
+def errors_of(project: Project, feeds: str | None = None, sources: str | None = None) -> list[str]:
+    """The config errors of ``project`` with feeds.toml/sources.toml replaced if given."""
+    if feeds is not None:
+        (project.root / "config" / "feeds.toml").write_text(feeds, encoding="utf-8")
+    if sources is not None:
+        (project.root / "config" / "sources.toml").write_text(sources, encoding="utf-8")
+    with pytest.raises(ConfigErrors) as info:
+        load_config(project.root)
+    return [str(e) for e in info.value.errors]
+
+
+def output_ids(public: Path, checked: dict[tuple[str, str], list[str]]) -> dict[str, list[str]]:
+    """Check every output file; return the ids each feed lists, in order.
+
+    Fails if any file is incomplete or invalid, or if a feed lists an id twice.
+    ``checked`` remembers files already found valid, by name and digest.
+    """
+    ids: dict[str, list[str]] = {}
+    if not public.is_dir():
+        return ids
+    for path in sorted(public.rglob("*")):
+        if path.is_dir() or path.name.startswith("."):
+            continue
+        rel = path.relative_to(public).as_posix()
+        data = path.read_bytes()
+        key = (rel, hashlib.sha256(data).hexdigest())
+        if key in checked:
+            ids[rel] = checked[key]
+            continue
+        if path.suffix in (".atom", ".rss"):
+            feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+            assert not feed.bozo, f"{rel}: {feed.bozo_exception}"
+            etree.fromstring(data)
+            if path.suffix == ".atom":
+                assert atom_errors(data) == [], rel
+            ids[rel] = [e.id for e in feed.entries]
+        elif path.suffix == ".json":
+            doc = json.loads(data)
+            if rel != "status.json":
+                assert doc["version"] == "https://jsonfeed.org/version/1.1", rel
+                ids[rel] = [item["id"] for item in doc["items"]]
+        elif path.suffix == ".opml":
+            etree.fromstring(data)
+        elif path.suffix == ".html":
+            assert data.rstrip().endswith(b"</html>"), f"{rel} is incomplete"
+        else:
+            raise AssertionError(f"unexpected file in the output folder: {rel}")
+        listed = ids.setdefault(rel, [])
+        assert len(listed) == len(set(listed)), f"{rel} lists an entry twice"
+        checked[key] = listed
+    return ids
+
+
+def skip_asked(environ: Mapping[str, str]) -> bool:
+    """FEEDS_SKIP_BROWSER=1 skips the browser tests, except under CI (CI=true), which runs them."""
+    asked = environ.get("FEEDS_SKIP_BROWSER", "").strip().lower() not in ("", "0", "false", "no")
+    return asked and environ.get("CI", "").strip().lower() not in ("true", "1", "yes")
+
+
+# --- the real API, gathered for tests ----------------------------------------------
+
+
+async def retrieve_all(fetcher: HttpFetcher, sources: Sequence[Source],
+                       caches: dict[str, HttpCache]) -> list[Retrieved]:
+    """Every result of ``fetcher.stream``, in the order of ``sources``."""
+    return [r async for r in fetcher.stream(sources, caches)]
+
+
+def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
+    """Write every file of ``files`` whose bytes changed, all or nothing, through
+    ``Staged`` as publishing does; return those written."""
+    with Staged() as staged:
+        for path, data in files.items():
+            staged.add(path, data)
+        return staged.commit()
+
+
+# --- the daemon as a process --------------------------------------------------------
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class DaemonProcess:
+    def __init__(self, project: Project, log: Path, *args: str) -> None:
+        self.log = log
+        self.out = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feeds", "--root", str(project.root), *args, "daemon",
+             "--tick", "1s", "--debounce", "0.2s"],
+            stdout=self.out, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            self.proc.wait(timeout=10)
+            raise AssertionError("the daemon did not stop:\n" + self.text()) from None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.out.close()
+
+
+# --- faults ------------------------------------------------------------------------
+
+
+def fail_fsync_on(nth: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the ``nth`` fsync of a regular file fail with ENOSPC; returns the call count.
+    (Staged files are fsynced from threads, so which file that is may vary.)"""
+    calls = [0]
+    real = os.fsync
+    lock = threading.Lock()
+
+    def fsync(fd: int) -> None:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            with lock:
+                calls[0] += 1
+                fail = calls[0] == nth
+            if fail:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls

@@ -12,23 +12,17 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Project
-from test_run import SEED_TITLE, run_cli
+from helpers import SEED_TITLE, run_cli, skip_asked
 
 from feeds.cli.serve import make_server, server_url
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def skip_asked(environ: Mapping[str, str]) -> bool:
-    """FEEDS_SKIP_BROWSER=1 skips the browser tests, except under CI (CI=true), which runs them."""
-    asked = environ.get("FEEDS_SKIP_BROWSER", "").strip().lower() not in ("", "0", "false", "no")
-    return asked and environ.get("CI", "").strip().lower() not in ("true", "1", "yes")
 
 
 pytestmark = [

@@ -11,7 +11,7 @@ from typing import get_args
 
 import pytest
 from conftest import Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds import errors
 from feeds.config import load_config

@@ -16,7 +16,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from conftest import DATA, FeedServer, Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.cli.commands import cli
 from feeds.cli.run import backoff_line
@@ -262,7 +262,7 @@ def test_no_offline_hint_when_a_server_answered(project: Project, server: FeedSe
 @pytest.mark.slow
 def test_daemon_round_log_says_what_was_fetched_and_published(project: Project, server: FeedServer,
                                                               tmp_path: Path) -> None:
-    from test_daemon import DaemonProcess, wait_for
+    from helpers import DaemonProcess, wait_for
 
     server.add("/feed.rss", RSS)
     project.write_sources([{"id": "seeds", "path": "seeds"}, {"id": "a", "url": server.url("/feed.rss")}])

@@ -15,7 +15,7 @@ from pathlib import Path
 import feedparser
 import listparser
 from conftest import DATA, REPO, FeedServer, Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.cli.servefiles import content_type
 from feeds.store.state import Store
@@ -389,7 +389,7 @@ def test_feeds_skip_browser_skips_the_browser_tests_with_a_reason() -> None:
     assert "FEEDS_SKIP_BROWSER is set: browser tests skipped" in done.stdout
     assert " passed" not in done.stdout and " failed" not in done.stdout
 
-    from test_browser import skip_asked
+    from helpers import skip_asked
 
     assert skip_asked({"FEEDS_SKIP_BROWSER": "1"})
     assert not skip_asked({"FEEDS_SKIP_BROWSER": "1", "CI": "true"})  # CI runs them

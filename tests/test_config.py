@@ -6,20 +6,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Project
+from helpers import errors_of
 
 from feeds.config import load_config, locate_keys
 from feeds.errors import ConfigErrors
-
-
-def errors_of(project: Project, feeds: str | None = None, sources: str | None = None) -> list[str]:
-    if feeds is not None:
-        (project.root / "config" / "feeds.toml").write_text(feeds, encoding="utf-8")
-    if sources is not None:
-        (project.root / "config" / "sources.toml").write_text(sources, encoding="utf-8")
-    with pytest.raises(ConfigErrors) as info:
-        load_config(project.root)
-    return [str(e) for e in info.value.errors]
-
 
 MINIMAL = """\
 [site]
@@ -125,7 +115,7 @@ def test_missing_config_file_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_check_command_exit_codes(project: Project) -> None:
-    from test_run import run_cli
+    from helpers import run_cli
 
     assert run_cli(project.root, "check")[0] == 0
     (project.root / "config" / "sources.toml").write_text('[[sources]]\nid = "x"\n', encoding="utf-8")

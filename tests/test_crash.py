@@ -22,7 +22,6 @@ full mode. ``CRASH_SEED`` replays a sequence (the seed is in every failure).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -41,11 +40,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-import feedparser
 import pytest
-from atomschema import atom_errors
 from conftest import FeedServer, Project
-from lxml import etree
+from helpers import output_ids
 
 KILLS = int(os.environ.get("CRASH_KILLS", "10"))
 SEED = int(os.environ.get("CRASH_SEED") or random.SystemRandom().randrange(1 << 32))
@@ -101,48 +98,6 @@ def article_md(rnd: int, edit: int = 0) -> str:
 
 def temp_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob(".*") if p.is_file()) if folder.is_dir() else []
-
-
-def output_ids(public: Path, checked: dict[tuple[str, str], list[str]]) -> dict[str, list[str]]:
-    """Check every output file; return the ids each feed lists, in order.
-
-    Fails if any file is incomplete or invalid, or if a feed lists an id twice.
-    ``checked`` remembers files already found valid, by name and digest.
-    """
-    ids: dict[str, list[str]] = {}
-    if not public.is_dir():
-        return ids
-    for path in sorted(public.rglob("*")):
-        if path.is_dir() or path.name.startswith("."):
-            continue
-        rel = path.relative_to(public).as_posix()
-        data = path.read_bytes()
-        key = (rel, hashlib.sha256(data).hexdigest())
-        if key in checked:
-            ids[rel] = checked[key]
-            continue
-        if path.suffix in (".atom", ".rss"):
-            feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
-            assert not feed.bozo, f"{rel}: {feed.bozo_exception}"
-            etree.fromstring(data)
-            if path.suffix == ".atom":
-                assert atom_errors(data) == [], rel
-            ids[rel] = [e.id for e in feed.entries]
-        elif path.suffix == ".json":
-            doc = json.loads(data)
-            if rel != "status.json":
-                assert doc["version"] == "https://jsonfeed.org/version/1.1", rel
-                ids[rel] = [item["id"] for item in doc["items"]]
-        elif path.suffix == ".opml":
-            etree.fromstring(data)
-        elif path.suffix == ".html":
-            assert data.rstrip().endswith(b"</html>"), f"{rel} is incomplete"
-        else:
-            raise AssertionError(f"unexpected file in the output folder: {rel}")
-        listed = ids.setdefault(rel, [])
-        assert len(listed) == len(set(listed)), f"{rel} lists an entry twice"
-        checked[key] = listed
-    return ids
 
 
 @contextmanager

@@ -5,7 +5,6 @@ keeps cron runs out, and stops cleanly on a signal."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -17,47 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import DATA, FeedServer, Project
-from test_run import run_cli
+from helpers import DaemonProcess, run_cli, wait_for
 
 RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-class DaemonProcess:
-    def __init__(self, project: Project, log: Path, *args: str) -> None:
-        self.log = log
-        self.out = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "feeds", "--root", str(project.root), *args, "daemon",
-             "--tick", "1s", "--debounce", "0.2s"],
-            stdout=self.out, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
-            self.proc.wait(timeout=10)
-            raise AssertionError("the daemon did not stop:\n" + self.text()) from None
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.out.close()
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from xml.sax.saxutils import escape
 
 import pytest
 from conftest import FeedServer, Project
+from helpers import parsed, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_run import parsed, run_cli
 
 from feeds.parse.adapter import parse_document, parse_with_feedparser
 from feeds.parse.dates import claim, explain, read_date

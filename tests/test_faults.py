@@ -28,10 +28,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, FeedServer, Project
-from test_crash import output_ids
-from test_daemon import DaemonProcess, wait_for
-from test_files import fail_fsync_on
-from test_run import run_cli
+from helpers import DaemonProcess, fail_fsync_on, output_ids, run_cli, wait_for
 
 RSS = (DATA / "feeds" / "ai-news.rss").read_text(encoding="utf-8")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FeedServer
+from helpers import retrieve_all
 
 from feeds.errors import FetchError, SourceError
 from feeds.sources.fetch import HttpFetcher, body_hash, fetch_one, make_client, read_folder
@@ -160,7 +161,7 @@ def test_fetcher_runs_all_sources_and_keeps_failures_per_source(server: FeedServ
         Source("bad", "Bad", url=server.url("/status/500")),
         Source("local", "Local", path=tmp_path),
     ]
-    retrieved = asyncio.run(HttpFetcher(SETTINGS).retrieve(sources, {}))
+    retrieved = asyncio.run(retrieve_all(HttpFetcher(SETTINGS), sources, {}))
     assert all(r.seconds >= 0 for r in retrieved)
     results = {r.source.id: r.result for r in retrieved}
     assert isinstance(results["good"], Document)

@@ -13,9 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import fail_fsync_on, write_all_if_changed
 
 from feeds.publish import files
-from feeds.publish.files import remove_stale_temp_files, write_all_if_changed, write_atomic, write_if_changed
+from feeds.publish.files import remove_stale_temp_files, write_atomic, write_if_changed
 
 
 def dead_pid() -> int:
@@ -26,26 +27,6 @@ def dead_pid() -> int:
 
 def hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-
-
-def fail_fsync_on(nth: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make the ``nth`` fsync of a regular file fail with ENOSPC; returns the call count.
-    (Staged files are fsynced from threads, so which file that is may vary.)"""
-    calls = [0]
-    real = os.fsync
-    lock = threading.Lock()
-
-    def fsync(fd: int) -> None:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
-            with lock:
-                calls[0] += 1
-                fail = calls[0] == nth
-            if fail:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return calls
 
 
 def fail_fsync_of(name: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -79,3 +79,27 @@ def test_the_floor_check_sees_an_upward_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from feeds.cli.commands import cli\n", encoding="utf-8")
     assert imports_of(bad) == [(2, "feeds.cli.commands")]
+
+
+def test_modules_imported_from_test_modules(tmp_path: Path) -> None:
+    # A test module shares code through tests/helpers.py (fixtures: conftest.py), never by
+    # importing another test module: that runs the other module's import-time work and
+    # ties the two files together, so moving or deleting a test breaks unrelated ones.
+    def test_modules_imported(path: Path) -> list[str]:
+        found: list[str] = []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            found += [f"{path.name}:{node.lineno}: imports {name}" for name in names
+                      if any(part.startswith("test_") for part in name.split("."))]
+        return found
+
+    tests = Path(__file__).resolve().parent
+    assert [hit for path in sorted(tests.rglob("*.py")) for hit in test_modules_imported(path)] == []
+    bad = tmp_path / "test_bad.py"
+    bad.write_text("import os\n\ndef test_x():\n    from test_run import run_cli\n", encoding="utf-8")
+    assert test_modules_imported(bad) == ["test_bad.py:4: imports test_run"]

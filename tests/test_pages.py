@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import Project
-from helpers import NOW, make_entry
-from test_run import SEED_TITLE, run_cli
+from helpers import NOW, SEED_TITLE, make_entry, run_cli
 
 from feeds.errors import EmitError
 from feeds.publish.emit import FeedView, Item, Related

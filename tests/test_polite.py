@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 import pytest
 from conftest import DATA, FeedServer, Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.config import load_config
 from feeds.run.pipeline import run_once
@@ -363,7 +363,7 @@ def test_changing_a_source_url_starts_it_afresh(project: Project, server: FeedSe
 
 
 def test_per_source_config_errors(project: Project) -> None:
-    from test_config import errors_of
+    from helpers import errors_of
 
     errors = errors_of(project, sources="""
 [[sources]]
@@ -443,7 +443,7 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
             db.execute("COMMIT")
     db.close()
     with Store(path) as store:
-        [cluster] = store.clusters_for(None, 10)
+        [cluster] = store.clusters(store.topic_cluster_ids([])[None])
         assert cluster.id == "urn:uuid:1" and cluster.members[0].entry.title == entry.title
         assert store.find_entries("http://example.com/story") == ["urn:uuid:1"]  # URL identity
         assert store.topic_counts() == {"chips": 1}
@@ -463,7 +463,7 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         with store.transaction():
             store.apply("b", [Insert("urn:uuid:9", copy)], copy.published, lambda e, o: ())
             join_copies(store, config, "urn:uuid:9", copy)
-        [cluster] = store.clusters_for(None, 10)
+        [cluster] = store.clusters(store.topic_cluster_ids([])[None])
         assert cluster.id == "urn:uuid:1"
         assert [m.id for m in cluster.members] == ["urn:uuid:1", "urn:uuid:9"]
     db = sqlite3.connect(path)

@@ -21,7 +21,7 @@ import httpx
 import listparser
 from atomschema import atom_errors
 from conftest import DATA, SEED, FeedServer, Project
-from test_run import full_project, run_cli
+from helpers import full_project, run_cli
 
 from feeds.config import load_config
 from feeds.run.pipeline import run_once

@@ -11,55 +11,18 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import feedparser
 import pytest
 from atomschema import atom_errors
-from click.testing import CliRunner
 from conftest import DATA, REPO, SEED, FeedServer, Project
+from helpers import SEED_STANDFIRST, SEED_TITLE, full_project, parsed, run_cli, titles
 
-from feeds.cli.commands import cli
 from feeds.config import load_config
 from feeds.run.lock import run_lock
 from feeds.run.pipeline import run_once
 from feeds.sources.fetch import HttpFetcher
 from feeds.store.state import SCHEMA_VERSION, Store
-
-SEED_TITLE = ("China remains optimistic despite US tech restrictions as it advances to next "
-              "phase of internet evolution")
-SEED_STANDFIRST = ("China Internet Conference Highlights Country’s Determination in AI and Future "
-                   "Internet Technologies amid US Restrictions")
-
-
-def run_cli(root: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--root", str(root), *args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def parsed(path: Path) -> Any:
-    return feedparser.parse(path.read_bytes())
-
-
-def titles(path: Path) -> list[str]:
-    return [e.title for e in parsed(path).entries]
-
-
-def full_project(project: Project, server: FeedServer) -> None:
-    server.add_file("/ai.rss", "ai-news.rss")
-    server.add_file("/policy.atom", "policy.atom", content_type="application/atom+xml")
-    server.add_file("/chips.rdf", "chips.rdf", content_type="application/rdf+xml")
-    server.add("/page.html", "<!DOCTYPE html><html><head><title>Home</title></head><body>hi</body></html>",
-               content_type="text/html; charset=utf-8")
-    project.write_sources([
-        {"id": "seeds", "title": "Local articles", "path": "seeds"},
-        {"id": "ai", "title": "Example AI News", "url": server.url("/ai.rss")},
-        {"id": "policy", "title": "Example Policy Watch", "url": server.url("/policy.atom")},
-        {"id": "chipwire", "title": "Chip Wire", "url": server.url("/chips.rdf"), "topics": ["chips"]},
-        {"id": "gone", "title": "Gone", "url": server.url("/status/404")},
-        {"id": "html", "title": "A web page", "url": server.url("/page.html")},
-        {"id": "off", "title": "Disabled", "url": server.url("/status/500"), "enabled": False},
-    ])
 
 
 def test_seed_article_is_published_in_ai_and_internet_policy(project: Project) -> None:

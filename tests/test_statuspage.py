@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import lxml.html
 import pytest
 from conftest import FeedServer, Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.config import load_config
 from feeds.publish.status import PageRow, page_rows

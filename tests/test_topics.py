@@ -6,7 +6,7 @@ import re
 import subprocess
 
 from conftest import Project
-from test_run import SEED_TITLE, run_cli
+from helpers import SEED_TITLE, run_cli
 
 NEW_POLICY = """
 [topics.internet-policy]

@@ -17,7 +17,7 @@ import errno
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -176,15 +176,6 @@ class Staged:
         for folder in dict.fromkeys(path.parent for path in written):
             _fsync_dir(folder, folder)
         return written
-
-
-def write_all_if_changed(files: Mapping[Path, bytes]) -> list[Path]:
-    """Write every file of ``files`` whose bytes changed, all or nothing (see
-    ``Staged``); return those written."""
-    with Staged() as staged:
-        for path, data in files.items():
-            staged.add(path, data)
-        return staged.commit()
 
 
 def _holds(path: Path, data: bytes) -> bool:

@@ -513,10 +513,6 @@ class HttpFetcher:
         self.settings = settings
         self.progress = progress
 
-    async def retrieve(self, sources: Sequence[Source], caches: dict[str, HttpCache],
-                       urls: dict[str, str] | None = None) -> list[Retrieved]:
-        return [r async for r in self.stream(sources, caches, urls)]
-
     async def stream(self, sources: Sequence[Source], caches: dict[str, HttpCache],
                      urls: dict[str, str] | None = None) -> AsyncIterator[Retrieved]:
         """Results in the order of ``sources``, each as soon as it and those before it

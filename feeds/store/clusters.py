@@ -97,22 +97,9 @@ class ClusterStore(MetaStore):
         self.touch()
         return str(keep)
 
-    def cluster_ids_for(self, topic: str | None, limit: int = -1) -> list[str]:
-        """Ids of a topic's clusters (None: all), seen first most recently first."""
-        if topic is None:
-            rows = self.db.execute(
-                "SELECT cluster_id FROM entries GROUP BY cluster_id"
-                " ORDER BY min(first_seen) DESC, max(published) DESC, cluster_id LIMIT ?", (limit,))
-        else:
-            rows = self.db.execute(
-                "SELECT e.cluster_id FROM entries e WHERE e.cluster_id IN (SELECT e2.cluster_id"
-                " FROM entry_topics t JOIN entries e2 ON e2.num = t.entry WHERE t.topic = ?)"
-                " GROUP BY e.cluster_id ORDER BY min(e.first_seen) DESC, max(e.published) DESC,"
-                " e.cluster_id LIMIT ?", (topic, limit))
-        return [r[0] for r in rows]
-
     def topic_cluster_ids(self, topics: Iterable[str]) -> dict[str | None, list[str]]:
-        """``cluster_ids_for`` of every topic and of None (all), from one read of the
+        """Ids of the clusters of every topic and of None (all), the cluster seen first
+        most recently first (ties: newest published, then cluster id), from one read of the
         entries and one of their topics: the queries, one a topic, each grouped
         every entry again, and were half of the serial part of publishing."""
         first: dict[str, str] = {}
@@ -139,10 +126,6 @@ class ClusterStore(MetaStore):
         for topic, clusters in members.items():
             out[topic] = [c for c in ordered if c in clusters]
         return out
-
-    def clusters_for(self, topic: str | None, limit: int) -> list[Cluster]:
-        """The ``limit`` clusters of a topic (None: all) seen first most recently."""
-        return self.clusters(self.cluster_ids_for(topic, limit))
 
     def cluster_digests(self) -> dict[str, bytes]:
         """Per cluster, a digest of what its published form depends on: its members,

@@ -19,7 +19,7 @@ import feedparser
 import httpx
 import pytest
 from conftest import DATA, REPO, FeedServer, Project
-from test_run import run_cli
+from helpers import retrieve_all, run_cli
 
 from feeds.config import load_config
 from feeds.errors import FetchError
@@ -333,7 +333,7 @@ def test_an_unexpected_error_in_one_fetch_is_that_sources_failure(
     monkeypatch.setattr(fetch_module, "fetch_one", flaky)
     url = server.add("/good.rss", RSS)
     sources = [Source("bad", "Bad", url=url), Source("good", "Good", url=url)]
-    got = asyncio.run(asyncio.wait_for(HttpFetcher(SETTINGS).retrieve(sources, {}), 10))
+    got = asyncio.run(asyncio.wait_for(retrieve_all(HttpFetcher(SETTINGS), sources, {}), 10))
     assert isinstance(got[0].result, FetchError) and "ValueError" in got[0].result.message
     assert isinstance(got[1].result, Document)
 

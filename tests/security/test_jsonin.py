@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import FeedServer, Project
-from test_run import parsed, run_cli
+from helpers import parsed, run_cli
 
 from feeds.errors import ParseError
 from feeds.parse.adapter import parse_document

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FeedServer, Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.redact import REDACTED, redact_text, redact_url, secret_name
 

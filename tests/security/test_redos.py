@@ -6,7 +6,7 @@ import re
 
 import pytest
 from conftest import Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.stories.classify import UnsupportedRegex, regex_pattern
 

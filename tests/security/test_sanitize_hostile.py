@@ -14,10 +14,10 @@ from pathlib import Path
 import feedparser
 import pytest
 from conftest import DATA, FeedServer, Project
+from helpers import parsed, run_cli
 from html_safety import safety_problems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_run import parsed, run_cli
 
 from feeds.stories.sanitize import (
     MAX_DEPTH,

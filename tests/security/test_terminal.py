@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import Project
-from test_run import run_cli
+from helpers import run_cli
 
 from feeds.redact import strip_controls, terminal_safe
 
