@@ -17,10 +17,10 @@ import click
 from feeds.cli.common import Options, check_templates, load, lock_path, plural, say
 from feeds.config import parse_duration
 from feeds.errors import EXIT_FAILED, EXIT_OK, UsageError
-from feeds.publish.files import write_if_changed
-from feeds.publish.status import iso, make_snapshot, render_status_json
+from feeds.publish.publisher import finish_publish
+from feeds.publish.status import iso
 from feeds.run.lock import run_lock
-from feeds.run.pipeline import ping_hub_for, run_once, write_status_page
+from feeds.run.pipeline import run_once
 from feeds.sources.fetch import HttpFetcher, Result
 from feeds.store.state import Store
 from feeds.types import Config, RunReport, Source, SourceHealth
@@ -171,14 +171,6 @@ def _progress(enabled: bool) -> tuple[Progress | None, Callable[[Source, Result]
     return bar, advance
 
 
-def write_status(config: Config, store: Store, report: RunReport | None) -> None:
-    snapshot = make_snapshot(config, store.all_health(), store.topic_counts(), store.count_entries(),
-                             report)
-    write_if_changed(config.settings.output_dir / "status.json", render_status_json(snapshot))
-    # As of the run it reports, so that publishing again after no new run rewrites nothing.
-    write_status_page(config, store, report.finished if report else datetime.now(UTC))
-
-
 def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options,
            force: bool = False) -> int:
     """One locked run. Returns the exit code of a run that finished; raises
@@ -199,7 +191,8 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
             if bar is not None:
                 bar.stop()
         report = replace(report, finished=datetime.now(UTC))
-        write_status(config, store, report)
+        pinged = finish_publish(config, store, report, report.files_written, report.finished)
+        report = replace(report, warnings=report.warnings + tuple(pinged))
         waiting = backing_off(report, store.all_health())
     attempted = [o for o in report.outcomes if o.status not in ("skipped", "gone")]
     all_failed = bool(attempted) and all(o.status == "failed" for o in attempted)
@@ -306,9 +299,6 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
         log_report(report, opts.verbosity, opts.log_format, files=False)
 
     def on_publish(done: Published, cfg: Config, store: Store) -> None:
-        write_status(cfg, store, daemon_.stats.last_report)
-        for warning in asyncio.run(ping_hub_for(cfg, list(done.written))):
-            log.warning("%s", warning)
         log.info("%s", done.describe(names=opts.verbosity > 0), extra={
             "event": "publish", "files_written": len(done.written),
             "files_unchanged": done.unchanged, "rounds": done.rounds,

@@ -1,12 +1,15 @@
 """Publishing: every output rendered and the changed ones written, unless
 nothing they show changed since the last publication (the gate); article pages,
-index, OPML, the status page, and the WebSub ping for the feeds a run changed.
+index and OPML. Then the publish step (``finish_publish``), the one place that
+cron and the daemon alike go through after rendering: the WebSub ping for the
+feeds a run changed, status.json and the status page.
 
 I/O: output files, the store's meta records, the hub.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,13 +24,14 @@ from feeds.errors import EmitError
 from feeds.publish.archive import archive_jobs, changed_archive_pages
 from feeds.publish.files import Staged, write_if_changed
 from feeds.publish.render import Renderer
+from feeds.publish.status import make_snapshot, render_status_json
 from feeds.publish.views import ALL_TOPIC, HEALTH_TOPIC, build_views, health_view, read_topic_ids
 from feeds.publish.websub import ping_hub
 from feeds.redact import url_policy
 from feeds.sources.fetch import body_hash, make_client
 from feeds.store.state import Store
 from feeds.stories.sourceinfo import home_pages, with_feed_titles
-from feeds.types import Config
+from feeds.types import Config, RunReport
 
 if TYPE_CHECKING:
     from feeds.publish.emit import FeedView
@@ -212,16 +216,43 @@ def _remove_stale_pages(folder: Path, keep: set[Path], pattern: str) -> None:
             path.unlink(missing_ok=True)
 
 
+def changed_topic_feeds(config: Config, written: Sequence[str]) -> list[str]:
+    """The public URLs of the topic feeds among ``written`` (paths relative to the
+    output folder): what a WebSub hub is told about. Archive pages, article pages
+    and the health feed are not topics anyone subscribes to through the hub."""
+    base = config.settings.base_url
+    return [base + rel for rel in written
+            if "/" not in rel and rel.endswith((".atom", ".rss", ".json"))
+            and not rel.startswith(f"{HEALTH_TOPIC}.")]
+
+
 async def ping_hub_for(config: Config, written: Sequence[str]) -> list[str]:
-    """Tell the WebSub hub about every topic feed this run changed."""
+    """Tell the WebSub hub about every topic feed this run changed. Returns each
+    failure as a sentence."""
     s = config.settings
-    changed = [s.base_url + rel for rel in written
-               if "/" not in rel and rel.endswith((".atom", ".rss", ".json"))
-               and not rel.startswith(f"{HEALTH_TOPIC}.")]
+    changed = changed_topic_feeds(config, written)
     if not s.hub or not changed:
         return []
     async with make_client(s.fetch) as client:
         return await ping_hub(client, s.hub, changed)
+
+
+def finish_publish(config: Config, store: Store, report: RunReport | None,
+                   written: Sequence[str], now: datetime) -> list[str]:
+    """The publish step: everything after rendering, for ``feeds run`` and the
+    daemon alike. Pings the hub for the topic feeds in ``written`` (what
+    ``publish`` wrote), then writes status.json and the status page as of
+    ``report`` (the last run that fetched; ``now`` when there is none yet), each
+    only if its bytes changed. Returns the ping failures as sentences: a hub that
+    is down never fails the publication. Runs its own event loop, so it is called
+    from outside one."""
+    warnings = asyncio.run(ping_hub_for(config, written)) if config.settings.hub else []
+    snapshot = make_snapshot(config, store.all_health(), store.topic_counts(), store.count_entries(),
+                             report)
+    write_if_changed(config.settings.output_dir / "status.json", render_status_json(snapshot))
+    # As of the run it reports, so that publishing again after no new run rewrites nothing.
+    write_status_page(config, store, report.finished if report else now)
+    return warnings
 
 
 def status_page_paths(config: Config) -> tuple[Path, Path]:

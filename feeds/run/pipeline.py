@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from feeds.errors import FeedsError, SourceError
-from feeds.publish.publisher import ping_hub_for, publish, write_status_page
+from feeds.publish.publisher import publish, write_status_page
 from feeds.run.storing import Topics, reclassify_if_rules_changed, store_outcome, topics_function
 from feeds.run.workers import PoolFactory, ingest_as_fetched, worker_pool
 from feeds.sources.fetch import Retrieved
@@ -29,7 +29,7 @@ from feeds.stories.sourceinfo import with_feed_titles
 from feeds.types import Config, HttpCache, RunReport, Source, SourceHealth, SourceOutcome
 
 # Re-exported: the command line calls them with run_once.
-__all__ = ["Fetcher", "ping_hub_for", "publish", "run_once", "write_status_page"]
+__all__ = ["Fetcher", "publish", "run_once", "write_status_page"]
 
 log = logging.getLogger("feeds")
 
@@ -92,7 +92,9 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     or named in ``only``; local folders are read every time. The daemon passes
     ``publish_outputs=False`` and publishes once fetches settle. ``workers`` makes
     the pool to parse and render in from the config and the number of sources to
-    fetch (None: this process does it all); the run shuts it down when done."""
+    fetch (None: this process does it all); the run shuts it down when done.
+    What follows rendering (the hub ping, status.json) is the caller's:
+    ``feeds.publish.publisher.finish_publish``."""
     rng = rng or random.Random()
     config = with_feed_titles(config, store.feed_infos())  # health events name sources so too
     if store.get_meta("created") is None:
@@ -111,7 +113,6 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    warnings += await ping_hub_for(config, written)
     return RunReport(
         started=now,
         finished=now,

@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
 from feeds.errors import ConfigErrors, FeedsError
-from feeds.publish.publisher import publish
+from feeds.publish.publisher import finish_publish, publish
 from feeds.publish.status import make_snapshot, render_metrics
 from feeds.run.pipeline import run_once
 from feeds.sources.fetch import HttpFetcher
@@ -84,6 +84,8 @@ class Daemon:
     def __init__(self, root: Path, config: Config, store: Store, *, tick: timedelta,
                  debounce: timedelta, on_report: Callable[[RunReport, Config, Store], None],
                  on_publish: Callable[[Published, Config, Store], None]) -> None:
+        """``on_publish`` is told what each publish step did, once the step (the
+        outputs, the hub ping, status.json) is done: it reports, nothing more."""
         self.root = root
         self.config = config
         self.store = store
@@ -175,7 +177,10 @@ class Daemon:
             rounds, new, updated = self._pending
             self._dirty = False
             self._pending = (0, 0, 0)
-            self.stats.last_publish = datetime.now(UTC)
+            self.stats.last_publish = now = datetime.now(UTC)
+            # The same step as a cron run's, as of the last round that fetched.
+            for warning in finish_publish(self.config, self.store, self.stats.last_report, written, now):
+                log.warning("%s", warning)
             self.on_publish(Published(tuple(written), unchanged, rounds, new, updated),
                             self.config, self.store)
         except FeedsError as exc:
