@@ -294,7 +294,7 @@ def parse_document(doc: Document, max_items: int | None = None) -> FeedData:
     """Parse one fetched document. Raises ``ParseError`` if it is not a feed.
 
     JSON Feeds go to ``jsonparse``. Plain, well-formed RSS 2.0, RSS 1.0 (RDF) and
-    Atom go through ``fastparse`` (lxml, about ten times faster), which gives the
+    Atom go through ``fastparse`` (lxml), which gives the
     same result; everything else through feedparser. ``max_items``: read only the
     first so many items (``FeedData.items_total`` then counts them all). Entry
     dates that could not be read are counted in ``unreadable_dates``, with a warning."""

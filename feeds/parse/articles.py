@@ -401,8 +401,8 @@ class _FrontMatterLoader(yaml.SafeLoader):
     """YAML without anchors and aliases, nested at most ``MAX_FRONT_MATTER_DEPTH`` deep.
 
     An alias stands for a whole node, so aliases of aliases grow exponentially:
-    nine levels of ``&a [*a, *a, ...]`` in a few hundred bytes took a run to
-    2.8 GB. Front matter has no use for them. Deep nesting would exhaust the
+    a few hundred bytes can stand for gigabytes. Front matter has no use for
+    them. Deep nesting would exhaust the
     composer's recursion.
     """
 

@@ -1,8 +1,7 @@
 """A fast path for plain, well-formed RSS 2.0, RSS 1.0 (RDF) and Atom 1.0 documents.
 
-feedparser reads about 1,750 entries a second on this kind of machine, and
-lxml reads the same bytes at about 44,000; parsing was half of a worker's time
-on a cold run. This module reads a document with lxml and builds the very
+lxml reads a document many times faster than feedparser (docs/design.md,
+"Performance facts"). This module reads a document with lxml and builds the very
 ``FeedData`` that ``parse.parse_document`` builds from feedparser's result, and
 it takes only documents it understands completely: well-formed UTF-8, a known
 root, and only elements and attributes whose meaning it reproduces. Anything

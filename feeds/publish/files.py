@@ -110,8 +110,7 @@ class Staged:
         self.paths: list[Path] = []  # every file added, changed or not
         self._staged: list[tuple[str, Path]] = []
         # Each staged file's fsync, started when it is staged: it runs in a thread
-        # while the pages after it render, where waiting for them all in commit()
-        # kept a cold run's last two seconds (1.6 GB of archive pages) to itself.
+        # while the pages after it render, rather than all of them in commit().
         self._pool: ThreadPoolExecutor | None = None
         self._failed: list[tuple[int, BaseException]] = []  # (staged as, error) of failed fsyncs
 
@@ -158,10 +157,11 @@ class Staged:
 
     def commit(self) -> list[Path]:
         """Wait until every staged file is durable, then rename each over its
-        target; return those written. The fsyncs run together in threads: one after
-        another they were a quarter of a cold run's wall time (hundreds of archive
-        pages, each waiting for its own journal commit), and together the file
-        system commits them in groups."""
+        target; return those written. A failed fsync (the first staged, of those
+        that failed) is raised before any rename, every target untouched; a failed
+        rename raises ``OSError`` naming its target. The fsyncs run together in
+        threads, so the file system commits them in groups, not one journal commit
+        each."""
         self._settle()
         written: list[Path] = []
         while self._staged:

@@ -48,9 +48,8 @@ def render_views(job: FeedView | ArchiveJob, kinds: tuple[str, ...],
 
 def render_staged(job: FeedView | ArchiveJob, kinds: tuple[str, ...],
                    paths: tuple[Path, ...]) -> tuple[list[str | None], list[str]]:
-    """Render in a worker process and stage each changed file beside its target:
-    sending the pages' bytes back through a pipe cost both processes more than
-    writing them (a cold run renders hundreds of MB of archive pages). Returns
+    """Render in a worker process and stage each changed file beside its target,
+    so that the pages' bytes never travel back through a pipe. Returns
     each file's temp file, or None where the target already holds the bytes, and
     the entries left out (``render_views``)."""
     staged: list[str | None] = []
@@ -69,9 +68,8 @@ class Renderer:
     renders every archive page, and feedgen is CPU-bound. Every file goes into
     ``staged`` in the order the views were added, and the bytes are the same
     either way. At most ``AHEAD`` jobs wait in the pool besides the one being
-    added, so memory stays bounded however many pages there are: an archive job
-    carries the rows of about a thousand stories, and four waiting held 19 MB
-    more in the main process than two, for no speed."""
+    added, so memory stays bounded however many pages there are (an archive job
+    carries the rows of about a thousand stories)."""
 
     AHEAD = 2
 

@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     from feeds.stories.normalize import Context
 
 # The parsers (feedparser, markdown-it, nh3) are imported by the functions that use
-# them: a run where every source answers 304 needs none, and importing them was
-# most of such a run's start-up.
+# them: a run where every source answers 304 needs none.
 
 log = logging.getLogger("feeds")
 
@@ -34,7 +33,7 @@ log = logging.getLogger("feeds")
 class Ingest:
     entries: list[Entry] = field(default_factory=list)
     # entry_json() of each entry, when the worker process made it: storing is the
-    # serial part of a run, and encoding was a seventh of it.
+    # serial part of a run, so encoding is done before it, in parallel.
     encoded: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     ttl: int | None = None
@@ -59,8 +58,8 @@ def _classifier(config: Config) -> Classifier:
 
 def _with_topics(entry: Entry, source: Source, classifier: Classifier) -> Entry:
     """The entry's topics as if its own source were its only carrier, worked out
-    where it is parsed (a worker process, in a large run): that is what a new
-    entry gets, and classifying was a sixth of the main process's time."""
+    where it is parsed (a worker process, in a large run), off the serial path:
+    that is what a new entry gets."""
     return replace(entry, topics=classifier.classify(entry, [source]))
 
 

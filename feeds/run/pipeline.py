@@ -49,9 +49,8 @@ class _Selection:
 
 
 # How long a run's sources may wait to be committed. Each commit writes every page
-# touched since the last one to the WAL, and the indexes take random inserts: on the
-# 200-feed bench corpus a cold run wrote 1.0 GB with a commit a second and 0.58 GB
-# with one every 5 s (0.51 GB with a single commit; 0.4 GB of it are the outputs).
+# touched since the last one to the WAL, and the indexes take random inserts, so
+# fewer commits write much less (docs/design.md, "Commits are batched").
 BATCH_SECONDS = 5.0
 
 

@@ -40,9 +40,8 @@ WAITING = 16
 def worker_pool(config: Config, sources: int) -> ProcessPoolExecutor | None:
     """Processes for parsing and rendering, or None for a small run. No process
     starts until the first task is submitted, so a run where every source
-    answers 304 starts none. Each process gets the config once, when it starts:
-    sent with every document, it was pickled and unpickled a thousand times a
-    run on a thousand sources."""
+    answers 304 starts none. Each process gets the config once, when it starts,
+    rather than pickled with every document."""
     workers = config.settings.fetch.parse_workers
     if workers == 0 or sources < PARALLEL_MIN:
         return None

@@ -1,10 +1,8 @@
 """An httpx transport that sends requests with aiohttp.
 
 httpx stays the API (requests, redirects, auth, decoding, timeouts as the rest
-of feeds sees them); only the connection layer changes. Measured on this kind
-of machine against nginx on loopback, 1,000 conditional GETs answered 304 took
-2.1 s with httpx's own transport at concurrency 8 and 0.48 s with aiohttp; a
-full cold fetch of 185 MB took 2.0 s and 0.68 s (bench/README.md).
+of feeds sees them); only the connection layer changes, because httpx's own
+pool is several times slower under concurrency (docs/design.md).
 
 aiohttp's errors are turned into the httpx exceptions that ``fetch`` already
 explains, keeping the cause chain (a DNS failure stays a DNS failure, a refused
@@ -12,8 +10,7 @@ connection is not reported as a time-out). The aiohttp session keeps no cookies
 and never decompresses. This transport decodes the body itself, with bounded
 output (``feeds.sources.decode``), and hands httpx the decoded bytes without the
 Content-Encoding header: httpx's decoders turn each chunk into all of its output
-at once, so a 1.6 KB brotli body became 1 GiB in memory before any size cap
-could look at it. The limit is the request's ``LIMIT_EXTENSION`` (the
+at once, before any size cap can look at it. The limit is the request's ``LIMIT_EXTENSION`` (the
 source's ``max_bytes``), else the transport's own.
 
 With ``allow_private=False`` it connects only to public unicast addresses: host

@@ -99,9 +99,8 @@ class ClusterStore(MetaStore):
 
     def topic_cluster_ids(self, topics: Iterable[str]) -> dict[str | None, list[str]]:
         """Ids of the clusters of every topic and of None (all), the cluster seen first
-        most recently first (ties: newest published, then cluster id), from one read of the
-        entries and one of their topics: the queries, one a topic, each grouped
-        every entry again, and were half of the serial part of publishing."""
+        most recently first (ties: newest published, then cluster id), from one read of
+        the entries and one of their topics rather than a grouped query a topic."""
         first: dict[str, str] = {}
         last: dict[str, str] = {}
         cluster_of: dict[int, str] = {}
@@ -132,9 +131,8 @@ class ClusterStore(MetaStore):
         each member's content hash, update time and first sighting, and the sources
         that carry it. An archive page's fingerprint is made of its clusters' (an entry
         is on a page of "all" and of each of its topics), and these come from one scan
-        of the index of entries by cluster, which holds those columns. A query a page
-        read each member's carriers again for every page it was on: two fifths of a
-        run that publishes without rendering (45,000 entries, 180,000 member rows)."""
+        of the index of entries by cluster, which holds those columns, rather than
+        a query a page."""
         out: dict[str, bytes] = {}
         current: str | None = None
         digest = hashlib.blake2b(digest_size=16)

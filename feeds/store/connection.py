@@ -142,10 +142,10 @@ class Connection:
     @contextmanager
     def batch(self, seconds: float = 1.0) -> Iterator[None]:
         """Transactions inside commit together, at the latest ``seconds`` after the
-        batch (or its last commit) began; see ``commit_if_due``. A commit costs a
-        WAL write of every page touched, and one per source was a tenth of a cold
-        run. A crash loses at most the uncommitted part: those sources' entries
-        and validators together, so they are simply fetched again."""
+        batch (or its last commit) began; see ``commit_if_due``. An exception
+        inside rolls back everything uncommitted and propagates; an SQLite error
+        becomes ``StateError``. A crash loses at most the uncommitted part: those
+        sources' entries and validators together, so they are simply fetched again."""
         if self._batch_started is not None:  # already in one
             yield
             return

@@ -81,11 +81,9 @@ class EntryStore(MetaStore):
         self.inserted = []
         if not self._large_cache:
             # SQLite's default 2 MiB page cache is far smaller than the indexes that
-            # storing entries inserts into at random (lsh, entries): on the 200-feed
-            # bench corpus a cold run made 1.2 M page reads and 1.0 M page writes
-            # with it, 0.27 M and 0.6 M with 32 MiB. Only a run that stores entries
-            # gets it: the cache fills with whatever is read, and a run where every
-            # source answered 304 has no use for it.
+            # storing entries inserts into at random (lsh, entries). Only a run that
+            # stores entries gets the larger one: the cache fills with whatever is
+            # read, and a run where every source answered 304 has no use for it.
             self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._large_cache = True
         for action in actions:

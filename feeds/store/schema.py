@@ -104,8 +104,8 @@ def _migrate_3(db: sqlite3.Connection) -> None:
 # hold thousands of entries over a retention period, and adding an entry cost time in
 # proportion to the entries stored. The time is microseconds since the epoch, read
 # from entries.published (fixed-width text, see _ts()). The rows are copied through a
-# small temporary table of times and in key order: a lookup in entries per row, in
-# random order, took three times as long (18 s for 100,000 entries).
+# small temporary table of times and in key order, not by a lookup in entries per
+# row in random order.
 _MIGRATE_4 = """
 CREATE TEMP TABLE entry_times (id TEXT PRIMARY KEY, published INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO entry_times
@@ -130,13 +130,11 @@ CREATE INDEX lsh_entry ON lsh(entry_id);
 """
 
 # Schema 5: entries get an integer key, ``num`` (AUTOINCREMENT: never reused), and an
-# lsh row names its entry by it, with no index by entry. The text ids and the index
-# made lsh four fifths of the database and half the cost of storing an entry
-# (16 rows, each in two trees); an entry's rows are deleted by their keys, which its
+# lsh row names its entry by it, with no index by entry, so that an entry's 16 rows
+# go into one tree rather than two; they are deleted by their keys, which its
 # stored title, summary text and publication time give again (``_band_rows``).
 # The index of entries by source also holds first_seen: a run where every source
-# answered 304 reads each source's latest times (its cadence), and looking each row
-# up in the table was a tenth of such a run on 1,000 sources.
+# answered 304 reads each source's latest times (its cadence) from the index alone.
 _MIGRATE_5 = """
 CREATE TABLE entries5 (
     num INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -187,14 +185,11 @@ ALTER TABLE lsh5 RENAME TO lsh;
 
 
 # Schema 6: an entry's topics name it by ``entries.num``. Entry ids are hashes, so rows
-# keyed by (topic, entry id), and their index by entry id, went into random places of
-# two trees that outgrow the page cache: storing an entry cost 100 us more for its two
-# or three topics than with keys that only grow (45,000 entries replayed, 330 us an
-# entry against 250). Rows of entries no longer stored are dropped on the way.
-# The index of entries by cluster also holds what an archive page's fingerprint reads
-# (``cluster_digests``), so reading it no longer visits the rows, each on a page of its
-# own with its text, and needs no sort: 1.10 s against 0.55 s for the pages of 45,000
-# entries when it was read a page at a time.
+# keyed by (topic, entry id), and their index by entry id, go into random places of
+# two trees that outgrow the page cache; keys that only grow do not. Rows of entries
+# no longer stored are dropped on the way. The index of entries by cluster also holds
+# what an archive page's fingerprint reads (``cluster_digests``), so reading it never
+# visits the rows, each on a page of its own with its text, and needs no sort.
 _MIGRATE_6 = """
 DROP INDEX entries_cluster;
 CREATE INDEX entries_cluster ON entries(cluster_id, id, content_hash, updated, first_seen);

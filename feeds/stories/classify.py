@@ -149,7 +149,7 @@ def _fold(text: str) -> str:
 def _needle(term: str) -> str | None:
     """A lower-case ASCII string that every match of ``term_pattern(term)`` contains
     (in ``_fold``'s form), or None. Checking it with ``in`` rules most terms out at
-    a fraction of a regex search: classifying was a sixth of a worker's time."""
+    a fraction of the cost of a regex search."""
     words = [w for w in re.split(r"[\s\-]+", term.strip()) if w]
     if not words:
         return None

@@ -35,8 +35,8 @@ for _tag, _attrs in {
 
 # An absolute http(s) URL that urljoin returns unchanged whatever the base: printable
 # ASCII, a host, no IPv6 brackets or ;params, and no empty query or fragment
-# (urljoin drops a bare "?" or "#"). Most URLs in feeds are like this, and
-# resolving them was half of what sanitising cost.
+# (urljoin drops a bare "?" or "#"). Most URLs in feeds are like this, so they
+# skip urljoin.
 _PLAIN_URL = re.compile(r"(https?)://[^/?#\[\];\x00-\x20\x7f-\U0010ffff][^\[\];\x00-\x20\x7f-\U0010ffff]*")
 
 
@@ -63,8 +63,7 @@ def _plain_scheme(value: str) -> str | None:
 # A path from the root ("/img/1.jpg") whose urljoin with an http(s) base is the base's
 # origin and the path as written: plain characters, no empty, "." or ".." segment
 # (urljoin removes them), no empty query or fragment. Feeds write their images and
-# tag pages so: half the URLs of the bench corpus's HTML, and joining them with
-# urljoin was about a seventh of what normalising an entry cost.
+# tag pages so, and they skip urljoin too.
 _PLAIN_TEXT = re.compile(r"[^\[\];\x00-\x20\x7f-\U0010ffff]*")
 
 
@@ -138,8 +137,8 @@ class _Base(threading.local):
     base: str | None = None
 
 
-# One sanitiser, built once: nh3.clean converted the allowed tags, attributes and
-# schemes again on every call, a third of its cost. The base URL of the fragment
+# One sanitiser, built once, where nh3.clean converts the allowed tags, attributes
+# and schemes again on every call. The base URL of the fragment
 # being cleaned reaches its URL filter through a thread-local (nh3 calls the filter
 # in the calling thread, during clean()).
 _current = _Base()
@@ -200,9 +199,9 @@ def html_to_text(fragment: str, *, sanitized: bool = False) -> str:
 #
 # nh3 parses with html5ever, which follows the HTML5 tree-construction algorithm,
 # and that algorithm is quadratic on hostile input: most start and end tags search
-# the stack of open elements (200,000 unclosed <div> took 236 s), and misnested
-# formatting elements (<a>, <b>, ...) are cloned again at every text after any tag
-# that closes them implicitly (25 kB became 12 MB of <b>). So before nh3 sees a
+# the stack of open elements, and misnested formatting elements (<a>, <b>, ...) are
+# cloned again at every text after any tag that closes them implicitly (figures in
+# docs/design.md, "HTML that would cost too much"). So before nh3 sees a
 # fragment, one linear pass tokenises it as the HTML tokenizer does and keeps a
 # model of the stack that is never shallower than html5ever's: it pushes every
 # element, and pops one only where html5ever certainly pops it too (its own end tag

@@ -75,10 +75,9 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def strip_marks(text: str) -> str:
-    """``text`` without its combining marks. They are never ASCII, so only the runs of
-    other characters are looked at, one by one: a text of news copy has a few (curly
-    quotes, dashes, accents), and a generator over every character was a tenth of
-    what ingesting an entry cost."""
+    """``text`` without its combining characters (``unicodedata.combining``);
+    everything else is kept as it is. They are never ASCII, so only the runs of
+    other characters are looked at: news copy has few of them."""
     return _NON_ASCII.sub(lambda m: "".join(c for c in m.group() if not unicodedata.combining(c)), text)
 
 
@@ -193,8 +192,8 @@ def sketch(title: str, summary: str) -> tuple[int, ...]:
     """One-permutation MinHash of the story's shingles: BINS minima."""
     features = content_words(clean_title(title)) | shingles(summary[:600])
     mins = [_EMPTY] * BINS
-    # _h64 written out, and the bin as a mask (BINS is a power of two): every entry
-    # of every source is sketched, and the calls were a third of what it cost.
+    # _h64 written out, and the bin as a mask (BINS is a power of two): this runs for
+    # every entry of every source.
     for f in features:
         h = int.from_bytes(_blake2b(f.encode(), digest_size=8).digest(), "big")
         b = h & (BINS - 1)
@@ -322,8 +321,8 @@ class _Features:
     summary_shingles: frozenset[str]
 
 
-# About 12 KB an entry. 4096 of them were 38 MiB of a cold run's peak on 1,000 feeds,
-# for 30% more hits than 1024 (1,386 hits, 3,074 misses against 1,089 and 3,401).
+# About 12 KB an entry; a larger cache costs more memory than its extra hits save
+# (docs/design.md, "One story, one entry").
 @lru_cache(maxsize=1024)
 def _features(title: str, summary: str) -> _Features:
     """What judge() compares, computed once per entry: a new entry is judged against
