@@ -114,6 +114,12 @@ class FeedServer:
         with self._lock:
             return [h for h in self.hits if h.path == path]
 
+    def __enter__(self) -> FeedServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.stopping.set()
         self.httpd.shutdown()
@@ -215,11 +221,8 @@ class FeedServer:
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
-    srv = FeedServer()
-    try:
+    with FeedServer() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 FEEDS_TOML = """\

@@ -218,11 +218,8 @@ def _check_outputs(public: Path) -> None:
 
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[FeedServer]:
-    srv = FeedServer()
-    try:
+    with FeedServer() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 _counter = iter(range(1_000_000))

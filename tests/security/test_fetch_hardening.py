@@ -39,11 +39,8 @@ HUGE = "9" * 23  # a 23-digit number of seconds
 @pytest.fixture
 def other() -> Iterator[FeedServer]:
     """A second server: another origin (another port on loopback)."""
-    srv = FeedServer()
-    try:
+    with FeedServer() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def fetch(source: Source, settings: FetchSettings = SETTINGS,
