@@ -31,7 +31,10 @@ from feeds.cli.commands import cli
 from feeds.config import load_config
 from feeds.errors import ConfigErrors
 from feeds.publish.files import Staged
+from feeds.run.storing import finished_rows
 from feeds.sources.fetch import HttpFetcher, Retrieved
+from feeds.store.rows import Applied
+from feeds.stories.dedupe import Action
 from feeds.stories.normalize import content_hash
 from feeds.types import Entry, HttpCache, Person, Source
 
@@ -68,6 +71,16 @@ def make_entry(**kw: Any) -> Entry:
 
 
 # --- the command line and its outputs ---------------------------------------------
+
+
+def write_actions(store: Any, source_id: str, actions: Sequence[Action], now: datetime,
+                  topics_of: Any = None) -> Applied:
+    """Write planned actions as a run does (``storing.finished_rows``), classifying new
+    entries with ``topics_of`` (None: no topics). Call inside ``store.transaction()``."""
+    of = topics_of if topics_of is not None else (lambda entry, others: ())
+    applied: Applied = store.apply(
+        source_id, finished_rows(store, source_id, actions, of, preclassified=False), now)
+    return applied
 
 
 def run_cli(root: Path, *args: str) -> tuple[int, str, str]:

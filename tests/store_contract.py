@@ -10,6 +10,7 @@ package uses, so that they say what a backend owes, not how SQLite does it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,8 @@ from helpers import NOW, make_entry
 
 from feeds.errors import StateError
 from feeds.store.protocol import StoreProtocol
-from feeds.stories.dedupe import Alias, Insert, Seen, Update, entry_story, url_identity
+from feeds.store.rows import Carried, StillSeen, changed_entry, new_entry, retopic
+from feeds.stories.dedupe import entry_story, url_identity
 from feeds.stories.sourceinfo import FeedInfo
 from feeds.types import Entry, HealthEvent, HttpCache, SourceHealth, TopicMatch
 
@@ -26,10 +28,6 @@ StoreFactory = Callable[[], StoreProtocol]
 
 TEXT = ("Regional grid operator says the new interconnector between the two countries "
         "will carry power from the northern wind farms by the end of next winter.")
-
-
-def no_topics(entry: Entry, carriers: Any) -> tuple[TopicMatch, ...]:
-    return ()
 
 
 def by_carriers(entry: Entry, carriers: Any) -> tuple[TopicMatch, ...]:
@@ -55,11 +53,10 @@ class StoreContract:
         with make_store() as s:
             yield s
 
-    def insert(self, store: StoreProtocol, entry_id: str, entry: Entry, now: datetime = NOW,
-               topics_of: Callable[..., Any] = no_topics) -> None:
+    def insert(self, store: StoreProtocol, entry_id: str, entry: Entry, now: datetime = NOW
+               ) -> tuple[tuple[str, Entry], ...]:
         with store.transaction():
-            # preclassified: the entry keeps the topics it comes with, as a run's do
-            store.apply(entry.source_id, [Insert(entry_id, entry)], now, topics_of, preclassified=True)
+            return store.apply(entry.source_id, [new_entry(entry_id, entry)], now).inserted
 
     # --- meta and the generation counter --------------------------------------------
 
@@ -96,7 +93,7 @@ class StoreContract:
         with pytest.raises(RuntimeError), store.transaction():
             store.set_meta("k", "1")
             self_entry = story(1)
-            store.apply("a", [Insert("e1", self_entry)], NOW, no_topics)
+            store.apply("a", [new_entry("e1", self_entry)], NOW)
             raise RuntimeError("boom")
         assert store.get_meta("k") is None
         assert store.count_entries() == 0 and store.generation() == 0
@@ -185,8 +182,7 @@ class StoreContract:
 
     def test_insert_then_lookup_by_item_url_and_story(self, store: StoreProtocol) -> None:
         entry = story(1)
-        self.insert(store, "e1", entry)
-        assert store.inserted == [("e1", entry)]
+        assert self.insert(store, "e1", entry) == (("e1", entry),)
         by_item, by_url, by_story = store.lookup("a", [entry])
         known = by_item[entry.item_key]
         assert (known.entry_id, known.source_id, known.content_hash, known.retired) == (
@@ -207,21 +203,27 @@ class StoreContract:
         self.insert(store, "e1", story(1))
         changed = story(1, title="Story 1, corrected", updated=NOW + timedelta(hours=1))
         with store.transaction():
-            new, updated = store.apply("a", [Update("e1", changed)], NOW + timedelta(hours=1), no_topics)
-        assert (new, updated) == (0, 1) and store.inserted == []
+            applied = store.apply("a", [changed_entry("e1", changed)], NOW + timedelta(hours=1))
+        assert (applied.new, applied.updated, applied.inserted) == (0, 1, ())
         by_item, _, _ = store.lookup("a", [changed])
         assert by_item[changed.item_key].content_hash == changed.content_hash
         assert store.all_entries() == [("e1", changed, ("a",))]
         assert store.newest_update() == NOW + timedelta(hours=1)
 
-    def test_alias_adds_a_carrier_and_a_remap(self, store: StoreProtocol) -> None:
-        self.insert(store, "e1", story(1), topics_of=by_carriers)
+    def test_a_carrier_and_a_remap_then_new_topics(self, store: StoreProtocol) -> None:
+        self.insert(store, "e1", story(1))
         copy = story(9, "b", url_key=story(1).url_key)
         with store.transaction():
-            store.apply("b", [Alias("e1", copy, remap="guid:old")], NOW, by_carriers)
+            applied = store.apply("b", [Carried("e1", copy.item_key, remap="guid:old")], NOW)
+            assert store.carriers("e1") == {"a", "b"}  # seen inside the transaction
+            stored = store.stored_entry("e1")
+            assert stored == story(1)
+            store.apply("b", [retopic("e1", replace(stored, topics=by_carriers(stored, ["b"])))], NOW)
+        assert applied.inserted == () and store.generation() == 3
         assert store.all_entries()[0][2] == ("a", "b")
         assert store.count_entries() == 1
-        assert store.topic_counts() == {"t-a": 1, "t-b": 1}  # carrying it changed its topics
+        assert store.topic_counts() == {"t-a": 1, "t-b": 1}
+        assert store.stored_entry("nothing") is None
         count, last = store.remap_count()["b"]
         assert count == 1 and last is not None and "guid:old -> guid:b-9" in last
         by_item, _, _ = store.lookup("b", [copy])
@@ -250,13 +252,17 @@ class StoreContract:
         assert [i for i, _ in store.entries_of_sources(["a"])] == ["e2", "e1"]
         assert store.entries_of_sources([]) == []
 
-    def test_reclassify_all_moves_entries_to_new_topics(self, store: StoreProtocol) -> None:
+    def test_retopic_gives_stored_entries_new_topics(self, store: StoreProtocol) -> None:
         self.insert(store, "e1", story(1))
         self.insert(store, "e2", story(2))
         assert store.topic_counts() == {}
-        moved = store.reclassify_all(by_carriers)
-        assert moved == 2 and store.topic_counts() == {"t-a": 2}
-        assert store.reclassify_all(by_carriers) == 0
+        generation = store.generation()
+        rows = [retopic(eid, replace(e, topics=by_carriers(e, ()))) for eid, e, _ in store.all_entries()]
+        rows.append(retopic("gone", story(3)))  # purged meanwhile: nothing to do
+        assert store.retopic(rows) == 2
+        assert store.topic_counts() == {"t-a": 2} and store.generation() == generation + 1
+        assert {e.topic_ids for _, e, _ in store.all_entries()} == {("t-a",)}
+        assert store.retopic([]) == 0 and store.generation() == generation + 1
 
     # --- retention and tombstones ----------------------------------------------------
 
@@ -266,7 +272,7 @@ class StoreContract:
         self.insert(store, "e1", entry, NOW)
         later = NOW + timedelta(days=10)
         with store.transaction():
-            store.apply("a", [Seen("e1", entry)], later, no_topics)
+            store.apply("a", [StillSeen("e1", entry.item_key)], later)
         generation = store.generation()
         assert store.purge(NOW + timedelta(days=1)) == 1
         assert store.count_entries() == 0 and store.generation() == generation + 1
@@ -329,11 +335,11 @@ class StoreContract:
         assert before.keys() == {"e1", "e2"}
         changed = story(1, title="Story 1, corrected")
         with store.transaction():
-            store.apply("a", [Update("e1", changed)], NOW, no_topics)
+            store.apply("a", [changed_entry("e1", changed)], NOW)
         after = store.cluster_digests()
         assert after["e1"] != before["e1"] and after["e2"] == before["e2"]
         with store.transaction():  # a new carrier changes what is published too
-            store.apply("c", [Alias("e2", story(7, "c"))], NOW, no_topics)
+            store.apply("c", [Carried("e2", story(7, "c").item_key)], NOW)
         assert store.cluster_digests()["e2"] != after["e2"]
 
     # --- the seal: a database that cannot be used is a StateError ------------------
@@ -360,8 +366,10 @@ class StoreContract:
             "record_fetch": lambda: store.record_fetch("a", NOW, failed=False),
             "source_days": lambda: store.source_days(NOW.date(), NOW.date()),
             "lookup": lambda: store.lookup("a", [entry]),
-            "apply": lambda: store.apply("a", [Insert("e1", entry)], NOW, no_topics),
-            "reclassify_all": lambda: store.reclassify_all(no_topics),
+            "apply": lambda: store.apply("a", [new_entry("e1", entry)], NOW),
+            "retopic": lambda: store.retopic([retopic("e1", entry)]),
+            "carriers": lambda: store.carriers("e1"),
+            "stored_entry": lambda: store.stored_entry("e1"),
             "mark_gone": lambda: store.mark_gone("a", set(), NOW),
             "purge": lambda: store.purge(NOW),
             "find_entries": lambda: store.find_entries("e1"),

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers import write_actions
 
 from feeds.store.state import Store
 
@@ -70,7 +71,7 @@ def _store_one(store: Store, n: int) -> None:
 
     entry = make_entry(source_id=f"s{n}", item_key=f"guid:{n}", title=f"Story number {n} about chips",
                        summary_text="A long enough summary of the story for its sketch to have bands.")
-    store.apply(entry.source_id, [Insert(f"urn:{n}", entry)], NOW, lambda e, o: ())
+    write_actions(store, entry.source_id, [Insert(f"urn:{n}", entry)], NOW)
 
 
 class _Interrupted(BaseException):

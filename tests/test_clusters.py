@@ -14,11 +14,11 @@ from typing import Any
 import feedparser
 import pytest
 from conftest import FeedServer, Project
-from helpers import NOW, make_entry, run_cli
+from helpers import NOW, make_entry, run_cli, write_actions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.run.storing import cluster
+from feeds.run.storing import cluster, finished_rows
 from feeds.store.state import Store
 from feeds.stories.dedupe import Insert, Update, entry_id
 from feeds.stories.similar import canonical_amounts, judge
@@ -314,8 +314,8 @@ def _partition(store: Store) -> set[frozenset[str]]:
 def _insert_all(store: Store, config: Config, entries: list[tuple[str, Entry]]) -> None:
     for eid, entry in entries:
         with store.transaction():
-            store.apply(entry.source_id, [Insert(eid, entry)], NOW, lambda e, o: ())
-            for new_id, new in store.inserted:
+            applied = write_actions(store, entry.source_id, [Insert(eid, entry)], NOW)
+            for new_id, new in applied.inserted:
                 cluster(store, config, new_id, new)
 
 
@@ -380,7 +380,7 @@ def test_candidates_are_the_other_sources_entries_within_the_window(tmp_path: Pa
         entries.append((entry_id("own", "guid:1"), new))
         with store.transaction():
             for eid, e in entries:
-                store.apply(e.source_id, [Insert(eid, e)], NOW, lambda e, o: ())
+                write_actions(store, e.source_id, [Insert(eid, e)], NOW)
         found = store.cluster_candidates(entry_id("own", "guid:1"), new, NOW - timedelta(days=3),
                                          NOW + timedelta(days=3))
         assert sorted(c.source_id for c in found) == ["after", "before", "edge-after", "edge-before"]
@@ -398,13 +398,13 @@ def test_an_update_that_moves_the_published_time_moves_the_entry_in_the_window(t
         new = make_entry(source_id="b", item_key="guid:1", url_key="//b.test/1", title=title,
                          summary_text=text, published=NOW)
         with store.transaction():
-            store.apply("a", [Insert("urn:a", other)], NOW, lambda e, o: ())
-            store.apply("b", [Insert("urn:b", new)], NOW, lambda e, o: ())
+            write_actions(store, "a", [Insert("urn:a", other)], NOW)
+            write_actions(store, "b", [Insert("urn:b", new)], NOW)
         window = (NOW - timedelta(days=3), NOW + timedelta(days=3))
         assert [c.entry_id for c in store.cluster_candidates("urn:b", new, *window)] == ["urn:a"]
         moved = replace(other, published=NOW - timedelta(days=10), content_hash="changed")
         with store.transaction():
-            store.apply("a", [Update("urn:a", moved)], NOW, lambda e, o: ())
+            write_actions(store, "a", [Update("urn:a", moved)], NOW)
         assert store.cluster_candidates("urn:b", new, *window) == []
 
 
@@ -440,7 +440,7 @@ def test_lsh_rows_are_always_those_of_the_stored_entries(tmp_path: Path) -> None
             eid, entry = _random_story(rng, step, 12)
             with store.transaction():
                 action = Update(eid, entry) if eid in stored else Insert(eid, entry)
-                store.apply(entry.source_id, [action], NOW + timedelta(minutes=step), lambda e, o: ())
+                write_actions(store, entry.source_id, [action], NOW + timedelta(minutes=step))
             stored[eid] = entry
             assert _lsh(store) == expected(store) != []
         nums = {eid: store.db.execute("SELECT num FROM entries WHERE id = ?", (eid,)).fetchone()[0]
@@ -472,7 +472,7 @@ def test_lsh_rows_follow_the_entries_when_sources_fail(tmp_path: Path, batched: 
             fail = step % 4 == 3
             with contextlib.suppress(RuntimeError), store.transaction():
                 action = Update(eid, entry) if eid in stored else Insert(eid, entry)
-                store.apply(entry.source_id, [action], NOW + timedelta(minutes=step), lambda e, o: ())
+                write_actions(store, entry.source_id, [action], NOW + timedelta(minutes=step))
                 if fail:
                     failures += 1
                     raise RuntimeError("a bug meeting odd input, after the entry was stored")
@@ -495,15 +495,15 @@ def test_a_cluster_digest_changes_with_what_its_pages_show(tmp_path: Path) -> No
     with Store(tmp_path / "s.db") as store:
         for eid, entry in (("urn:a", a), ("urn:b", b), ("urn:c", c)):
             with store.transaction():
-                store.apply(entry.source_id, [Insert(eid, entry)], NOW, lambda e, o: ())
+                write_actions(store, entry.source_id, [Insert(eid, entry)], NOW)
         steps: list[tuple[str, Any, set[str]]] = [
-            ("seen again", lambda: store.apply("a", [Seen("urn:a", a)], NOW + timedelta(hours=1),
-                                                 lambda e, o: ()), set()),
-            ("new content", lambda: store.apply("a", [Update("urn:a", replace(a, content_hash="h1b"))],
-                                                  NOW, lambda e, o: ()), {"urn:a"}),
-            ("new carrier", lambda: store.apply("c", [Alias("urn:b", replace(b, source_id="c",
+            ("seen again", lambda: write_actions(store, "a", [Seen("urn:a", a)],
+                                                 NOW + timedelta(hours=1)), set()),
+            ("new content", lambda: write_actions(
+                store, "a", [Update("urn:a", replace(a, content_hash="h1b"))], NOW), {"urn:a"}),
+            ("new carrier", lambda: write_actions(store, "c", [Alias("urn:b", replace(b, source_id="c",
                                                                                item_key="guid:z"))],
-                                                  NOW, lambda e, o: ()), {"urn:b"}),
+                                                  NOW), {"urn:b"}),
             ("new member", lambda: store.join_clusters("urn:c", ["urn:a"], "test"), {"urn:a", "urn:c"}),
         ]
         before = store.cluster_digests()
@@ -695,12 +695,13 @@ def test_apply_takes_encoded_json_only_for_the_entry_it_was_made_from(tmp_path: 
     a = make_entry(source_id="s", item_key="guid:a", title="A story")
     b = make_entry(source_id="s", item_key="guid:b", title="B story")
     copy_of_b = replace(b, title="B story")  # equal, but another object
-    encoded = {id(a): (a, entry_json(a).replace("A story", "A story, encoded elsewhere")),
-               id(b): (b, "not used")}
+    encoded = {id(a): entry_json(a).replace("A story", "A story, encoded elsewhere"),
+               id(b): "not used"}
     with Store(tmp_path / "s.db") as store:
         with store.transaction():
-            store.apply("s", [Insert("urn:a", a), Insert("urn:b", copy_of_b)], NOW, None,
-                        preclassified=True, encoded=encoded)
+            rows = finished_rows(store, "s", [Insert("urn:a", a), Insert("urn:b", copy_of_b)],
+                                 lambda e, o: (), encoded=encoded)
+            store.apply("s", rows, NOW)
         data = dict(store.db.execute("SELECT id, data FROM entries").fetchall())
     assert json.loads(data["urn:a"])["title"] == "A story, encoded elsewhere"
     assert data["urn:b"] == entry_json(copy_of_b)

@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 import pytest
 from conftest import DATA, FeedServer, Project
-from helpers import run_cli
+from helpers import run_cli, write_actions
 
 from feeds.config import load_config
 from feeds.run.pipeline import run_once
@@ -461,7 +461,7 @@ def test_every_earlier_schema_migrates_with_entries(tmp_path: Path, version: int
         config = Config(root=tmp_path, settings=Settings(title="t", base_url="https://x.test/"),
                         sources=(), topics=())
         with store.transaction():
-            store.apply("b", [Insert("urn:uuid:9", copy)], copy.published, lambda e, o: ())
+            write_actions(store, "b", [Insert("urn:uuid:9", copy)], copy.published)
             join_copies(store, config, "urn:uuid:9", copy)
         [cluster] = store.clusters(store.topic_cluster_ids([])[None])
         assert cluster.id == "urn:uuid:1"

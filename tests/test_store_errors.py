@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import NOW, make_entry
+from helpers import NOW, make_entry, write_actions
 
 from feeds.errors import StateError
 from feeds.store.state import Store
@@ -22,7 +22,7 @@ def _fill(store: Store, count: int) -> None:
         for n in range(count):
             entry = make_entry(source_id="a", item_key=f"guid:{n}", url_key=f"a.example/{n}",
                                title=f"Story {n} " + "words " * 40, summary_text="text " * 200)
-            store.apply("a", [Insert(f"e{n}", entry)], NOW, lambda e, o: ())
+            write_actions(store, "a", [Insert(f"e{n}", entry)], NOW)
 
 
 @pytest.fixture

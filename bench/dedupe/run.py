@@ -11,8 +11,6 @@ See bench/dedupe/README.md for what is measured and how.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import itertools
 import statistics
 import sys
@@ -28,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus
 
-from feeds.run import storing
-from feeds.run.storing import cluster
+from feeds.run.storing import cluster, finished_rows
+from feeds.store.rows import new_entry
 from feeds.store.state import Store, _ts
 from feeds.stories.dedupe import Insert
 from feeds.stories.similar import Thresholds
@@ -59,28 +57,23 @@ def make_config(root: Path, title: float | None = None, text: float | None = Non
     )
 
 
-@contextlib.contextmanager
-def judge_thresholds(floor: float | None, lead: float | None) -> Iterator[None]:
-    """``cluster`` builds its Thresholds from config, which has neither the title
-    floor nor the opening-sentence threshold: patch them in."""
-    if floor is None and lead is None:
-        yield
-        return
-    fixed = {k: v for k, v in (("title_floor", floor), ("lead", lead)) if v is not None}
-    original = storing.Thresholds
-    storing.Thresholds = functools.partial(Thresholds, **fixed)  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        storing.Thresholds = original  # type: ignore[misc]
+def judge_thresholds(config: Config, floor: float | None, lead: float | None) -> Thresholds:
+    """The judge's thresholds: title and text from ``config``, as a run has them, and
+    the title floor and opening-sentence threshold, which config does not set."""
+    d = config.settings.dedupe
+    t = Thresholds(title=d.title_threshold, text=d.text_threshold)
+    return replace(t, title_floor=t.title_floor if floor is None else floor,
+                   lead=t.lead if lead is None else lead)
 
 
-def add(store: Store, config: Config, entry_id: str, entry: Entry, now: datetime = NOW) -> None:
-    """What the pipeline does for one new entry: apply its Insert, then cluster it."""
+def add(store: Store, config: Config, entry_id: str, entry: Entry, now: datetime = NOW,
+        thresholds: Thresholds | None = None) -> None:
+    """What the pipeline does for one new entry: store its Insert, then cluster it."""
     with store.transaction():
-        store.apply(entry.source_id, [Insert(entry_id, entry)], now, _no_topics)
-        for new_id, new in store.inserted:
-            cluster(store, config, new_id, new)
+        rows = finished_rows(store, entry.source_id, [Insert(entry_id, entry)], _no_topics,
+                             preclassified=False)
+        for new_id, new in store.apply(entry.source_id, rows, now).inserted:
+            cluster(store, config, new_id, new, thresholds)
 
 
 # --- precision and recall ------------------------------------------------------------------------
@@ -109,11 +102,11 @@ class Score:
         return self.precision >= PRECISION_TARGET and self.recall >= RECALL_TARGET
 
 
-def measure(items: list[corpus.Item], config: Config) -> Score:
+def measure(items: list[corpus.Item], config: Config, thresholds: Thresholds | None = None) -> Score:
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "state.db") as store:
         t0 = time.perf_counter()
         for item in items:
-            add(store, config, item.entry_id, item.entry)
+            add(store, config, item.entry_id, item.entry, thresholds=thresholds)
         seconds = time.perf_counter() - t0
         cluster_of = dict(store.db.execute("SELECT id, cluster_id FROM entries").fetchall())
     by_id = {i.entry_id: i for i in items}
@@ -254,8 +247,8 @@ def sweep(items: list[corpus.Item], root: Path) -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for title, text, floor, lead in SWEEP:
-        with judge_thresholds(floor, lead):
-            s = measure(items, make_config(root, title, text))
+        config = make_config(root, title, text)
+        s = measure(items, config, judge_thresholds(config, floor, lead))
         mark = " (default)" if (title, text, floor, lead) == (None, None, None, None) else ""
         rw, other = s.reworded_pairs, s.other_pairs
         print(
@@ -311,7 +304,7 @@ def grow(store: Store, stream: Iterator[corpus.Arrival], until: corpus.datetime,
                 break
         with store.transaction():
             for a in chunk:
-                store.apply(a.entry.source_id, [Insert(a.entry_id, a.entry)], a.arrived, _no_topics)
+                store.apply(a.entry.source_id, [new_entry(a.entry_id, a.entry)], a.arrived)
                 if a.copy_of is not None:
                     row = store.db.execute(
                         "SELECT cluster_id FROM entries WHERE id = ?", (a.copy_of,)

@@ -8,17 +8,18 @@ The only I/O is through the store, in one transaction per source.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feeds.errors import FetchError, SourceError
 from feeds.run.ingest import Ingest, ingest
 from feeds.sources.fetch import Result, body_hash
 from feeds.sources.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
+from feeds.store.rows import Carried, Retopic, Row, StillSeen, changed_entry, new_entry, retopic
 from feeds.store.state import Store
 from feeds.stories.classify import Classifier
-from feeds.stories.dedupe import plan
+from feeds.stories.dedupe import Action, Alias, Insert, Update, plan
 from feeds.stories.similar import Thresholds, judge
 from feeds.types import (
     Config,
@@ -36,10 +37,13 @@ from feeds.types import (
 log = logging.getLogger("feeds")
 
 
-def cluster(store: Store, config: Config, entry_id: str, entry: Entry) -> None:
-    """Join a new entry to the stories it is a copy of, from other sources."""
+def cluster(store: Store, config: Config, entry_id: str, entry: Entry,
+            thresholds: Thresholds | None = None) -> None:
+    """Join a new entry to the stories it is a copy of, from other sources.
+    ``thresholds``: the judge's (default: the configured title and text thresholds)."""
     d = config.settings.dedupe
-    thresholds = Thresholds(title=d.title_threshold, text=d.text_threshold)
+    if thresholds is None:
+        thresholds = Thresholds(title=d.title_threshold, text=d.text_threshold)
     matches: dict[str, str] = {}
     for c in store.cluster_candidates(entry_id, entry, entry.published - d.window,
                                       entry.published + d.window):
@@ -73,6 +77,51 @@ def topics_function(config: Config, classifier: Classifier) -> TopicsOf:
         return classifier.classify(entry, carriers)
 
     return topics_of
+
+
+def finished_rows(store: Store, source_id: str, actions: Iterable[Action], topics_of: TopicsOf, *,
+                  encoded: Mapping[int, str] | None = None, preclassified: bool = True,
+                  carrying_matters: bool = True) -> Iterator[Row]:
+    """The rows the store writes for one source's planned actions, with their topics
+    decided here. A generator on purpose: the store writes each row before the next
+    is decided, so a story this source carries is classified with the carriers
+    written just before (its own item included).
+
+    ``preclassified``: new entries already carry the topics of their own source alone
+    (workers classify them); entries other sources also carry are classified again.
+    ``encoded``: ``entry_json`` of entries made elsewhere, by ``id()`` of the entry
+    object it was made from (used only for that very object). ``carrying_matters``:
+    False when this source carrying a story can never change its topics
+    (``Classifier.carrying_matters``).
+    """
+    for action in actions:
+        entry = action.entry
+        if isinstance(action, Insert):
+            if not preclassified:
+                entry = replace(entry, topics=topics_of(entry, ()))
+            made = encoded.get(id(action.entry)) if encoded and entry is action.entry else None
+            yield new_entry(action.entry_id, entry, made)
+        elif isinstance(action, Update):
+            others = store.carriers(action.entry_id) - {source_id}
+            if others or not preclassified:
+                entry = replace(entry, topics=topics_of(entry, others))
+            yield changed_entry(action.entry_id, entry)
+        elif isinstance(action, Alias):
+            yield Carried(action.entry_id, entry.item_key, action.remap)
+            if carrying_matters:
+                yield from _topics_again(store, action.entry_id, topics_of)
+        else:
+            yield StillSeen(action.entry_id, entry.item_key)
+
+
+def _topics_again(store: Store, entry_id: str, topics_of: TopicsOf) -> Iterator[Retopic]:
+    """A ``Retopic`` row when the story's carriers (as stored now) give it other topics."""
+    stored = store.stored_entry(entry_id)
+    if stored is None:
+        return
+    topics = topics_of(stored, store.carriers(entry_id) - {stored.source_id})
+    if topics != stored.topics:
+        yield retopic(entry_id, replace(stored, topics=topics))
 
 
 def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
@@ -117,11 +166,13 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
     with store.transaction():
         by_item, by_url, by_story = store.lookup(source.id, got.entries)
         actions = plan(got.entries, by_item, by_url, now, by_story)
-        encoded = {id(e): (e, text) for e, text in zip(got.entries, got.encoded, strict=False)}
-        new, updated = store.apply(source.id, actions, now, topics.of, preclassified=True,
-                                   encoded=encoded, carrying_matters=topics.carrying_matters(source))
+        applied = store.apply(source.id, finished_rows(
+            store, source.id, actions, topics.of, encoded=dict(zip(map(id, got.entries), got.encoded,
+                                                                   strict=False)),
+            carrying_matters=topics.carrying_matters(source)), now)
+        new = applied.new
         if config.settings.dedupe.enabled:
-            for new_id, entry in store.inserted:
+            for new_id, entry in applied.inserted:
                 cluster(store, config, new_id, entry)
         if isinstance(result, LocalFolder):
             gone = store.mark_gone(source.id, {e.item_key for e in got.entries}, now)
@@ -146,14 +197,28 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
             store.save_feed_info(source.id, got.feed_info)
     count = len(got.entries)
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
-    return SourceOutcome(source.id, "ok", message, new, updated, tuple(got.warnings))
+    return SourceOutcome(source.id, "ok", message, new, applied.updated, tuple(got.warnings))
+
+
+def reclassify_all(store: Store, topics_of: TopicsOf) -> int:
+    """Give every stored story the topics the rules give it now. Returns how many
+    moved between topics (a change of evidence alone is written, not counted)."""
+    moved = 0
+    rows: list[Retopic] = []
+    for entry_id, entry, carriers in store.all_entries():
+        topics = topics_of(entry, carriers[1:])
+        if topics != entry.topics:
+            rows.append(retopic(entry_id, replace(entry, topics=topics)))
+            moved += set(entry.topic_ids) != {t.topic for t in topics}
+    store.retopic(rows)
+    return moved
 
 
 def reclassify_if_rules_changed(config: Config, store: Store, classifier: Classifier) -> None:
     fingerprint = classifier.fingerprint
     if store.get_meta("rules") == fingerprint:
         return
-    moved = store.reclassify_all(topics_function(config, classifier))
+    moved = reclassify_all(store, topics_function(config, classifier))
     if moved:
         log.info("topic rules changed: %d stored entries moved between topics", moved)
     with store.transaction():

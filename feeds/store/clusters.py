@@ -10,8 +10,9 @@ from datetime import datetime
 
 from feeds.store.codec import _dt, _entry_from_json, _micros
 from feeds.store.connection import _chunks
-from feeds.store.lsh import _band_rows
+from feeds.store.lsh import _lsh_rows
 from feeds.store.meta import MetaStore
+from feeds.store.rows import entry_bands
 from feeds.types import Entry
 
 
@@ -66,7 +67,7 @@ class ClusterStore(MetaStore):
         Each band is one range of the lsh primary key (band, bucket, published), so
         the rows read are those of the window, however many the store holds; entries
         are read only for the entries that share enough bands."""
-        rows = _band_rows(0, entry)
+        rows = _lsh_rows(0, entry_bands(entry), entry.published)
         if not rows:
             return []
         lo, hi = _micros(since), _micros(until)

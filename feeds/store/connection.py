@@ -125,7 +125,7 @@ class Connection:
         batch, after its savepoint is released, because whatever a savepoint changes
         on a page the batch already changed is first copied aside, and lsh rows go
         into random places of a large tree (docs/design.md). The rows are derived
-        from the entry (``_band_rows``), so they need no undoing of their own: a
+        from the entry (``rows.entry_bands``), so they need no undoing of their own: a
         source rolled back never makes them, and a failure writing them undoes the
         batch (``transaction``). Candidates never need them earlier: they are
         another source's."""

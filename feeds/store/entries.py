@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
-from feeds.store.codec import _dt, _entry_from_json, _ts, entry_json
+from feeds.store.codec import _dt, _entry_from_json, _ts
 from feeds.store.connection import _chunks
-from feeds.store.lsh import _LSH_DELETE, _LSH_INSERT, _band_rows, _stored_band_rows
+from feeds.store.lsh import _LSH_DELETE, _LSH_INSERT, _lsh_rows, _stored_band_rows
 from feeds.store.meta import MetaStore
-from feeds.stories.dedupe import Action, Alias, Insert, Known, Seen, Update, entry_story, url_identity
+from feeds.store.rows import Applied, Carried, ChangedEntry, NewEntry, Retopic, Row, StillSeen
+from feeds.stories.dedupe import Known, entry_story, url_identity
 from feeds.types import Entry
 
 CACHE_KIB = 32 * 1024
@@ -19,8 +18,6 @@ CACHE_KIB = 32 * 1024
 
 class EntryStore(MetaStore):
     """The ``entries``, ``items``, ``entry_topics`` and ``remaps`` tables."""
-
-    inserted: list[tuple[str, Entry]]  # entries the last apply() added, for clustering
 
     def lookup(self, source_id: str, entries: Sequence[Entry]
                ) -> tuple[dict[str, Known], dict[str, Known], dict[str, Known]]:
@@ -62,23 +59,17 @@ class EntryStore(MetaStore):
                                                  item_key=key))
         return by_item, by_url, by_story
 
-    def apply(self, source_id: str, actions: Iterable[Action], now: datetime,
-              topics_of: Any, *, preclassified: bool = False,
-              encoded: Mapping[int, tuple[Entry, str]] | None = None,
-              carrying_matters: bool = True) -> tuple[int, int]:
-        """Write one source's actions; ``topics_of(entry, extra_sources)`` classifies.
-        ``preclassified``: the entries' topics are already those of their own source
-        alone, so only entries that other sources also carry are classified again.
-        ``encoded``: ``entry_json`` of entries, by ``id()``, made elsewhere; used only
-        for the very entry object it was made from. ``carrying_matters``: False when
-        this source carrying an entry can never change its topics
-        (``Classifier.carrying_matters``), so that an entry it aliases keeps them.
+    def apply(self, source_id: str, rows: Iterable[Row], now: datetime) -> Applied:
+        """Write one source's finished rows, in order, and say what was inserted.
 
-        Returns (new, updated). Call inside ``transaction()``.
+        ``rows`` may be a generator that decides each row after the one before it is
+        written (reading this store in between, in the same transaction): the run's
+        topics for a carried story depend on the carriers written just before.
+        Call inside ``transaction()``.
         """
-        new = updated = aliased = 0
+        new = updated = changed = 0
+        inserted: list[tuple[str, Entry]] = []
         stamp = _ts(now)
-        self.inserted = []
         if not self._large_cache:
             # SQLite's default 2 MiB page cache is far smaller than the indexes that
             # storing entries inserts into at random (lsh, entries). Only a run that
@@ -86,58 +77,52 @@ class EntryStore(MetaStore):
             # read, and a run where every source answered 304 has no use for it.
             self.db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._large_cache = True
-        for action in actions:
-            entry = action.entry
-            if isinstance(action, Insert):
-                if not preclassified:
-                    entry = replace(entry, topics=topics_of(entry, ()))
-                made = encoded.get(id(entry)) if encoded else None
-                data = made[1] if made is not None and made[0] is entry else entry_json(entry)
+        for row in rows:
+            if isinstance(row, NewEntry):
+                entry = row.entry
                 num = self.db.execute(
                     "INSERT INTO entries(id, source_id, item_key, url_key, first_seen, last_seen,"
                     " published, updated, content_hash, data, cluster_id, story_key)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (action.entry_id, source_id, entry.item_key, entry.url_key, stamp, stamp,
+                    (row.entry_id, source_id, entry.item_key, entry.url_key, stamp, stamp,
                      _ts(entry.published), _ts(entry.updated), entry.content_hash,
-                     data, action.entry_id, entry_story(entry))).lastrowid
+                     row.data, row.entry_id, row.story_key)).lastrowid
                 assert num is not None
                 self._set_topics(num, entry, new=True)
-                self._lsh(_LSH_INSERT, _band_rows(num, entry))
-                self.inserted.append((action.entry_id, entry))
+                self._lsh(_LSH_INSERT, _lsh_rows(num, row.bands, entry.published))
+                self._upsert_item(source_id, entry.item_key, row.entry_id, stamp)
+                inserted.append((row.entry_id, entry))
                 new += 1
-            elif isinstance(action, Update):
-                carriers = self.carriers(action.entry_id) - {source_id}
-                if carriers or not preclassified:
-                    entry = replace(entry, topics=topics_of(entry, carriers))
-                self._lsh(_LSH_DELETE, _stored_band_rows(self.db, "id = ?", (action.entry_id,)))
+            elif isinstance(row, ChangedEntry):
+                entry = row.entry
+                self._lsh(_LSH_DELETE, _stored_band_rows(self.db, "id = ?", (row.entry_id,)))
                 num = self.db.execute(
                     "UPDATE entries SET url_key = ?, last_seen = ?, gone = NULL, published = ?,"
                     " updated = ?, content_hash = ?, data = ?, story_key = ? WHERE id = ? RETURNING num",
                     (entry.url_key, stamp, _ts(entry.published), _ts(entry.updated),
-                     entry.content_hash, entry_json(entry),
-                     entry_story(entry), action.entry_id)).fetchone()[0]
+                     entry.content_hash, row.data, row.story_key, row.entry_id)).fetchone()[0]
                 self._set_topics(num, entry)
-                self._lsh(_LSH_INSERT, _band_rows(num, entry))
+                self._lsh(_LSH_INSERT, _lsh_rows(num, row.bands, entry.published))
+                self._upsert_item(source_id, entry.item_key, row.entry_id, stamp)
                 updated += 1
-            elif isinstance(action, Alias):
-                self._upsert_item(source_id, entry.item_key, action.entry_id, stamp)
-                if action.remap is not None:
+            elif isinstance(row, Carried):
+                self._upsert_item(source_id, row.item_key, row.entry_id, stamp)
+                if row.remap is not None:
                     self.db.execute(
                         "INSERT INTO remaps(source_id, old_key, new_key, entry_id, at) VALUES (?,?,?,?,?)",
-                        (source_id, action.remap, entry.item_key, action.entry_id, stamp))
+                        (source_id, row.remap, row.item_key, row.entry_id, stamp))
                     self.db.execute("UPDATE entries SET last_seen = ?, gone = NULL WHERE id = ?",
-                                    (stamp, action.entry_id))
-                if carrying_matters:
-                    self.reclassify_one(action.entry_id, topics_of)
-                aliased += 1
-                continue
-            elif isinstance(action, Seen):
+                                    (stamp, row.entry_id))
+                changed += 1
+            elif isinstance(row, StillSeen):
                 self.db.execute("UPDATE entries SET last_seen = ?, gone = NULL WHERE id = ?"
-                                " AND source_id = ?", (stamp, action.entry_id, source_id))
-            self._upsert_item(source_id, entry.item_key, action.entry_id, stamp)
-        if new or updated or aliased:
+                                " AND source_id = ?", (stamp, row.entry_id, source_id))
+                self._upsert_item(source_id, row.item_key, row.entry_id, stamp)
+            else:
+                changed += self._retopic(row)
+        if new or updated or changed:
             self.touch()
-        return new, updated
+        return Applied(new, updated, tuple(inserted))
 
     def _upsert_item(self, source_id: str, item_key: str, entry_id: str, stamp: str) -> None:
         self.db.execute(
@@ -151,36 +136,32 @@ class EntryStore(MetaStore):
         self.db.executemany("INSERT OR IGNORE INTO entry_topics(entry, topic) VALUES (?, ?)",
                             [(num, t) for t in entry.topic_ids])
 
+    def _retopic(self, row: Retopic) -> int:
+        found = self.db.execute("UPDATE entries SET data = ? WHERE id = ? RETURNING num",
+                                (row.data, row.entry_id)).fetchone()
+        if found is None:
+            return 0
+        self._set_topics(found[0], row.entry)
+        return 1
+
+    def retopic(self, rows: Iterable[Retopic]) -> int:
+        """Give stored stories new topics (rules changed). Returns how many were found."""
+        done = 0
+        with self.transaction():
+            for row in rows:
+                done += self._retopic(row)
+            if done:
+                self.touch()
+        return done
+
     def carriers(self, entry_id: str) -> set[str]:
+        """Every source that carries the story, its owner included."""
         rows = self.db.execute("SELECT DISTINCT source_id FROM items WHERE entry_id = ?", (entry_id,))
         return {r[0] for r in rows}
 
-    def reclassify_one(self, entry_id: str, topics_of: Any) -> None:
-        row = self.db.execute("SELECT source_id, data, num FROM entries WHERE id = ?", (entry_id,)).fetchone()
-        if row is None:
-            return
-        entry = _entry_from_json(row[1])
-        carriers = self.carriers(entry_id) - {row[0]}
-        topics = topics_of(entry, carriers)
-        if topics != entry.topics:
-            entry = replace(entry, topics=topics)
-            self.db.execute("UPDATE entries SET data = ? WHERE id = ?", (entry_json(entry), entry_id))
-            self._set_topics(row[2], entry)
-            self.touch()
-
-    def reclassify_all(self, topics_of: Any) -> int:
-        """Apply changed topic rules to every entry we hold. Returns how many moved."""
-        ids = self.db.execute("SELECT id, num FROM entries").fetchall()
-        moved = 0
-        with self.transaction():
-            for eid, num in ids:
-                before = self.db.execute(
-                    "SELECT group_concat(topic) FROM entry_topics WHERE entry = ?", (num,)).fetchone()[0]
-                self.reclassify_one(eid, topics_of)
-                after = self.db.execute(
-                    "SELECT group_concat(topic) FROM entry_topics WHERE entry = ?", (num,)).fetchone()[0]
-                moved += before != after
-        return moved
+    def stored_entry(self, entry_id: str) -> Entry | None:
+        row = self.db.execute("SELECT data FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else _entry_from_json(row[0])
 
     def mark_gone(self, source_id: str, present_keys: set[str], now: datetime) -> int:
         """Entries of ``source_id`` that its latest document no longer holds (local files)."""

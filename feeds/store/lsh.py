@@ -9,18 +9,9 @@ from datetime import datetime
 
 from feeds.store.codec import _dt, _micros
 from feeds.stories.similar import bands, sketch
-from feeds.types import Entry
 
 _LSH_INSERT = "INSERT OR IGNORE INTO lsh(band, bucket, published, entry) VALUES (?, ?, ?, ?)"
 _LSH_DELETE = "DELETE FROM lsh WHERE band = ? AND bucket = ? AND published = ? AND entry = ?"
-
-
-def _band_rows(num: int, entry: Entry) -> list[tuple[int, int, int, int]]:
-    """The entry's lsh rows. Deleting an entry's rows computes them again from what is
-    stored (``_stored_band_rows``), so they must depend on nothing else (a change to
-    ``sketch`` or ``bands`` needs a migration that rebuilds the table)."""
-    found = entry.bands or tuple(bands(sketch(entry.title, entry.summary_text)))
-    return _lsh_rows(num, found, entry.published)
 
 
 def _stored_band_rows(db: sqlite3.Connection, where: str, args: Sequence[object]

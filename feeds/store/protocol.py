@@ -11,19 +11,22 @@ Promises every implementation keeps:
   transactions into fewer commits and ``commit_if_due()`` commits a batch that is
   old enough, each transaction still undoing itself alone on error;
 - ``touch()`` (the generation counter, ``generation()``) counts every change that
-  the outputs show, in the transaction that made it.
+  the outputs show, in the transaction that made it;
+- the store takes no decisions: ``apply`` writes finished rows (``store.rows``:
+  entries with their topics, encoded JSON, story key and sketch bands) as given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 from feeds.store.clusters import Candidate, Cluster, ClusterRow
-from feeds.stories.dedupe import Action, Known
+from feeds.store.rows import Applied, Retopic, Row
+from feeds.stories.dedupe import Known
 from feeds.stories.sourceinfo import FeedInfo
 from feeds.types import Entry, HealthEvent, HttpCache, SourceDay, SourceHealth
 
@@ -32,7 +35,6 @@ class StoreProtocol(Protocol):
     """The state of every run: sources, entries, clusters and small facts."""
 
     path: Path
-    inserted: list[tuple[str, Entry]]  # (entry id, entry) that the last apply() added
 
     # --- lifetime and transactions ---
     def close(self) -> None: ...
@@ -66,11 +68,10 @@ class StoreProtocol(Protocol):
     # --- entries: lookup, writing a source's actions, retention ---
     def lookup(self, source_id: str, entries: Sequence[Entry]
                ) -> tuple[dict[str, Known], dict[str, Known], dict[str, Known]]: ...
-    def apply(self, source_id: str, actions: Iterable[Action], now: datetime,
-              topics_of: Any, *, preclassified: bool = False,
-              encoded: Mapping[int, tuple[Entry, str]] | None = None,
-              carrying_matters: bool = True) -> tuple[int, int]: ...
-    def reclassify_all(self, topics_of: Any) -> int: ...
+    def apply(self, source_id: str, rows: Iterable[Row], now: datetime) -> Applied: ...
+    def retopic(self, rows: Iterable[Retopic]) -> int: ...
+    def carriers(self, entry_id: str) -> set[str]: ...
+    def stored_entry(self, entry_id: str) -> Entry | None: ...
     def mark_gone(self, source_id: str, present_keys: set[str], now: datetime) -> int: ...
     def purge(self, cutoff: datetime) -> int: ...
     def find_entries(self, text: str) -> list[str]: ...

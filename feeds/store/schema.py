@@ -132,7 +132,7 @@ CREATE INDEX lsh_entry ON lsh(entry_id);
 # Schema 5: entries get an integer key, ``num`` (AUTOINCREMENT: never reused), and an
 # lsh row names its entry by it, with no index by entry, so that an entry's 16 rows
 # go into one tree rather than two; they are deleted by their keys, which its
-# stored title, summary text and publication time give again (``_band_rows``).
+# stored title, summary text and publication time give again (``rows.entry_bands``).
 # The index of entries by source also holds first_seen: a run where every source
 # answered 304 reads each source's latest times (its cadence) from the index alone.
 _MIGRATE_5 = """

@@ -21,7 +21,7 @@ from feeds.store.codec import _dt, _entry_from_json, _micros, _ts, entry_json
 from feeds.store.connection import Connection, _chunks, sealed
 from feeds.store.days import DAYS_KEPT, DayStore
 from feeds.store.entries import CACHE_KIB, EntryStore
-from feeds.store.lsh import _LSH_DELETE, _LSH_INSERT, _band_rows, _lsh_rows, _stored_band_rows
+from feeds.store.lsh import _LSH_DELETE, _LSH_INSERT, _lsh_rows, _stored_band_rows
 from feeds.store.meta import MetaStore
 from feeds.store.protocol import StoreProtocol
 from feeds.store.schema import _SCHEMA_V1, MIGRATIONS, SCHEMA_VERSION, migrate
@@ -31,7 +31,7 @@ from feeds.types import HttpCache
 __all__ = [
     "CACHE_KIB", "DAYS_KEPT", "MIGRATIONS", "SCHEMA_VERSION", "_LSH_DELETE", "_LSH_INSERT",
     "_SCHEMA_V1", "Candidate", "Cluster", "ClusterRow", "Connection", "HttpCache", "Member",
-    "Store", "StoreProtocol", "_band_rows", "_chunks", "_dt", "_entry_from_json", "_lsh_rows",
+    "Store", "StoreProtocol", "_chunks", "_dt", "_entry_from_json", "_lsh_rows",
     "_micros", "_stored_band_rows", "_ts", "clusters_from_rows", "entry_json", "migrate",
 ]
 
