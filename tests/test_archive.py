@@ -202,3 +202,30 @@ def test_positions_of_clusters_that_are_gone_are_dropped(tmp_path: Path) -> None
         store.archive_positions(store.topic_cluster_ids(["t"]))
         assert store.db.execute("SELECT topic, next FROM archive_next ORDER BY topic").fetchall() == [
             ("", 4), ("t", 4)]
+
+
+def test_topic_archive_links_the_published_pages_and_keeps_every_older_story() -> None:
+    from feeds.publish.archive import topic_archive
+    from feeds.store.state import ArchiveOrder
+
+    def plan(ids: list[str], positions: dict[str, int], nxt: int) -> list[tuple[int, tuple[str, ...],
+                                                                          int | None, int | None]]:
+        pages = topic_archive("t", ids, ArchiveOrder(positions, nxt), 2, "https://x.test/")
+        assert all(p.url == f"https://x.test/archive/t/{p.page}.atom" for p in pages)
+        return [(p.page, tuple(p.ids), p.prev, p.next) for p in pages]
+
+    # Positions 0-9, the newest two in the feed: four full pages.
+    ids = [f"s{n}" for n in range(9, -1, -1)]
+    full = {c: int(c[1:]) for c in ids}
+    assert plan(ids, full, 10) == [(1, ("s0", "s1"), None, 2), (2, ("s2", "s3"), 1, 3),
+                                   (3, ("s4", "s5"), 2, 4), (4, ("s6", "s7"), 3, None)]
+    # Page 2's stories gone (moved to another topic): pages 1 and 3 link to each other.
+    rest = [c for c in ids if c not in ("s2", "s3")]
+    assert plan(rest, {c: full[c] for c in rest}, 10) == [
+        (1, ("s0", "s1"), None, 3), (3, ("s4", "s5"), 1, 4), (4, ("s6", "s7"), 3, None)]
+    # A story whose position is past the pages but that the feed no longer shows
+    # (its cluster moved up in the order) still gets a page, with what shares it.
+    moved = ["s9", "s1", "s8", "s7"]
+    assert plan(moved, {c: full[c] for c in moved}, 10) == [(1, ("s1",), None, 4), (4, ("s7",), 1, 5),
+                                                            (5, ("s8", "s9"), 4, None)]
+    assert plan([], {}, 10) == [] and plan(["s1", "s0"], {"s1": 1, "s0": 0}, 2) == []
