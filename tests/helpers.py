@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +252,70 @@ def fail_fsync_on(nth: int, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(os, "fsync", fsync)
     return calls
+
+
+# --- a site with archive pages, as made by one version of the code or another -----
+
+# Story n of the archive scenario: an AI note, every third also about chips.
+ARCHIVE_BATCHES = ((1, 2, 3), (4, 5), (6, 7, 8, 9, 10, 11, 12, 13, 14), tuple(range(15, 23)))
+ARCHIVE_START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class SeedsFetcher:
+    """Reads the local folders; a project with other sources is not for it."""
+
+    async def stream(self, sources: Sequence[Source], caches: dict[str, HttpCache],
+                     urls: dict[str, str] | None = None) -> Any:
+        from feeds.sources.fetch import read_folder
+
+        for source in sources:
+            yield Retrieved(source, read_folder(source), 0.0)
+
+
+def archive_scenario(root: Path) -> None:
+    """A project at ``root`` whose topics have RFC 5005 archive pages (four stories
+    a page): 22 stories written in four runs a day apart, so that each batch has
+    its own first-seen time and the three oldest can be purged alone."""
+    import asyncio
+    import random
+
+    from feeds.run.pipeline import run_once
+    from feeds.store.state import Store
+
+    project = Project(root)
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    (root / "seeds").mkdir(exist_ok=True)
+    project.write_feeds(max_entries=4, retention_days=3650)
+    project.write_sources([{"id": "seeds", "title": "Local articles", "path": "seeds"}])
+    for day, batch in enumerate(ARCHIVE_BATCHES):
+        for n in batch:
+            chips = " The new chip is made by TSMC." if n % 3 == 0 else ""
+            (root / "seeds" / f"note-{n:02d}.md").write_text(
+                f"---\ntitle: AI note {n}\ndate: 2026-10-{n:02d}\n---\nText about AI.{chips}\n",
+                encoding="utf-8")
+        config = load_config(root)
+        with Store(config.settings.state_path) as store:
+            asyncio.run(run_once(config, store=store, fetcher=SeedsFetcher(),
+                                 now=ARCHIVE_START + timedelta(days=day), rng=random.Random(1)))
+
+
+def archive_chain(public: Path, topic: str, base_url: str = "https://feeds.test/"
+                  ) -> list[tuple[str, list[str]]]:
+    """Follow a topic's prev-archive links from its feed: each page's file name and
+    entry ids, newest page first. Fails on a link to a missing document or an
+    archive page that is not valid Atom with fh:archive and a link to the feed."""
+    feed = feedparser.parse((public / f"{topic}.atom").read_bytes())
+    href = next((link.href for link in feed.feed.links if link.rel == "prev-archive"), "")
+    pages: list[tuple[str, list[str]]] = []
+    while href:
+        name = href.removeprefix(base_url)
+        assert (public / name).is_file(), f"{href} is linked but missing"
+        data = (public / name).read_bytes()
+        assert atom_errors(data) == [], name
+        assert b"<fh:archive/>" in data, name
+        page = feedparser.parse(data)
+        assert [link.href for link in page.feed.links if link.rel == "current"] == [f"{base_url}{topic}.atom"]
+        pages.append((name, [e.id for e in page.entries]))
+        href = next((link.href for link in page.feed.links if link.rel == "prev-archive"), "")
+        assert len(pages) < 10_000
+    return pages

@@ -328,6 +328,32 @@ class StoreContract:
         ids = store.topic_cluster_ids(["t"])
         assert ids == {None: ["e2", "e1", "e0"], "t": ["e2", "e0"]}
 
+    def test_archive_positions_are_given_once_oldest_first_and_kept(self, store: StoreProtocol) -> None:
+        t = (TopicMatch("t", "keyword"),)
+        for n in range(3):
+            self.insert(store, f"e{n}", story(n, topics=t if n != 1 else ()), NOW + timedelta(minutes=n))
+        orders = store.archive_positions(store.topic_cluster_ids(["t"]))
+        assert {k: (dict(o.positions), o.next) for k, o in orders.items()} == {
+            None: ({"e0": 0, "e1": 1, "e2": 2}, 3), "t": ({"e0": 0, "e2": 1}, 2)}
+        # Newer stories come after; purged ones leave holes, and their places are
+        # never given again.
+        for n in (3, 4):
+            self.insert(store, f"e{n}", story(n, topics=t), NOW + timedelta(hours=n))
+        store.purge(NOW + timedelta(minutes=1, seconds=30))  # e0 and e1
+        self.insert(store, "e5", story(5, topics=t), NOW + timedelta(hours=5))
+        orders = store.archive_positions(store.topic_cluster_ids(["t"]))
+        assert {k: (dict(o.positions), o.next) for k, o in orders.items()} == {
+            None: ({"e2": 2, "e3": 3, "e4": 4, "e5": 5}, 6), "t": ({"e2": 1, "e3": 2, "e4": 3, "e5": 4}, 5)}
+        # A story that leaves a topic keeps its place there, for when it comes back.
+        assert dict(store.archive_positions({"t": ["e5", "e3"]})["t"].positions) == {"e5": 4, "e3": 2}
+        assert dict(store.archive_positions({"t": ["e5", "e4", "e3"]})["t"].positions) == {
+            "e5": 4, "e4": 3, "e3": 2}
+        # A cluster joined to another leaves a hole; the one it joined keeps its place.
+        with store.transaction():
+            store.join_clusters("e5", ["e3"], "same text")
+        orders = store.archive_positions(store.topic_cluster_ids(["t"]))
+        assert dict(orders[None].positions) == {"e2": 2, "e3": 3, "e4": 4} and orders[None].next == 6
+
     def test_cluster_digests_change_with_their_members(self, store: StoreProtocol) -> None:
         self.insert(store, "e1", story(1), NOW)
         self.insert(store, "e2", story(2, "b"), NOW)
@@ -382,6 +408,7 @@ class StoreContract:
             "cluster_candidates": lambda: store.cluster_candidates("e", entry, NOW, NOW),
             "join_clusters": lambda: store.join_clusters("e", ["f"], "r"),
             "topic_cluster_ids": lambda: store.topic_cluster_ids(["t"]),
+            "archive_positions": lambda: store.archive_positions({None: ["e"]}),
             "cluster_digests": store.cluster_digests,
             "clusters": lambda: store.clusters(["e"]),
             "cluster_of": lambda: store.cluster_of("e"),

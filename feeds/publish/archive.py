@@ -1,35 +1,39 @@
 """RFC 5005 archive pages: which pages each topic has, which changed since they
 were written (fingerprints), and the jobs they are rendered in.
 
-Pages are counted from the oldest story and always full, so an archived page
-keeps its bytes as newer stories arrive. Reads the store; renders nothing.
+Each story has a stable position in each of its topics (``feeds.store.archive``)
+and page k holds positions (k-1)*size .. k*size-1, so an archived page keeps its
+bytes as newer stories arrive and as older ones are purged. Reads the store;
+renders nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from feeds.redact import public_sources, url_policy
 from feeds.sources.fetch import body_hash
-from feeds.store.state import ClusterRow, Store, clusters_from_rows
+from feeds.store.state import ArchiveOrder, ClusterRow, Store, clusters_from_rows
 from feeds.types import Config, Source
 
 if TYPE_CHECKING:
     from feeds.publish.emit import FeedView
 
 
-def archive_pages(count: int, size: int) -> int:
-    """RFC 5005 archive pages for a topic of ``count`` stories, ``size`` a page.
+def archive_pages(positions: int, size: int) -> int:
+    """How many RFC 5005 archive pages ``positions`` stable positions fill, ``size``
+    a page, leaving the newest ``size`` to the subscription feed.
 
-    Pages are counted from the oldest story and are always full, so that a page
-    does not change as newer stories arrive: the newest page may repeat a few
-    stories that are still in the subscription feed.
+    Page k holds positions (k-1)*size .. k*size-1, counted from the oldest story a
+    topic ever had, so a page does not change as newer stories arrive (the newest
+    page may repeat a few stories that are still in the subscription feed) nor
+    when older ones are purged (they leave holes).
     """
-    older = count - size
+    older = positions - size
     return 0 if older <= 0 else -(-older // size)
 
 
@@ -41,36 +45,66 @@ def archive_url(base_url: str, topic: str, page: int) -> str:
 class ArchivePage:
     topic: str
     page: int
-    pages: int
-    ids: Sequence[str]  # the page's stories, oldest first
+    ids: Sequence[str]  # the page's stories, oldest first (by position)
     url: str
+    prev: int | None = None  # the published page before it (prev-archive), if any
+    next: int | None = None  # the published page after it (next-archive), if any
 
 
-def archive_plan(config: Config, views: Sequence[FeedView],
-                 topic_ids: dict[str, list[str]]) -> list[ArchivePage]:
-    """Every topic's archive pages: full pages of stories counted from the oldest."""
+def topic_archive(topic: str, ids: Sequence[str], order: ArchiveOrder, size: int,
+                  base_url: str) -> list[ArchivePage]:
+    """A topic's archive pages, given its stories newest first and their stable
+    positions. Pure.
+
+    A page with no story left (all purged, joined to others or moved to other
+    topics) is not published, and the pages beside it link to each other: every
+    prev-archive and next-archive link leads to a document that exists. Every
+    story that is not among the newest ``size`` is on a page, even one whose
+    position is past the pages the positions fill (a cluster whose oldest member
+    was purged moves up in the order of the subscription feed)."""
+    pages = archive_pages(order.next, size)
+    for cid in ids[size:]:
+        pages = max(pages, order.positions[cid] // size + 1)
+    found: dict[int, list[tuple[int, str]]] = {}
+    for cid in ids:
+        pos = order.positions[cid]
+        if pos // size < pages:
+            found.setdefault(pos // size + 1, []).append((pos, cid))
+    numbers = sorted(found)
+    return [ArchivePage(topic, k, tuple(cid for _pos, cid in sorted(found[k])),
+                        archive_url(base_url, topic, k),
+                        numbers[n - 1] if n else None,
+                        numbers[n + 1] if n + 1 < len(numbers) else None)
+            for n, k in enumerate(numbers)]
+
+
+def archive_plan(config: Config, topic_ids: Mapping[str, Sequence[str]],
+                 orders: Mapping[str, ArchiveOrder]) -> list[ArchivePage]:
+    """Every topic's archive pages (``topic_archive``), in the order of ``topic_ids``."""
     s = config.settings
     limits = {t.id: t.max_entries or s.max_entries for t in config.topics}
     out: list[ArchivePage] = []
-    for view in views:
-        size = limits.get(view.topic, s.max_entries)
-        ids = topic_ids[view.topic]
-        pages = archive_pages(len(ids), size)
-        oldest_first = ids[::-1]
-        for page in range(1, pages + 1):
-            out.append(ArchivePage(view.topic, page, pages, oldest_first[(page - 1) * size : page * size],
-                                   archive_url(s.base_url, view.topic, page)))
+    for topic, ids in topic_ids.items():
+        out.extend(topic_archive(topic, ids, orders[topic], limits.get(topic, s.max_entries), s.base_url))
     return out
+
+
+def newest_pages(plan: Iterable[ArchivePage]) -> dict[str, int]:
+    """Each topic's newest archive page: where its subscription feed's prev-archive leads."""
+    newest: dict[str, int] = {}
+    for page in plan:
+        newest[page.topic] = max(page.page, newest.get(page.topic, 0))
+    return newest
 
 
 def _archive_header(config: Config, view: FeedView, page: ArchivePage) -> FeedView:
     """An archive page's view, without its items."""
     s = config.settings
     links = [("current", view.atom_url)]
-    if page.page > 1:
-        links.append(("prev-archive", archive_url(s.base_url, view.topic, page.page - 1)))
-    if page.page < page.pages:
-        links.append(("next-archive", archive_url(s.base_url, view.topic, page.page + 1)))
+    if page.prev is not None:
+        links.append(("prev-archive", archive_url(s.base_url, view.topic, page.prev)))
+    if page.next is not None:
+        links.append(("next-archive", archive_url(s.base_url, view.topic, page.next)))
     # No page count in the title: a page must not change when newer pages are added.
     return replace(view, title=f"{view.title} (archive {page.page})", atom_url=page.url,
                    rss_url=page.url.removesuffix(".atom") + ".rss", items=[],
@@ -161,12 +195,17 @@ def archive_fingerprint(digests: dict[str, bytes], view: FeedView, page: Archive
     stories = hashlib.sha256()
     for cid in page.ids:
         stories.update(cid.encode() + b"\0" + digests.get(cid, b""))
-    page_setting = repr([settings, view.title, page.page < page.pages]).encode()
+    setting: list[object] = [settings, view.title, page.next is not None]
+    # The links of a page whose neighbours are all published are said as before
+    # schema 10, so that fingerprints written then still hold.
+    if page.prev != (page.page - 1 if page.page > 1 else None) or page.next not in (None, page.page + 1):
+        setting.append((page.prev, page.next))
+    page_setting = repr(setting).encode()
     return stories.hexdigest()[:32] + body_hash(page_setting)[:16]
 
 
 def changed_archive_pages(config: Config, store: Store, views: Sequence[FeedView],
-                          topic_ids: dict[str, list[str]], all_ids: list[str],
+                          plan: list[ArchivePage], all_ids: list[str],
                           archived: set[Path], fingerprints: dict[str, str]) -> Iterator[PlannedPage]:
     """The archive pages to render: those whose fingerprint changed since they were
     written, or whose files are gone, in the order of ``time_ordered``. Adds every
@@ -179,7 +218,7 @@ def changed_archive_pages(config: Config, store: Store, views: Sequence[FeedView
     out_dir = s.output_dir
     by_topic = {v.topic: v for v in views}
     settings = archive_settings(config)
-    plan = time_ordered(archive_plan(config, views, topic_ids), all_ids)
+    plan = time_ordered(plan, all_ids)
     digests = store.cluster_digests() if plan else {}
     for page in plan:
         stem = out_dir / "archive" / page.url.removeprefix(s.base_url + "archive/")

@@ -21,11 +21,18 @@ from typing import TYPE_CHECKING
 
 from feeds import __version__
 from feeds.errors import EmitError
-from feeds.publish.archive import archive_jobs, changed_archive_pages
+from feeds.publish.archive import ArchivePage, archive_jobs, changed_archive_pages, newest_pages
 from feeds.publish.files import Staged, write_if_changed
 from feeds.publish.render import Renderer
 from feeds.publish.status import make_snapshot, render_status_json
-from feeds.publish.views import ALL_TOPIC, HEALTH_TOPIC, build_views, health_view, read_topic_ids
+from feeds.publish.views import (
+    ALL_TOPIC,
+    HEALTH_TOPIC,
+    build_views,
+    health_view,
+    read_archive_plan,
+    read_topic_ids,
+)
 from feeds.publish.websub import ping_hub
 from feeds.redact import url_policy
 from feeds.sources.fetch import body_hash, make_client
@@ -109,7 +116,8 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
     from feeds.publish.templating import Templates
 
     topic_ids = read_topic_ids(config, store)
-    views = build_views(config, store, topic_ids)
+    plan = read_archive_plan(config, store, topic_ids)
+    views = build_views(config, store, topic_ids, newest_pages(plan))
     site = Site(title=s.title, description=s.description, base_url=s.base_url, language=s.language,
                 status_page=s.public_status)
     archived: set[Path] = set()
@@ -121,7 +129,7 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
         with Staged() as staged:
             renderer = Renderer(pool, staged)
             try:
-                _render_feeds(config, store, views, topic_ids, renderer, archived, fingerprints)
+                _render_feeds(config, store, views, topic_ids, plan, renderer, archived, fingerprints)
                 renderer.finish()
             except BaseException:
                 renderer.abandon()
@@ -160,15 +168,15 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
 
 
 def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids: dict[str, list[str]],
-                  renderer: Renderer, archived: set[Path], fingerprints: dict[str, str]) -> None:
+                  plan: list[ArchivePage], renderer: Renderer, archived: set[Path],
+                  fingerprints: dict[str, str]) -> None:
     """The topic feeds, the archive pages whose stories changed, and the health feed."""
     s = config.settings
     out_dir = s.output_dir
     for view in views:
         renderer.add(tuple(out_dir / f"{view.topic}.{kind}" for kind in ("atom", "rss", "json")),
                      view, ("atom", "rss", "json"))
-    pages = changed_archive_pages(config, store, views, topic_ids, topic_ids[ALL_TOPIC],
-                                  archived, fingerprints)
+    pages = changed_archive_pages(config, store, views, plan, topic_ids[ALL_TOPIC], archived, fingerprints)
     for files, job in archive_jobs(config, store, pages):
         renderer.add(files, job, ("atom", "rss"))
     renderer.add((out_dir / "health.atom", out_dir / "health.rss"), health_view(config, store),

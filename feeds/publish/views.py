@@ -6,10 +6,11 @@ Reads the store; renders nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from feeds.publish.archive import archive_pages, archive_url
+from feeds.publish.archive import ArchivePage, archive_plan, archive_url
 from feeds.redact import public_sources, strip_controls, url_policy
 from feeds.store.state import Store
 from feeds.stories.dedupe import entry_id
@@ -30,9 +31,18 @@ def read_topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
     return ids
 
 
-def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]]) -> list[FeedView]:
+def read_archive_plan(config: Config, store: Store, topic_ids: dict[str, list[str]]) -> list[ArchivePage]:
+    """Every topic's archive pages (and the all-topics feed's), from the stories'
+    stable positions; stories new to a topic get theirs here (``Store.archive_positions``)."""
+    orders = store.archive_positions({None if t == ALL_TOPIC else t: ids for t, ids in topic_ids.items()})
+    return archive_plan(config, topic_ids, {ALL_TOPIC if t is None else t: o for t, o in orders.items()})
+
+
+def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]],
+                newest_archive: Mapping[str, int]) -> list[FeedView]:
     """Each topic's view and then the all-topics one: its newest ``max_entries``
-    stories, with a link to its newest archive page when it has older ones."""
+    stories, with a link to its newest archive page (``newest_archive``) when it
+    has one."""
     from feeds.publish.clusters import cluster_item
     from feeds.publish.emit import FeedView
 
@@ -47,8 +57,8 @@ def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]]) -
     for topic_id, title, description, limit in topics:
         ids = topic_ids[topic_id]
         items = [cluster_item(c, sources) for c in store.clusters(ids[:limit])]
-        pages = archive_pages(len(ids), limit)
-        links = (("prev-archive", archive_url(s.base_url, topic_id, pages)),) if pages else ()
+        newest = newest_archive.get(topic_id)
+        links = (("prev-archive", archive_url(s.base_url, topic_id, newest)),) if newest else ()
         label = "All topics" if topic_id == ALL_TOPIC else title
         if topic_id != ALL_TOPIC:
             title = f"{s.title}: {title}"

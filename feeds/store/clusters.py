@@ -4,10 +4,11 @@ back for publishing."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from feeds.store.archive import ArchiveOrder, assign_positions, forget_clusters, topic_orders
 from feeds.store.codec import _dt, _entry_from_json, _micros
 from feeds.store.connection import _chunks
 from feeds.store.lsh import _lsh_rows
@@ -87,6 +88,7 @@ class ClusterStore(MetaStore):
         """Put ``entry_id`` and every entry of ``clusters`` in one cluster, named by
         the cluster seen first (its id was published first and must stay)."""
         marks = ",".join("?" * len(clusters))
+        former = [r[0] for r in self.db.execute("SELECT cluster_id FROM entries WHERE id = ?", (entry_id,))]
         keep = self.db.execute(
             f"SELECT cluster_id FROM entries WHERE cluster_id IN ({marks})"
             f" GROUP BY cluster_id ORDER BY min(first_seen), cluster_id LIMIT 1",
@@ -95,37 +97,23 @@ class ClusterStore(MetaStore):
                         (keep, *clusters))
         self.db.execute("UPDATE entries SET cluster_id = ?, cluster_reason = ? WHERE id = ?",
                         (keep, reason, entry_id))
+        forget_clusters(self.db, [c for c in {*clusters, *former} if c != keep])
         self.touch()
         return str(keep)
 
     def topic_cluster_ids(self, topics: Iterable[str]) -> dict[str | None, list[str]]:
         """Ids of the clusters of every topic and of None (all), the cluster seen first
-        most recently first (ties: newest published, then cluster id), from one read of
-        the entries and one of their topics rather than a grouped query a topic."""
-        first: dict[str, str] = {}
-        last: dict[str, str] = {}
-        cluster_of: dict[int, str] = {}
-        for num, cid, seen, published in self.db.execute(
-                "SELECT num, cluster_id, first_seen, published FROM entries"):
-            cluster_of[num] = cid
-            if cid not in first or seen < first[cid]:
-                first[cid] = seen
-            if cid not in last or published > last[cid]:
-                last[cid] = published
-        members: dict[str, set[str]] = {t: set() for t in topics}
-        for num, topic in self.db.execute("SELECT entry, topic FROM entry_topics"):
-            if topic in members and num in cluster_of:
-                members[topic].add(cluster_of[num])
-        # newest first: min(first_seen) DESC, max(published) DESC, then cluster_id
-        # ascending. Two stable sorts (a reverse sort keeps ties in their order): a
-        # key that turned the id around made a copy of each and a Python call for
-        # every tie, and the sort was most of this method's time.
-        ordered = sorted(first)
-        ordered.sort(key=lambda c: (first[c], last[c]), reverse=True)
-        out: dict[str | None, list[str]] = {None: ordered}
-        for topic, clusters in members.items():
-            out[topic] = [c for c in ordered if c in clusters]
-        return out
+        most recently first (ties: newest published, then cluster id)."""
+        return topic_orders(self.db, topics)
+
+    def archive_positions(self, orders: Mapping[str | None, Sequence[str]]
+                          ) -> dict[str | None, ArchiveOrder]:
+        """Each topic's (None: all) stable archive positions of the clusters named
+        in ``orders`` (newest first, as ``topic_cluster_ids`` gives them); those that
+        have none get the next ones, oldest first, and keep them. Not a change the
+        outputs show (no ``touch``): the positions follow from the stories."""
+        with self.transaction():
+            return assign_positions(self.db, orders)
 
     def cluster_digests(self) -> dict[str, bytes]:
         """Per cluster, a digest of what its published form depends on: its members,

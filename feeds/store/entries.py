@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from feeds.store.archive import forget_clusters
 from feeds.store.codec import _dt, _entry_from_json, _ts
 from feeds.store.connection import _chunks
 from feeds.store.lsh import _LSH_DELETE, _LSH_INSERT, _lsh_rows, _stored_band_rows
@@ -178,11 +179,14 @@ class EntryStore(MetaStore):
         until their sources stop carrying them."""
         with self.transaction():
             stamp = _ts(cutoff)
-            nums = [r[0] for r in self.db.execute("SELECT num FROM entries WHERE first_seen < ?", (stamp,))]
+            rows = self.db.execute("SELECT num, cluster_id FROM entries WHERE first_seen < ?",
+                                   (stamp,)).fetchall()
+            nums = [num for num, _cid in rows]
             self.db.executemany("DELETE FROM entry_topics WHERE entry = ?", [(n,) for n in nums])
             if nums:
                 self.db.executemany(_LSH_DELETE, _stored_band_rows(self.db, "first_seen < ?", (stamp,)))
             self.db.execute("DELETE FROM entries WHERE first_seen < ?", (stamp,))
+            forget_clusters(self.db, {cid for _num, cid in rows})
             self.db.execute("DELETE FROM items WHERE last_seen < ? AND entry_id NOT IN"
                             " (SELECT id FROM entries)", (stamp,))
             if nums:

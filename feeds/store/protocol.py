@@ -18,12 +18,13 @@ Promises every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, Self
 
+from feeds.store.archive import ArchiveOrder
 from feeds.store.clusters import Candidate, Cluster, ClusterRow
 from feeds.store.rows import Applied, Retopic, Row
 from feeds.stories.dedupe import Known
@@ -87,6 +88,8 @@ class StoreProtocol(Protocol):
                            until: datetime, min_bands: int = 2, most: int = 32) -> list[Candidate]: ...
     def join_clusters(self, entry_id: str, clusters: Sequence[str], reason: str) -> str: ...
     def topic_cluster_ids(self, topics: Iterable[str]) -> dict[str | None, list[str]]: ...
+    def archive_positions(self, orders: Mapping[str | None, Sequence[str]]
+                          ) -> dict[str | None, ArchiveOrder]: ...
     def cluster_digests(self) -> dict[str, bytes]: ...
     def clusters(self, ids: Sequence[str]) -> list[Cluster]: ...
     def cluster_of(self, entry_id: str) -> Cluster | None: ...

@@ -12,11 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from feeds.errors import StateError
+from feeds.store.archive import migrate_10
 from feeds.store.codec import _entry_from_json, entry_json
 from feeds.stories.dedupe import entry_story, url_identity
 from feeds.stories.similar import bands, sketch
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # The first schema, as version 1 shipped it. A new database is created with it
 # and then brought forward by the same migrations as an old one, so every
@@ -257,6 +258,9 @@ CREATE INDEX source_days_day ON source_days(day);
 """,
     # When the current run of failures began (feeds run reports sources in backoff).
     9: "ALTER TABLE sources ADD COLUMN failing_since TEXT;",
+    # Stable RFC 5005 archive pages: each story's position in its topics' sequences
+    # (``feeds.store.archive``), numbered as the pages stood, oldest first.
+    10: migrate_10,
 }
 
 

@@ -12,10 +12,13 @@ Tables:
   num), where near-duplicate candidates are found (``cluster_candidates``).
 - ``source_days``: per source and UTC day, fetches, failures, new entries and
   fetch latency, for the status page's charts; kept ``DAYS_KEPT`` days.
+- ``archive_positions``, ``archive_next``: each story's stable place in each of
+  its topics' archive sequences (``feeds.store.archive``).
 """
 
 from __future__ import annotations
 
+from feeds.store.archive import ArchiveOrder
 from feeds.store.clusters import Candidate, Cluster, ClusterRow, ClusterStore, Member, clusters_from_rows
 from feeds.store.codec import _dt, _entry_from_json, _micros, _ts, entry_json
 from feeds.store.connection import Connection, _chunks, sealed
@@ -30,7 +33,7 @@ from feeds.types import HttpCache
 
 __all__ = [
     "CACHE_KIB", "DAYS_KEPT", "MIGRATIONS", "SCHEMA_VERSION", "_LSH_DELETE", "_LSH_INSERT",
-    "_SCHEMA_V1", "Candidate", "Cluster", "ClusterRow", "Connection", "HttpCache", "Member",
+    "_SCHEMA_V1", "ArchiveOrder", "Candidate", "Cluster", "ClusterRow", "Connection", "HttpCache", "Member",
     "Store", "StoreProtocol", "_chunks", "_dt", "_entry_from_json", "_lsh_rows",
     "_micros", "_stored_band_rows", "_ts", "clusters_from_rows", "entry_json", "migrate",
 ]
