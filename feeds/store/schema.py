@@ -16,7 +16,7 @@ from feeds.store.codec import _entry_from_json, entry_json
 from feeds.stories.dedupe import entry_story, url_identity
 from feeds.stories.similar import bands, sketch
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # The first schema, as version 1 shipped it. A new database is created with it
 # and then brought forward by the same migrations as an old one, so every
@@ -257,6 +257,10 @@ CREATE INDEX source_days_day ON source_days(day);
 """,
     # When the current run of failures began (feeds run reports sources in backoff).
     9: "ALTER TABLE sources ADD COLUMN failing_since TEXT;",
+    # A hash of each item as its source last sent it (``run.skip``): an item sent
+    # again unchanged is not normalised again. Rows from before have none and are
+    # normalised once more, then get one.
+    10: "ALTER TABLE items ADD COLUMN raw TEXT;",
 }
 
 
