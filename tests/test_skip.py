@@ -98,7 +98,8 @@ def outputs(public: Path) -> dict[str, bytes]:
 
 
 def report_of(report: Any) -> dict[str, Any]:
-    return {o.source_id: (o.status, o.message, o.new_entries, o.updated_entries, o.warnings) for o in report.outcomes}
+    return {o.source_id: (o.status, o.message, o.new_entries, o.updated_entries, o.warnings)
+            for o in report.outcomes}
 
 
 def project_for(make_project: Any, server: FeedServer, name: str, **feeds_toml: object) -> Any:

@@ -13,11 +13,14 @@ import multiprocessing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from feeds.errors import SourceError
 from feeds.run.ingest import Ingest, Seen, ingest
-from feeds.sources.fetch import Retrieved
 from feeds.types import Config, Document, LocalFolder, Source
+
+if TYPE_CHECKING:  # not at run time: the forkserver preloads this module, and no worker fetches
+    from feeds.sources.fetch import Retrieved
 
 log = logging.getLogger("feeds")
 
