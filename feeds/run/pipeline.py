@@ -157,6 +157,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
             outcomes.append(outcome)
             log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
             store.commit_if_due()
+    store.release_cache()  # publishing reads far less than storing wrote
     purged = store.purge(now - timedelta(days=config.settings.retention_days))
     written, unchanged = publish(config, store, pool, warnings) if publish_outputs else ([], 0)
     return written, unchanged, purged
