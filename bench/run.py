@@ -6,6 +6,8 @@ On one generated corpus served by nginx on 127.0.0.1 it runs, side by side:
   (``feeds run --force`` when that option exists);
 - the peer ``reader`` (``update_feeds`` cold on a fresh database, then all 304),
   from its own venv ``bench/.venv-reader``;
+- the steady state (bench/steady.py): both again after 10 % of the sources gained two
+  entries and retention removed the oldest 1 % of stories;
 - floors: feedparser with feeds' options and with its defaults, lxml, plain httpx fetching;
 
 each ``--repeat`` times, and prints medians of wall time, entries/s and peak RSS,
@@ -41,6 +43,7 @@ from typing import Any
 
 from generate import DEFAULT_ENTRIES, DEFAULT_SEED, DEFAULT_SOURCES, load_or_generate
 from serve import StaticServer, start_server
+from steady import FileState, changed_outputs, link_copy, mutate, retire_oldest, snapshot
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
@@ -49,10 +52,15 @@ READER_VENV = BENCH / ".venv-reader"
 CORPUS_CACHE = BENCH / ".corpus"
 QUICK_SOURCES = 200
 
-# The issue's targets for later work; the harness only reports whether they are met.
-TARGET_COLD_SPEEDUP = 10.0  # reader cold / feeds cold >= this
+# The issue's (#19) targets; the harness only reports whether they are met.
+TARGET_STEADY_SPEEDUP = 5.0  # reader steady / feeds steady >= this
+TARGET_STEADY_WRITES = 2.0  # feeds steady bytes written / bytes of changed outputs <= this
+TARGET_COLD_SPEEDUP = 3.0  # reader cold / feeds cold >= this
 TARGET_304_RATIO = 0.5  # feeds all-304 / reader all-304 <= this
-TARGET_RSS_RATIO = 0.6  # feeds peak RSS / reader peak RSS <= this
+TARGET_PEAK_MIB = 130.0  # feeds peak (tree PSS) at 1,000 sources <= this
+TARGET_PEAK_GROWTH = 1.10  # feeds peak at 1,000 / at 200 sources <= this
+
+RETENTION_DAYS = 90
 
 SAMPLE_INTERVAL = 0.05  # seconds between samples of a process tree's memory
 
@@ -63,7 +71,7 @@ description = "feeds benchmark corpus"
 base_url = "https://bench.example/"
 author = "Bench Desk"
 max_entries = 50
-retention_days = 90
+retention_days = {retention_days}
 
 [fetch]
 concurrency = {concurrency}
@@ -187,6 +195,40 @@ def kill_tree(pid: int) -> None:
             os.kill(member, signal.SIGKILL)
 
 
+def _role(pid: int) -> tuple[int, str]:
+    """The parent of ``pid`` and what its command line says it is."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ValueError, IndexError):
+        return 0, "?"
+    if "resource_tracker" in cmd:
+        return ppid, "resource tracker"
+    if "forkserver" in cmd:
+        return ppid, "forkserver"
+    return ppid, "process"
+
+
+def _roles(launcher: int, each: dict[int, int]) -> dict[str, int]:
+    """PSS by role: the command's main process, the forkserver, each worker (numbered
+    by pid order), the resource tracker."""
+    roles = {p: _role(p) for p in each}
+    out: dict[str, int] = {}
+    workers = 0
+    for p in sorted(each):
+        ppid, role = roles[p]
+        if ppid == launcher:
+            name = "main"
+        elif roles.get(ppid, (0, ""))[1] == "forkserver" and role == "forkserver":
+            workers += 1
+            name = f"worker {workers}"
+        else:
+            name = role
+        out[name] = out.get(name, 0) + each[p]
+    return out
+
+
 class TreeSampler(threading.Thread):
     """Samples the summed PSS of a process and its descendants every ``interval`` seconds,
     and the CPU time of each: a process that the command does not reap itself (feeds'
@@ -199,6 +241,7 @@ class TreeSampler(threading.Thread):
         self.include_root = include_root
         self.interval = interval
         self.peak_kib = 0
+        self.at_peak: dict[str, int] = {}  # each process's PSS (by role) when the tree peaked
         self.max_procs = 0
         self.cpu: dict[int, float] = {}  # each process's CPU time when last seen
         self._halt = threading.Event()
@@ -208,8 +251,11 @@ class TreeSampler(threading.Thread):
             pids = _tree(self.pid)
             if not self.include_root:
                 pids = [p for p in pids if p != self.pid]
-            total = sum(_memory_kib(p) for p in pids)
-            self.peak_kib = max(self.peak_kib, total)
+            each = {p: _memory_kib(p) for p in pids}
+            total = sum(each.values())
+            if total > self.peak_kib:
+                self.peak_kib = total
+                self.at_peak = _roles(self.pid, each)
             for p in pids:
                 cpu = _cpu_s(p)
                 if cpu is not None:
@@ -233,6 +279,8 @@ class Sample:
     timed_out: bool
     stdout: str = ""
     stderr_tail: str = ""
+    write_bytes: int = 0  # bytes the whole tree caused to be written to storage (launch.py)
+    pss_at_peak_kib: dict[str, int] = field(default_factory=dict)  # each process's share at the peak
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -305,6 +353,8 @@ def measure(argv: list[str], *, timeout: float, env: dict[str, str], cwd: Path |
         # The command's rusage counts it and the children it reaped; the sampled sum
         # counts every process seen in its tree (each up to its last sample).
         cpu_s=max(float(launched.get("cpu_s", usage.ru_utime + usage.ru_stime)), sum(sampler.cpu.values())),
+        write_bytes=int(launched.get("write_bytes", 0)),
+        pss_at_peak_kib=sampler.at_peak,
         timed_out=timed_out.is_set(),
         stdout=stdout,
         stderr_tail=stderr[-3000:],
@@ -368,7 +418,8 @@ def feeds_has_force(feeds_bin: Path, env: dict[str, str]) -> bool:
 
 def write_feeds_project(root: Path, urls: list[str], concurrency: int) -> None:
     (root / "config").mkdir(parents=True)
-    (root / "config" / "feeds.toml").write_text(FEEDS_TOML.format(concurrency=concurrency), encoding="utf-8")
+    (root / "config" / "feeds.toml").write_text(FEEDS_TOML.format(
+        concurrency=concurrency, retention_days=RETENTION_DAYS), encoding="utf-8")
     lines: list[str] = []
     for i, url in enumerate(urls):
         lines += ["[[sources]]", f'id = "s{i:05d}"', f'title = "Source {i}"', f'url = "{url}"']
@@ -455,6 +506,10 @@ def check_text(row: Row) -> str:
     elif "entries" in d:
         fetched = f", {d['ok']} ok / {d['failed']} failed" if "ok" in d else ""
         parts.append(f"{d['entries']} entries{fetched}")
+    if "bytes_changed" in d:
+        wrote = statistics.median(s.write_bytes for s in (row.good() or row.samples))
+        parts.append(f"wrote {wrote / 2**20:,.1f} MiB for {d['bytes_changed'] / 2**20:,.1f} MiB in "
+                     f"{d['files_changed']} changed outputs ({d['files_removed']} removed)")
     return "; ".join(parts)
 
 
@@ -491,32 +546,87 @@ def summarise(rows: dict[str, Row], total_entries: int, n_sources: int) -> dict[
         return rows[key].median_wall() if key in rows else None
 
     cold_speedup = ratio(wall("reader_cold"), wall("feeds_cold"))
+    steady_speedup = ratio(wall("reader_steady"), wall("feeds_steady"))
     warm_ratio = ratio(wall("feeds_304"), wall("reader_304"))
     rss_ratio = ratio(peak("feeds_cold", "feeds_304"), peak("reader_cold", "reader_304"))
+    steady = rows.get("feeds_steady")
+    steady_good = steady.good() if steady is not None else []
+    written = statistics.median(s.write_bytes for s in steady_good) if steady_good else None
+    changed = (statistics.median(s.detail.get("bytes_changed", 0) for s in steady_good)
+               if steady_good else None)
+    write_ratio = ratio(written, changed)
+    feeds_peak = peak("feeds_cold", "feeds_304", "feeds_steady")
+    pair = memory_pair(n_sources, feeds_peak)
     ratios = {
         "cold_time_feeds_over_reader": ratio(wall("feeds_cold"), wall("reader_cold")),
         "cold_speedup_reader_over_feeds": cold_speedup,
+        "steady_speedup_reader_over_feeds": steady_speedup,
+        "steady_bytes_written_over_changed": write_ratio,
         "304_time_feeds_over_reader": warm_ratio,
         "peak_rss_feeds_over_reader": rss_ratio,
         "cold_rss_feeds_over_reader": ratio(peak("feeds_cold"), peak("reader_cold")),
         "304_rss_feeds_over_reader": ratio(peak("feeds_304"), peak("reader_304")),
+        "peak_feeds_over_200_sources": pair["growth"],
     }
-    feeds_peak, reader_peak = peak("feeds_cold", "feeds_304"), peak("reader_cold", "reader_304")
+
+    def met(value: float | None, ok: Callable[[float], bool]) -> bool | None:
+        return None if value is None else ok(value)
+
+    def mib(b: float | None) -> float | None:
+        return None if b is None else b / 2**20
+
+    at_1000 = feeds_peak if n_sources == 1000 else None
     targets = [
+        {"target": f"steady run >= {TARGET_STEADY_SPEEDUP:g}x faster than reader", "what": "steady wall s",
+         "feeds": wall("feeds_steady"), "reader": wall("reader_steady"), "measured": steady_speedup,
+         "shown": f"reader/feeds = {fmt(steady_speedup)}x",
+         "met": met(steady_speedup, lambda v: v >= TARGET_STEADY_SPEEDUP)},
+        {"target": f"steady bytes written <= {TARGET_STEADY_WRITES:g}x changed outputs",
+         "what": "steady MiB written / changed", "feeds": mib(written), "reader": mib(changed),
+         "measured": write_ratio, "shown": f"written/changed = {fmt(write_ratio)}",
+         "met": met(write_ratio, lambda v: v <= TARGET_STEADY_WRITES)},
         {"target": f"cold run >= {TARGET_COLD_SPEEDUP:g}x faster than reader", "what": "cold wall s",
          "feeds": wall("feeds_cold"), "reader": wall("reader_cold"), "measured": cold_speedup,
          "shown": f"reader/feeds = {fmt(cold_speedup)}x",
-         "met": None if cold_speedup is None else cold_speedup >= TARGET_COLD_SPEEDUP},
+         "met": met(cold_speedup, lambda v: v >= TARGET_COLD_SPEEDUP)},
         {"target": f"all-304 run <= {TARGET_304_RATIO:g}x reader's time", "what": "all-304 wall s",
          "feeds": wall("feeds_304"), "reader": wall("reader_304"), "measured": warm_ratio,
          "shown": f"feeds/reader = {fmt(warm_ratio)}",
-         "met": None if warm_ratio is None else warm_ratio <= TARGET_304_RATIO},
-        {"target": f"peak RSS <= {TARGET_RSS_RATIO:g}x reader's", "what": "peak RSS MiB",
-         "feeds": feeds_peak, "reader": reader_peak, "measured": rss_ratio,
-         "shown": f"feeds/reader = {fmt(rss_ratio)}",
-         "met": None if rss_ratio is None else rss_ratio <= TARGET_RSS_RATIO},
+         "met": met(warm_ratio, lambda v: v <= TARGET_304_RATIO)},
+        {"target": f"peak at 1,000 sources <= {TARGET_PEAK_MIB:g} MiB", "what": "peak MiB (tree PSS)",
+         "feeds": feeds_peak, "reader": None, "measured": at_1000,
+         "shown": f"{fmt(feeds_peak, ',.1f')} MiB at {n_sources:,} sources",
+         "met": met(at_1000, lambda v: v <= TARGET_PEAK_MIB)},
+        {"target": f"peak at 1,000 <= {TARGET_PEAK_GROWTH:g}x peak at 200", "what": "peak MiB, 1,000/200",
+         "feeds": feeds_peak if n_sources == 1000 else None, "reader": pair["peak_200"],
+         "measured": pair["growth"], "shown": pair["shown"],
+         "met": met(pair["growth"], lambda v: v <= TARGET_PEAK_GROWTH)},
     ]
-    return {"rows": out_rows, "ratios": ratios, "targets": targets}
+    return {"rows": out_rows, "ratios": ratios, "targets": targets, "memory_pair": pair}
+
+
+def memory_pair(n_sources: int, feeds_peak: float | None) -> dict[str, Any]:
+    """The peak at 200 sources beside this run's at 1,000. The 200-source peak is read
+    from the newest quick result in bench/results/ (``make bench-quick`` writes one), so
+    ``make bench-quick && make bench`` gives both; a run at another size leaves it n/a."""
+    out: dict[str, Any] = {"peak_200": None, "from": None, "growth": None, "shown": "n/a"}
+    if n_sources != 1000 or feeds_peak is None:
+        out["shown"] = "needs a 1,000-source run and a quick (200) result"
+        return out
+    for path in sorted(RESULTS.glob("*-quick.json"), reverse=True):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if int(data["corpus"]["sources"]) != QUICK_SOURCES:
+                continue
+            peaks = [r["peak_rss_mib"] for r in data["rows"]
+                     if r["key"] in ("feeds_cold", "feeds_304", "feeds_steady") and r["peak_rss_mib"]]
+            if peaks:
+                out.update(peak_200=max(peaks), **{"from": path.name})
+                out["growth"] = feeds_peak / max(peaks)
+                out["shown"] = f"{feeds_peak:,.1f} / {max(peaks):,.1f} = {out['growth']:.2f} ({path.name})"
+                return out
+    out["shown"] = "no quick (200-source) result in bench/results/"
+    return out
 
 
 Table_ = tuple[list[str], list[list[str]], set[int]]  # columns, rows, right-aligned column indexes
@@ -533,9 +643,18 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, Table_]]:
          {True: "MET", False: "not met", None: "n/a"}[t["met"]]]
         for t in summary["targets"]
     ]
+    shares = []
+    for r in summary["rows"]:
+        good = [x for x in r["samples"] if x["returncode"] == 0 and not x["timed_out"]]
+        if r["key"].startswith("feeds_") and good:
+            last = max(good, key=lambda x: x["tree_pss_peak_kib"])
+            split = ", ".join(f"{k} {v / 1024:,.1f}" for k, v in last["pss_at_peak_kib"].items())
+            shares.append([r["label"], fmt(last["tree_pss_peak_kib"] / 1024, ",.1f"), split])
     return [
         ("", (["run", "wall s", "min-max", "entries/s", "peak RSS MiB", "CPU s", "check"], runs,
               {1, 2, 3, 4, 5})),
+        ("feeds' peak by process (PSS MiB at the tree's peak, the run with the highest)",
+         (["run", "tree", "main, forkserver, workers"], shares, {1})),
         ("feeds vs reader (medians) and the issue's targets",
          (["", "feeds", "reader", "ratio", "target", ""], targets, {1, 2})),
     ]
@@ -671,6 +790,11 @@ def main(argv: list[str] | None = None) -> int:
     if reader_python is not None:
         reader_cold = row("reader_cold", "reader update_feeds (cold)", "fresh database: add feeds, update")
         reader_304 = row("reader_304", "reader update_feeds (all 304)", "same database again")
+    feeds_steady = row("feeds_steady", "feeds run --force (steady)",
+                       "after 10% of sources gained 2 entries and retention took the oldest 1%")
+    if reader_python is not None:
+        reader_steady = row("reader_steady", "reader update_feeds (steady)",
+                            "the same change (reader keeps every entry: no retention)")
     floors: list[tuple[Row, list[str]]] = []
     if not args.no_floors:
         floor_py = str(BENCH / "floor.py")
@@ -690,7 +814,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="feeds-bench-"))
     with terminate_cleanly():
         try:
-            server = start_server(corpus_dir, args.server)
+            # A copy of hard links: the steady-state rows change it, never the cache.
+            served = work / "served"
+            link_copy(corpus_dir, served)
+            server = start_server(served, args.server)
             server_version = server.version()
             log(f"{server.kind} ({server_version}) serving the corpus at {server.base_url}")
             urls = [server.base_url + f["path"] for f in files]
@@ -731,6 +858,22 @@ def main(argv: list[str] | None = None) -> int:
                     run(reader_304, [*rb, "--phase", "warm"], rep)
                 for r, argv_ in floors:
                     run(r, argv_, rep)
+                # The steady state: the same change served to both, then each updates.
+                change = mutate(served, files, args.seed + rep)
+                retired = retire_oldest(proj, RETENTION_DAYS)
+                before = snapshot(proj / "public")
+
+                def steady_of(s: Sample, proj: Path = proj, change: dict[str, int] = change,
+                              retired: int = retired, before: dict[str, FileState] = before) -> None:
+                    s.detail.update(feeds_state(proj))
+                    s.detail.update(change, retired_by_bench=retired,
+                                    **changed_outputs(before, snapshot(proj / "public")))
+
+                run(feeds_steady, [*base, *feeds_argv_304], rep, steady_of)
+                if reader_python is not None:
+                    run(reader_steady, [*rb, "--phase", "warm"], rep,
+                        lambda s, change=change: s.detail.update(change))
+                link_copy(corpus_dir, served)  # pristine again for the next round
                 shutil.rmtree(proj, ignore_errors=True)
         except KeyboardInterrupt:
             log("interrupted: stopping the server and cleaning up; reporting the runs done so far")

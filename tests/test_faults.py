@@ -225,8 +225,8 @@ def foreign_database(path: Path, user_version: int) -> None:
     conn.close()
 
 
-# user_version 0 (most applications), 2 (one of ours), 9 (newer than any of ours)
-FOREIGN_VERSIONS = [0, 2, 9]
+# user_version 0 (most applications), 2 (one of ours), 99 (newer than any of ours)
+FOREIGN_VERSIONS = [0, 2, 99]
 
 
 @pytest.mark.parametrize("user_version", FOREIGN_VERSIONS)

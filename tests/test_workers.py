@@ -121,3 +121,16 @@ def test_the_forkserver_preloads_what_the_workers_run() -> None:
         importlib.import_module(name)
     submitted = {feeds.run.workers._ingest_in_worker.__module__, render_staged.__module__}
     assert submitted <= set(feeds.run.workers.PRELOAD)
+
+
+def test_the_forkserver_preloads_no_http_client() -> None:
+    """Workers parse and render, never fetch: the modules the forkserver preloads
+    must not bring httpx (36 MiB of every worker's share of a run's peak)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, feeds.run.workers as w\n"
+            "for m in w.PRELOAD: __import__(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'aiohttp', 'httpcore')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from feeds.redact import public_sources, url_policy
-from feeds.sources.fetch import body_hash
 from feeds.store.state import ArchiveOrder, ClusterRow, Store, clusters_from_rows
 from feeds.types import Config, Source
+
+
+def _sha256(data: bytes) -> str:
+    # Not sources.fetch.body_hash (the same digest): importing fetch would load httpx
+    # into the forkserver that renders archive pages, and no worker fetches.
+    return hashlib.sha256(data).hexdigest()
 
 if TYPE_CHECKING:
     from feeds.publish.emit import FeedView
@@ -185,7 +190,7 @@ def archive_settings(config: Config) -> str:
     shown = public_sources(config.sources, url_policy(s)).values()  # the URLs pages show
     setting = [s.base_url, s.author, s.language,
                [(src.id, src.title, src.url, src.priority) for src in shown]]
-    return body_hash(repr(setting).encode())
+    return _sha256(repr(setting).encode())
 
 
 def archive_fingerprint(digests: dict[str, bytes], view: FeedView, page: ArchivePage,
@@ -201,7 +206,7 @@ def archive_fingerprint(digests: dict[str, bytes], view: FeedView, page: Archive
     if page.prev != (page.page - 1 if page.page > 1 else None) or page.next not in (None, page.page + 1):
         setting.append((page.prev, page.next))
     page_setting = repr(setting).encode()
-    return stories.hexdigest()[:32] + body_hash(page_setting)[:16]
+    return stories.hexdigest()[:32] + _sha256(page_setting)[:16]
 
 
 def changed_archive_pages(config: Config, store: Store, views: Sequence[FeedView],

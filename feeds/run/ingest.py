@@ -8,14 +8,16 @@ the main process in a small run, with the same result. Failures come back as val
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feeds.errors import ParseError, SourceError
+from feeds.run.skip import document_key, item_hash
 from feeds.store.state import entry_json
 from feeds.stories.classify import Classifier
-from feeds.stories.dedupe import story_key, url_identity
+from feeds.stories.dedupe import has_own_id, story_key, url_identity
 from feeds.stories.similar import bands, sketch
 from feeds.stories.sourceinfo import FeedInfo, clean_home_page, clean_title
 from feeds.types import Config, Document, Entry, EntryData, LocalFolder, Source
@@ -40,6 +42,26 @@ class Ingest:
     partly_broken: str | None = None  # the parser recovered what it could
     unreadable_dates: int = 0  # entry dates the parser could not read
     feed_info: FeedInfo | None = None  # the feed's own title and site (None: a folder)
+    # The hash of each entry's item as parsed (``skip.item_hash``), by position in
+    # ``entries``; None where it must not be remembered (a date in the future).
+    raw: list[str | None] = field(default_factory=list)
+    # Item keys of the items sent again unchanged (their hash was in ``Seen.raw``):
+    # not normalised; stored as still seen.
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        """Items taken from the document: normalised or sent again unchanged."""
+        return len(self.entries) + len(self.unchanged)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the store holds of a source's items, for skipping those sent unchanged:
+    the run's key (``skip.run_key``) and the source's raw hashes -> item keys."""
+
+    key: str
+    raw: Mapping[str, str]
 
 
 _classifiers: dict[int, Classifier] = {}
@@ -63,7 +85,8 @@ def _with_topics(entry: Entry, source: Source, classifier: Classifier) -> Entry:
     return replace(entry, topics=classifier.classify(entry, [source]))
 
 
-def _ingest_document(config: Config, source: Source, doc: Document, now: datetime) -> Ingest:
+def _ingest_document(config: Config, source: Source, doc: Document, now: datetime,
+                     seen: Seen | None) -> Ingest:
     from feeds.parse.adapter import parse_document
     from feeds.stories.normalize import Context
 
@@ -82,13 +105,49 @@ def _ingest_document(config: Config, source: Source, doc: Document, now: datetim
         out.warnings.append(f"the feed has {feed.items_total} items; only the first {cap} were read "
                             f"({feed.items_total - cap} dropped; max_items = {cap})")
     classifier = _classifier(config)
-    for data in entries:
-        entry = _normalized(data, ctx, config, out)
-        if entry is not None:
-            out.entries.append(_with_topics(entry, source, classifier))
+    hashes: list[str | None] = [None] * len(entries)
+    skip: dict[int, str] = {}
+    if seen is not None:
+        doc_key = document_key(seen.key, source, doc.url, feed)
+        hashes = [item_hash(doc_key, data) for data in entries]
+        skip = {i: key for i, h in enumerate(hashes) if h is not None
+                and (key := seen.raw.get(h)) is not None}
+    warnings = list(out.warnings)
+    made = _normalize_items(entries, [i for i in range(len(entries)) if i not in skip], ctx, config,
+                            source, classifier, out, hashes)
+    if skip and (any(key in made for key in skip.values()) or not all(map(has_own_id, out.entries))):
+        # An item sent unchanged may share its key with one that changed (a document
+        # that repeats an id), or its link with one that has no id of its own: which
+        # one counts is decided in document order (``dedupe.unique_in_batch``), as it
+        # always was, so this document is normalised whole.
+        skip = {}
+        out.entries, out.raw, out.warnings = [], [], warnings
+        ctx.notes.clear()
+        _normalize_items(entries, list(range(len(entries))), ctx, config, source, classifier, out, hashes)
+    out.unchanged = list(dict.fromkeys(skip[i] for i in sorted(skip)))
     out.warnings.extend(_summarised(ctx.notes))
     out.encoded = [entry_json(e) for e in out.entries]
     return out
+
+
+def _normalize_items(entries: Sequence[EntryData], todo: list[int], ctx: Context, config: Config,
+                     source: Source, classifier: Classifier, out: Ingest, hashes: list[str | None]
+                     ) -> dict[str, int]:
+    """Normalise and classify ``entries[i]`` for each i of ``todo`` into ``out``;
+    returns the first position of each item key made."""
+    firsts: dict[str, int] = {}
+    for i in todo:
+        data = entries[i]
+        entry = _normalized(data, ctx, config, out)
+        if entry is None:
+            continue
+        out.entries.append(_with_topics(entry, source, classifier))
+        # A date normalising did not believe (in the future) may be believed later:
+        # such an item is normalised every time.
+        future = entry.date_guessed and (data.published is not None or data.updated is not None)
+        out.raw.append(None if future else hashes[i])
+        firsts.setdefault(entry.item_key, i)
+    return firsts
 
 
 def _summarised(notes: list[str], shown: int = 3) -> list[str]:
@@ -157,12 +216,14 @@ def _ingest_folder(config: Config, source: Source, folder: LocalFolder, now: dat
 
 
 def ingest(config: Config, source: Source, result: Document | LocalFolder,
-           now: datetime) -> Ingest | SourceError:
+           now: datetime, seen: Seen | None = None) -> Ingest | SourceError:
     """Parse and normalise one document or folder. Pure and picklable, so that it can
-    run in a worker process; failures come back as values."""
+    run in a worker process; failures come back as values. ``seen``: the items of the
+    source the store holds, by hash; a document's items among them are not normalised
+    again (``Ingest.unchanged``). Folders are always read whole."""
     try:
         if isinstance(result, Document):
-            return _ingest_document(config, source, result, now)
+            return _ingest_document(config, source, result, now, seen)
         return _ingest_folder(config, source, result, now)
     except SourceError as exc:
         return exc

@@ -8,6 +8,7 @@ module: ``ingest`` (parse and normalise, in workers), ``workers`` (the pool),
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -18,7 +19,8 @@ from typing import Protocol
 
 from feeds.errors import FeedsError, SourceError
 from feeds.publish.publisher import publish, write_status_page
-from feeds.run.storing import Topics, reclassify_if_rules_changed, store_outcome, topics_function
+from feeds.run.skip import run_key
+from feeds.run.storing import Topics, reclassify_if_rules_changed, seen_items, store_outcome, topics_function
 from feeds.run.workers import PoolFactory, ingest_as_fetched, worker_pool
 from feeds.sources.fetch import Retrieved
 from feeds.sources.health import reset_if_reconfigured
@@ -26,7 +28,7 @@ from feeds.sources.polling import DUE_SLACK, is_due
 from feeds.store.state import Store
 from feeds.stories.classify import Classifier
 from feeds.stories.sourceinfo import with_feed_titles
-from feeds.types import Config, HttpCache, RunReport, Source, SourceHealth, SourceOutcome
+from feeds.types import Config, Document, HttpCache, RunReport, Source, SourceHealth, SourceOutcome
 
 # Re-exported: the command line calls them with run_once.
 __all__ = ["Fetcher", "publish", "run_once", "write_status_page"]
@@ -131,13 +133,18 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
     # Made once a run: each source's entries are classified with it, and it maps every
     # source by id.
     topics = Topics(topics_function(config, classifier), classifier.carrying_matters)
+    # Items sent again unchanged are not normalised again (``skip``); the key reads the
+    # code once, when the first document arrives (an all-304 run never does).
+    key = functools.cache(lambda: run_key(config))
     with store.batch(BATCH_SECONDS):
         async for item, ingested in ingest_as_fetched(
-                fetcher.stream(selection.sources, selection.caches, selection.urls), now, pool):
+                fetcher.stream(selection.sources, selection.caches, selection.urls), now, pool,
+                lambda source: seen_items(store, key(), source)):
             source, result = item.source, item.result
             try:
                 outcome = store_outcome(config, store, topics, source, result, now, rng.random(),
-                                        ingested, selection.health.get(source.id), item.seconds)
+                                        ingested, selection.health.get(source.id), item.seconds,
+                                        key() if isinstance(result, Document) else None)
             except FeedsError:  # the state database itself (StateError): nothing can go on
                 raise
             except Exception as exc:  # a bug meeting odd input must not cost the other sources
@@ -150,6 +157,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
             outcomes.append(outcome)
             log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
             store.commit_if_due()
+    store.release_cache()  # publishing reads far less than storing wrote
     purged = store.purge(now - timedelta(days=config.settings.retention_days))
     written, unchanged = publish(config, store, pool, warnings) if publish_outputs else ([], 0)
     return written, unchanged, purged

@@ -11,15 +11,16 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import chain
 
 from feeds.errors import FetchError, SourceError
-from feeds.run.ingest import Ingest, ingest
+from feeds.run.ingest import Ingest, Seen, ingest
 from feeds.sources.fetch import Result, body_hash
 from feeds.sources.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
 from feeds.store.rows import Carried, Retopic, Row, StillSeen, changed_entry, new_entry, retopic
 from feeds.store.state import Store
 from feeds.stories.classify import Classifier
-from feeds.stories.dedupe import Action, Alias, Insert, Update, plan
+from feeds.stories.dedupe import Action, Alias, Insert, Update, plan, unique_in_batch
 from feeds.stories.similar import Thresholds, judge
 from feeds.types import (
     Config,
@@ -124,13 +125,33 @@ def _topics_again(store: Store, entry_id: str, topics_of: TopicsOf) -> Iterator[
         yield retopic(entry_id, replace(stored, topics=topics))
 
 
+def seen_items(store: Store, run_key: str | None, source: Source) -> Seen | None:
+    """What the store holds of ``source``'s items by hash, for ``ingest`` to skip
+    those sent again unchanged (None: ``run_key`` None, skip nothing)."""
+    if run_key is None:
+        return None
+    return Seen(run_key, {raw: key for raw, (key, _) in store.raw_items(source.id).items()})
+
+
+def _still_seen(store: Store, source_id: str, keys: list[str]) -> Iterator[StillSeen]:
+    """Items sent again unchanged: what ``plan`` makes of an item whose entry is stored
+    as it is (``Seen``), without normalising it."""
+    held = dict(store.raw_items(source_id).values())
+    for key in keys:
+        if key in held:
+            yield StillSeen(held[key], key)
+
+
 def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
                   result: Result, now: datetime, jitter: float,
                   ingested: Ingest | SourceError | None = None,
-                  known: SourceHealth | None = None, seconds: float | None = None) -> SourceOutcome:
+                  known: SourceHealth | None = None, seconds: float | None = None,
+                  run_key: str | None = None) -> SourceOutcome:
     """Store what fetching ``source`` gave, in one transaction: its entries (ingested
     here unless a worker did, ``ingested``), their clusters, its cache and health.
-    ``known``: its health as the run found it (else read from the store)."""
+    ``known``: its health as the run found it (else read from the store). ``run_key``:
+    the run's ``skip.run_key``; with it, items of a document sent again unchanged
+    are not normalised (None: every item is)."""
     settings = config.settings.fetch
     prev = reset_if_reconfigured(known if known is not None else store.health(source.id), source)
     if isinstance(result, SourceError):
@@ -152,7 +173,8 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
         why = "304 Not Modified" if result.reason == "304" else "same content as last time"
         return SourceOutcome(source.id, "not-modified", why)
     if ingested is None:
-        ingested = ingest(config, source, result, now)
+        seen = seen_items(store, run_key, source) if isinstance(result, Document) else None
+        ingested = ingest(config, source, result, now, seen)
     if isinstance(ingested, SourceError):
         exc = ingested
         health, events = after_failure(prev, source, settings, now, exc, jitter)
@@ -165,11 +187,19 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
 
     with store.transaction():
         by_item, by_url, by_story = store.lookup(source.id, got.entries)
-        actions = plan(got.entries, by_item, by_url, now, by_story)
-        applied = store.apply(source.id, finished_rows(
+        actions = plan(got.entries, by_item, by_url, now, by_story, also_present=got.unchanged)
+        rows: Iterable[Row] = finished_rows(
             store, source.id, actions, topics.of, encoded=dict(zip(map(id, got.entries), got.encoded,
                                                                    strict=False)),
-            carrying_matters=topics.carrying_matters(source)), now)
+            carrying_matters=topics.carrying_matters(source))
+        if got.unchanged:
+            rows = chain(rows, _still_seen(store, source.id, got.unchanged))
+        applied = store.apply(source.id, rows, now)
+        if got.raw:
+            # The items that counted (a repeated id: the first), as sent, for the next run.
+            raw = {id(e): r for e, r in zip(got.entries, got.raw, strict=True) if r is not None}
+            store.remember_raw(source.id, [(e.item_key, raw[id(e)]) for e in unique_in_batch(got.entries)
+                                           if id(e) in raw])
         new = applied.new
         if config.settings.dedupe.enabled:
             for new_id, entry in applied.inserted:
@@ -187,7 +217,7 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
             http_status=200 if isinstance(result, Document) else None,
             hints=result.hints if isinstance(result, Document) else None, ttl_minutes=ttl,
             permanent_redirect=result.permanent_redirect if isinstance(result, Document) else None,
-            entries_seen=len(got.entries), new_entries=new,
+            entries_seen=got.items, new_entries=new,
             warning=got.partly_broken,
             usual_gap=cadence(store.first_seen_times(source.id, CADENCE_SAMPLE)), jitter=jitter,
             unreadable_dates=got.unreadable_dates)
@@ -195,7 +225,7 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
         store.record_fetch(source.id, now, failed=False, new_entries=new, seconds=seconds)
         if got.feed_info is not None:
             store.save_feed_info(source.id, got.feed_info)
-    count = len(got.entries)
+    count = got.items
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
     return SourceOutcome(source.id, "ok", message, new, applied.updated, tuple(got.warnings))
 

@@ -13,11 +13,14 @@ import multiprocessing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from feeds.errors import SourceError
-from feeds.run.ingest import Ingest, ingest
-from feeds.sources.fetch import Retrieved
+from feeds.run.ingest import Ingest, Seen, ingest
 from feeds.types import Config, Document, LocalFolder, Source
+
+if TYPE_CHECKING:  # not at run time: the forkserver preloads this module, and no worker fetches
+    from feeds.sources.fetch import Retrieved
 
 log = logging.getLogger("feeds")
 
@@ -58,21 +61,27 @@ def _start_worker(config: Config) -> None:
     _worker_state["config"] = config
 
 
-def _ingest_in_worker(source: Source, result: Document | LocalFolder, now: datetime
+def _ingest_in_worker(source: Source, result: Document | LocalFolder, now: datetime, seen: Seen | None
                       ) -> Ingest | SourceError:
-    return ingest(_worker_state["config"], source, result, now)
+    return ingest(_worker_state["config"], source, result, now, seen)
 
 
-async def ingest_as_fetched(stream: AsyncIterator[Retrieved], now: datetime, pool: Executor | None
+def _none(source: Source) -> Seen | None:
+    return None
+
+
+async def ingest_as_fetched(stream: AsyncIterator[Retrieved], now: datetime, pool: Executor | None,
+                            seen: Callable[[Source], Seen | None] = _none,
                             ) -> AsyncIterator[tuple[Retrieved, Ingest | SourceError | None]]:
     """The fetcher's results in its order, each with what a worker process made of
     it when there is a pool (None: the main process ingests it).
 
     Parsing is CPU-bound and most of a cold run, so it runs on the other cores
     while this process stores what is ready; a document is handed to a worker as
-    soon as it arrives. Same inputs, same results: the workers run the very
-    function the main process would. At most a few documents wait for this
-    process at a time, so memory does not grow with the number of sources.
+    soon as it arrives, with ``seen(source)``: what the store holds of its items.
+    Same inputs, same results: the workers run the very function the main process
+    would. At most a few documents wait for this process at a time, so memory does
+    not grow with the number of sources.
     """
     if pool is None:
         async for item in stream:
@@ -88,7 +97,9 @@ async def ingest_as_fetched(stream: AsyncIterator[Retrieved], now: datetime, poo
                 future = None
                 if isinstance(item.result, Document | LocalFolder):
                     try:
-                        future = loop.run_in_executor(pool, _ingest_in_worker, item.source, item.result, now)
+                        known = seen(item.source) if isinstance(item.result, Document) else None
+                        future = loop.run_in_executor(pool, _ingest_in_worker, item.source, item.result,
+                                                      now, known)
                     except BrokenExecutor:  # a worker was killed: the main process parses the rest
                         log.warning("a worker process died; source %s is parsed in the main process",
                                     item.source.id)

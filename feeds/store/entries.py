@@ -125,6 +125,28 @@ class EntryStore(MetaStore):
             self.touch()
         return Applied(new, updated, tuple(inserted))
 
+    def release_cache(self) -> None:
+        """Back to the default page cache once entries are stored: the larger one
+        (``CACHE_KIB``) pays while storing, and held through publishing it was a
+        fifth of a run's peak memory."""
+        if self._large_cache:
+            self.db.execute("PRAGMA cache_size = -2000")
+            self.db.execute("PRAGMA shrink_memory")
+            self._large_cache = False
+
+    def raw_items(self, source_id: str) -> dict[str, tuple[str, str]]:
+        """This source's items by the hash of the item as it last sent it (``run.skip``):
+        raw hash -> (item key, entry id). Tombstones included: they stay while carried."""
+        rows = self.db.execute("SELECT raw, item_key, entry_id FROM items"
+                               " WHERE source_id = ? AND raw IS NOT NULL", (source_id,))
+        return {raw: (key, eid) for raw, key, eid in rows}
+
+    def remember_raw(self, source_id: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Record (item key, raw hash) of items just stored (rows written by ``apply``
+        in the same transaction); an item without a row is ignored."""
+        self.db.executemany("UPDATE items SET raw = ? WHERE source_id = ? AND item_key = ? AND raw IS NOT ?",
+                            [(raw, source_id, key, raw) for key, raw in pairs])
+
     def _upsert_item(self, source_id: str, item_key: str, entry_id: str, stamp: str) -> None:
         self.db.execute(
             "INSERT INTO items(source_id, item_key, entry_id, last_seen) VALUES (?,?,?,?)"

@@ -17,7 +17,7 @@ from feeds.store.codec import _entry_from_json, entry_json
 from feeds.stories.dedupe import entry_story, url_identity
 from feeds.stories.similar import bands, sketch
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # The first schema, as version 1 shipped it. A new database is created with it
 # and then brought forward by the same migrations as an old one, so every
@@ -261,6 +261,10 @@ CREATE INDEX source_days_day ON source_days(day);
     # Stable RFC 5005 archive pages: each story's position in its topics' sequences
     # (``feeds.store.archive``), numbered as the pages stood, oldest first.
     10: migrate_10,
+    # A hash of each item as its source last sent it (``run.skip``): an item sent
+    # again unchanged is not normalised again. Rows from before have none and are
+    # normalised once more, then get one.
+    11: "ALTER TABLE items ADD COLUMN raw TEXT;",
 }
 
 

@@ -127,7 +127,7 @@ class Seen:
 Action = Insert | Update | Alias | Seen
 
 
-def _has_own_id(entry: Entry) -> bool:
+def has_own_id(entry: Entry) -> bool:
     """The publisher gave the item an id (GUID, Atom id, or a local file's name)."""
     return entry.item_key.startswith(("guid:", "file:"))
 
@@ -142,7 +142,7 @@ def unique_in_batch(entries: Sequence[Entry]) -> list[Entry]:
     for e in entries:
         if e.item_key in seen_keys:
             continue
-        if e.url_key is not None and e.url_key in seen_urls and not _has_own_id(e):
+        if e.url_key is not None and e.url_key in seen_urls and not has_own_id(e):
             continue
         seen_keys.add(e.item_key)
         if e.url_key is not None:
@@ -157,15 +157,18 @@ def plan(
     by_url: Mapping[str, Known],
     now: datetime,
     by_story: Mapping[str, Known] | None = None,
+    also_present: Iterable[str] = (),
 ) -> list[Action]:
     """What to do with each entry of one source's document.
 
     ``by_item`` maps this source's item keys to what we hold for them;
     ``by_url`` maps URL identities to entries held from any source;
-    ``by_story`` maps ``story_key``s to this source's entries.
+    ``by_story`` maps ``story_key``s to this source's entries;
+    ``also_present``: item keys of the document's other items, sent again unchanged
+    and not normalised (they are still seen; no GUID moved from them).
     """
     batch = unique_in_batch(entries)
-    present = {e.item_key for e in batch}
+    present = {e.item_key for e in batch} | set(also_present)
     actions: list[Action] = []
     for entry in batch:
         known = by_item.get(entry.item_key)
@@ -183,7 +186,7 @@ def plan(
                 actions.append(Seen(known.entry_id, entry))
             continue
         other = by_url.get(entry.url_key) if entry.url_key else None
-        if other is not None and (other.source_id != entry.source_id or not _has_own_id(entry)):
+        if other is not None and (other.source_id != entry.source_id or not has_own_id(entry)):
             actions.append(Alias(other.entry_id, entry))
             continue
         if other is not None and other.item_key not in present:
