@@ -20,7 +20,7 @@ from feeds.store.rows import Carried, Retopic, Row, StillSeen, changed_entry, ne
 from feeds.store.state import Store
 from feeds.stories.classify import Classifier
 from feeds.stories.dedupe import Action, Alias, Insert, Update, plan
-from feeds.stories.similar import Thresholds, judge
+from feeds.stories.similar import Thresholds, judge, worth_judging
 from feeds.types import (
     Config,
     Document,
@@ -51,7 +51,8 @@ def cluster(store: Store, config: Config, entry_id: str, entry: Entry,
                                           entry.published + d.window)
     judged = 0
     for c in candidates:
-        if c.cluster_id in matches:
+        if c.cluster_id in matches or not worth_judging(entry.title, entry.summary_text, c.title,
+                                                         c.summary_text, thresholds):
             continue
         judged += 1
         verdict = judge(entry.title, entry.summary_text, c.title, c.summary_text, thresholds)
