@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+# A sibling module, also when this file is loaded by its path (tests/test_fastparse.py).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
 from templated import templated_story_text
 
 # Bump when the output changes, so cached corpora are regenerated.
