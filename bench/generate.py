@@ -10,6 +10,10 @@ tracking parameters; about 15% of entries carry a full body of 5-20 KB;
 categories, authors and enclosures; and about 15% of entry slots are copies of
 a story syndicated across 2-4 sources (same canonical link, sometimes with
 ``utm_*`` parameters, each source with its own guid).
+
+``--profile templated`` (bench/templated.py) writes headlines and summaries from
+news templates with slot fillers instead of random words: the same formats,
+shares and copies, but text whose stories look alike, as real feeds' do.
 """
 
 from __future__ import annotations
@@ -29,12 +33,18 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+# A sibling module, also when this file is loaded by its path (tests/test_fastparse.py).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
+from templated import templated_story_text
+
 # Bump when the output changes, so cached corpora are regenerated.
 GENERATOR_VERSION = 1
 
 DEFAULT_SOURCES = 1000
 DEFAULT_ENTRIES = 50
 DEFAULT_SEED = 20250601
+PROFILES = ("default", "templated")
 
 # Every date in the corpus is before this instant (and none in the future for any run).
 EPOCH = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -236,6 +246,34 @@ class Writer:
         )
 
 
+class TemplatedWriter(Writer):
+    """Stories whose headline and summary come from one news template (bench/templated.py)."""
+
+    def _linkify(self) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.08:
+            w = rng.choice(WORDS)
+            return f' <a href="/topics/{w}">{w}</a>'
+        if r < 0.12:
+            return f" <strong>{self.words(2)}</strong>"
+        return ""
+
+    def story(self, key: int, site: str, published: datetime) -> Story:
+        rng = self.rng
+        title, summary = templated_story_text(rng, published, self._linkify)
+        slug = "-".join(title.lower().split()[:6]).replace("&", "and").replace("'", "")
+        link = f"{site}/{published:%Y/%m}/{slug}-{key}"
+        enclosure = None
+        if rng.random() < ENCLOSURE_SHARE:
+            mime, ext = rng.choice(ENCLOSURE_TYPES)
+            enclosure = (f"{site}/media/{key}.{ext}", mime, rng.randint(10**5, 5 * 10**7))
+        return Story(key=key, title=title, link=link, published=published, summary=summary,
+                     body=self.body(site) if rng.random() < FULL_BODY_SHARE else None,
+                     categories=rng.sample(CATEGORIES, rng.randint(0, 4)), author=self.author(),
+                     enclosure=enclosure)
+
+
 def _rfc822(d: datetime) -> str:
     return format_datetime(d)
 
@@ -398,10 +436,10 @@ def render_rdf(src: SourceSpec, copies: list[Copy]) -> str:
 RENDERERS = {"rss": render_rss, "atom": render_atom, "rdf": render_rdf}
 
 
-def plan(n_sources: int, n_entries: int, seed: int) -> list[SourceSpec]:
+def plan(n_sources: int, n_entries: int, seed: int, profile: str = "default") -> list[SourceSpec]:
     """Decide every source's format and stories (deterministic in ``seed``)."""
     rng = random.Random(seed)
-    writer = Writer(rng)
+    writer = TemplatedWriter(rng) if profile == "templated" else Writer(rng)
     formats = [f for f, _ in FORMAT_WEIGHTS]
     weights = [w for _, w in FORMAT_WEIGHTS]
     sources = [
@@ -443,9 +481,11 @@ def plan(n_sources: int, n_entries: int, seed: int) -> list[SourceSpec]:
 
 
 def generate(out_dir: Path, n_sources: int = DEFAULT_SOURCES, n_entries: int = DEFAULT_ENTRIES,
-             seed: int = DEFAULT_SEED) -> dict[str, Any]:
+             seed: int = DEFAULT_SEED, profile: str = "default") -> dict[str, Any]:
     """Write the corpus into ``out_dir`` (replacing it) and return the manifest."""
-    sources = plan(n_sources, n_entries, seed)
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    sources = plan(n_sources, n_entries, seed, profile)
     rng = random.Random(seed + 1)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
@@ -474,6 +514,7 @@ def generate(out_dir: Path, n_sources: int = DEFAULT_SOURCES, n_entries: int = D
         manifest: dict[str, Any] = {
             "generator_version": GENERATOR_VERSION,
             "seed": seed,
+            "profile": profile,
             "sources": n_sources,
             "entries_per_source": n_entries,
             "total_entries": copies_total,
@@ -497,7 +538,8 @@ def generate(out_dir: Path, n_sources: int = DEFAULT_SOURCES, n_entries: int = D
     return manifest
 
 
-def load_or_generate(out_dir: Path, n_sources: int, n_entries: int, seed: int) -> dict[str, Any]:
+def load_or_generate(out_dir: Path, n_sources: int, n_entries: int, seed: int,
+                     profile: str = "default") -> dict[str, Any]:
     """Reuse ``out_dir`` if it holds this exact corpus, else (re)generate it."""
     manifest_path = out_dir / "manifest.json"
     if manifest_path.exists():
@@ -506,12 +548,13 @@ def load_or_generate(out_dir: Path, n_sources: int, n_entries: int, seed: int) -
         except (OSError, ValueError):
             manifest = {}
         same = (manifest.get("generator_version") == GENERATOR_VERSION and manifest.get("seed") == seed
-                and manifest.get("sources") == n_sources and manifest.get("entries_per_source") == n_entries)
+                and manifest.get("sources") == n_sources and manifest.get("entries_per_source") == n_entries
+                and manifest.get("profile", "default") == profile)
         files = manifest.get("files")
         if same and isinstance(files, list) and all(
                 isinstance(f, dict) and (out_dir / str(f["path"])).is_file() for f in files):
             return manifest
-    return generate(out_dir, n_sources, n_entries, seed)
+    return generate(out_dir, n_sources, n_entries, seed, profile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -520,8 +563,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sources", type=int, default=DEFAULT_SOURCES)
     ap.add_argument("--entries", type=int, default=DEFAULT_ENTRIES)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--profile", choices=PROFILES, default="default",
+                    help="default: random-word text; templated: headlines and summaries from news templates")
     args = ap.parse_args(argv)
-    m = generate(args.out_dir, args.sources, args.entries, args.seed)
+    m = generate(args.out_dir, args.sources, args.entries, args.seed, args.profile)
     print(f"{m['sources']} feeds, {m['total_entries']} entries, {m['total_bytes']:,} bytes "
           f"in {args.out_dir}", file=sys.stderr)
     return 0

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from generate import DEFAULT_ENTRIES, DEFAULT_SEED, DEFAULT_SOURCES, load_or_generate
+from generate import DEFAULT_ENTRIES, DEFAULT_SEED, DEFAULT_SOURCES, PROFILES, load_or_generate
 from serve import StaticServer, start_server
 from steady import FileState, changed_outputs, link_copy, mutate, retire_oldest, snapshot
 
@@ -445,11 +445,18 @@ def feeds_state(root: Path) -> dict[str, Any]:
                 statuses = {f"{prefix}{k}": int(v) for k, v in con.execute(
                     f"SELECT coalesce({column}, '?'), count(*) FROM sources GROUP BY 1")}
             entries = int(con.execute("SELECT count(*) FROM entries").fetchone()[0])
+            # new entries, near-duplicate candidates they met, pairs judged (this run's)
+            cost = con.execute("SELECT value FROM meta WHERE key = 'dedupe_cost'").fetchone()
         finally:
             con.close()
     except sqlite3.Error as exc:
         return {"state_error": str(exc)}
-    return {"statuses": statuses, "entries_stored": entries}
+    out: dict[str, Any] = {"statuses": statuses, "entries_stored": entries}
+    if cost is not None:
+        new, met, judged = (int(x) for x in str(cost[0]).split())
+        if new:
+            out.update({"candidates_per_entry": met / new, "judged_per_entry": judged / new})
+    return out
 
 
 # --- rows and the report ------------------------------------------------------------------
@@ -482,6 +489,10 @@ class Row:
     def median_cpu(self) -> float | None:
         good = self.good()
         return statistics.median(s.cpu_s for s in good) if good else None
+
+    def median_detail(self, key: str) -> float | None:
+        values = [float(s.detail[key]) for s in self.good() if key in s.detail]
+        return statistics.median(values) if values else None
 
 
 def check_text(row: Row) -> str:
@@ -534,6 +545,8 @@ def summarise(rows: dict[str, Row], total_entries: int, n_sources: int) -> dict[
             "entries_per_s": total_entries / wall if wall else None,
             "sources_per_s": n_sources / wall if wall else None,
             "peak_rss_mib": row.median_peak_mib(), "cpu_s": row.median_cpu(),
+            "candidates_per_entry": row.median_detail("candidates_per_entry"),
+            "judged_per_entry": row.median_detail("judged_per_entry"),
             "check": check_text(row),
             "samples": [s.as_json() for s in row.samples],
         })
@@ -635,7 +648,8 @@ Table_ = tuple[list[str], list[list[str]], set[int]]  # columns, rows, right-ali
 def tables(summary: dict[str, Any]) -> list[tuple[str, Table_]]:
     runs = [
         [r["label"], fmt(r["wall_s"]), f"{fmt(r['wall_min_s'])}-{fmt(r['wall_max_s'])}",
-         fmt(r["entries_per_s"], ",.0f"), fmt(r["peak_rss_mib"], ",.1f"), fmt(r["cpu_s"]), r["check"]]
+         fmt(r["entries_per_s"], ",.0f"), fmt(r["peak_rss_mib"], ",.1f"), fmt(r["cpu_s"]),
+         fmt(r.get("candidates_per_entry")), fmt(r.get("judged_per_entry")), r["check"]]
         for r in summary["rows"]
     ]
     targets = [
@@ -651,8 +665,8 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, Table_]]:
             split = ", ".join(f"{k} {v / 1024:,.1f}" for k, v in last["pss_at_peak_kib"].items())
             shares.append([r["label"], fmt(last["tree_pss_peak_kib"] / 1024, ",.1f"), split])
     return [
-        ("", (["run", "wall s", "min-max", "entries/s", "peak RSS MiB", "CPU s", "check"], runs,
-              {1, 2, 3, 4, 5})),
+        ("", (["run", "wall s", "min-max", "entries/s", "peak RSS MiB", "CPU s", "candidates/entry",
+               "judge calls/entry", "check"], runs, {1, 2, 3, 4, 5, 6, 7})),
         ("feeds' peak by process (PSS MiB at the tree's peak, the run with the highest)",
          (["run", "tree", "main, forkserver, workers"], shares, {1})),
         ("feeds vs reader (medians) and the issue's targets",
@@ -730,6 +744,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                 f"--quick {QUICK_SOURCES})")
     ap.add_argument("--entries", type=int, default=DEFAULT_ENTRIES, help="entries per feed")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--profile", choices=PROFILES, default="default",
+                    help="corpus text: default (random words) or templated (news templates, "
+                         "bench/templated.py)")
     ap.add_argument("--repeat", type=int, help="runs of each row (default 3, --quick 1); medians reported")
     ap.add_argument("--concurrency", type=int, default=8, help="feeds' [fetch] concurrency")
     ap.add_argument("--reader-workers", type=int, default=1,
@@ -759,9 +776,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{feeds_bin} is missing: run `make venv` first")
         return 2
 
-    corpus_dir = args.corpus_dir or CORPUS_CACHE / f"n{args.sources}-m{args.entries}-s{args.seed}"
+    tag = "" if args.profile == "default" else f"-{args.profile}"
+    corpus_dir = args.corpus_dir or CORPUS_CACHE / f"n{args.sources}-m{args.entries}-s{args.seed}{tag}"
     t0 = time.perf_counter()
-    manifest = load_or_generate(corpus_dir, args.sources, args.entries, args.seed)
+    manifest = load_or_generate(corpus_dir, args.sources, args.entries, args.seed, args.profile)
     files: list[dict[str, Any]] = manifest["files"]
     total_entries = int(manifest["total_entries"])
     mib = int(manifest["total_bytes"]) / 2**20
@@ -909,7 +927,8 @@ def main(argv: list[str] | None = None) -> int:
         "corpus": {"dir": str(corpus_dir), **corpus_info},
         **summary,
     }
-    header = (f"feeds vs reader: {args.sources} feeds x {args.entries} entries = {total_entries:,} entries, "
+    header = (f"feeds vs reader: {args.sources} feeds x {args.entries} entries = {total_entries:,} entries "
+              f"({args.profile} profile), "
               f"{mib:,.0f} MiB, served by {result['server']['kind']} "
               f"on 127.0.0.1; median of {args.repeat}{' (INTERRUPTED)' if interrupted else ''}; "
               f"{os.cpu_count()} CPUs; "

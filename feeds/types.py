@@ -339,6 +339,8 @@ class SourceOutcome:
     warnings: tuple[str, ...] = ()
     seconds: float | None = None  # how long the fetch took
     unreachable: bool = False  # failed before any HTTP answer: DNS or connection refused/unreachable
+    candidates: int = 0  # near-duplicate candidates its new entries met
+    judged: int = 0  # of them, pairs the judge read (the others joined a matched cluster)
 
 
 @dataclass(frozen=True)
@@ -359,6 +361,14 @@ class RunReport:
     @property
     def new_entries(self) -> int:
         return sum(o.new_entries for o in self.outcomes)
+
+    @property
+    def candidates(self) -> int:
+        return sum(o.candidates for o in self.outcomes)
+
+    @property
+    def judged(self) -> int:
+        return sum(o.judged for o in self.outcomes)
 
 
 # --- source health ------------------------------------------------------------

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from feeds.run.storing import cluster, finished_rows
 from feeds.store.state import Store
 from feeds.stories.dedupe import Insert, Update, entry_id
-from feeds.stories.similar import canonical_amounts, judge
+from feeds.stories.similar import canonical_amounts, judge, worth_judging
 from feeds.types import Config, Entry, Settings
 
 SAME = [
@@ -95,6 +95,7 @@ def test_same_story_is_recognised(ta: str, sa: str, tb: str, sb: str) -> None:
     verdict = judge(ta, sa, tb, sb)
     assert verdict.same, verdict.reason
     assert judge(tb, sb, ta, sa).same
+    assert worth_judging(ta, sa, tb, sb) and worth_judging(tb, sb, ta, sa)  # the screen passes it
 
 
 @pytest.mark.parametrize(("ta", "sa", "tb", "sb"), DIFFERENT)
@@ -264,6 +265,7 @@ def test_reworded_copies_are_recognised(ta: str, sa: str, tb: str, sb: str) -> N
     verdict = judge(ta, sa, tb, sb)
     assert verdict.same, verdict.reason
     assert judge(tb, sb, ta, sa).same
+    assert worth_judging(ta, sa, tb, sb) and worth_judging(tb, sb, ta, sa)  # the screen passes it
 
 
 @pytest.mark.parametrize(("ta", "sa", "tb", "sb"), REWORDED_DIFFERENT.values(), ids=REWORDED_DIFFERENT.keys())

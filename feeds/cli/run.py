@@ -72,6 +72,9 @@ def format_report(report: RunReport, verbosity: int, *, files: bool = True) -> l
                 lines.append(f"  warning {o.source_id}: {w}")
     if verbosity > 0 and report.files_written:
         lines.append("  written: " + ", ".join(report.files_written))
+    if verbosity > 0 and report.new_entries:
+        lines.append(f"  near-duplicates: {report.candidates / report.new_entries:.2f} candidates and "
+                     f"{report.judged / report.new_entries:.2f} judge calls a new entry")
     return lines
 
 
@@ -83,6 +86,7 @@ def report_fields(report: RunReport, *, files: bool = True) -> dict[str, object]
         "not_modified": counts["not-modified"], "failed": counts["failed"],
         "not_due": counts["skipped"], "gone": counts["gone"], "new_entries": report.new_entries,
         "updated_entries": sum(o.updated_entries for o in report.outcomes),
+        "dedupe_candidates": report.candidates, "dedupe_judged": report.judged,
     }
     if files:
         fields.update({"files_written": len(report.files_written),

@@ -126,6 +126,17 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     )
 
 
+def _record_dedupe_cost(store: Store, outcomes: Sequence[SourceOutcome]) -> None:
+    """What near-duplicate search cost this run, kept in the meta table
+    (``dedupe_cost``: new entries, candidates met, pairs judged) for the benchmark
+    to read (``feeds -v run`` prints it): a few candidates an entry, whatever the text."""
+    new = sum(o.new_entries for o in outcomes)
+    met = sum(o.candidates for o in outcomes)
+    judged = sum(o.judged for o in outcomes)
+    with store.transaction():
+        store.set_meta("dedupe_cost", f"{new} {met} {judged}")
+
+
 async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selection: _Selection,
                            classifier: Classifier, now: datetime, rng: random.Random,
                            outcomes: list[SourceOutcome], pool: Executor | None,
@@ -157,6 +168,7 @@ async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selec
             outcomes.append(outcome)
             log.debug("%s: %s %s", source.id, outcome.status, outcome.message)
             store.commit_if_due()
+        _record_dedupe_cost(store, outcomes)
     store.release_cache()  # publishing reads far less than storing wrote
     purged = store.purge(now - timedelta(days=config.settings.retention_days))
     written, unchanged = publish(config, store, pool, warnings) if publish_outputs else ([], 0)

@@ -21,7 +21,7 @@ from feeds.store.rows import Carried, Retopic, Row, StillSeen, changed_entry, ne
 from feeds.store.state import Store
 from feeds.stories.classify import Classifier
 from feeds.stories.dedupe import Action, Alias, Insert, Update, plan, unique_in_batch
-from feeds.stories.similar import Thresholds, judge
+from feeds.stories.similar import Thresholds, judge, worth_judging
 from feeds.types import (
     Config,
     Document,
@@ -39,23 +39,30 @@ log = logging.getLogger("feeds")
 
 
 def cluster(store: Store, config: Config, entry_id: str, entry: Entry,
-            thresholds: Thresholds | None = None) -> None:
+            thresholds: Thresholds | None = None) -> tuple[int, int]:
     """Join a new entry to the stories it is a copy of, from other sources.
-    ``thresholds``: the judge's (default: the configured title and text thresholds)."""
+    ``thresholds``: the judge's (default: the configured title and text thresholds).
+    Returns how many candidates the store gave and how many of them were judged:
+    the cost of adding the entry, which must stay bounded whatever its text."""
     d = config.settings.dedupe
     if thresholds is None:
         thresholds = Thresholds(title=d.title_threshold, text=d.text_threshold)
     matches: dict[str, str] = {}
-    for c in store.cluster_candidates(entry_id, entry, entry.published - d.window,
-                                      entry.published + d.window):
-        if c.cluster_id in matches:
+    candidates = store.cluster_candidates(entry_id, entry, entry.published - d.window,
+                                          entry.published + d.window)
+    judged = 0
+    for c in candidates:
+        if c.cluster_id in matches or not worth_judging(entry.title, entry.summary_text, c.title,
+                                                         c.summary_text, thresholds):
             continue
+        judged += 1
         verdict = judge(entry.title, entry.summary_text, c.title, c.summary_text, thresholds)
         if verdict.same:
             matches[c.cluster_id] = f"near-duplicate of {c.entry_id} ({c.source_id}): {verdict.reason}"
     if matches:
         # Several matches join their clusters: the result does not depend on arrival order.
         store.join_clusters(entry_id, sorted(matches), "; ".join(matches[k] for k in sorted(matches)))
+    return len(candidates), judged
 
 
 TopicsOf = Callable[[Entry, Iterable[str]], tuple[TopicMatch, ...]]
@@ -201,9 +208,12 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
             store.remember_raw(source.id, [(e.item_key, raw[id(e)]) for e in unique_in_batch(got.entries)
                                            if id(e) in raw])
         new = applied.new
+        met = judged = 0
         if config.settings.dedupe.enabled:
             for new_id, entry in applied.inserted:
-                cluster(store, config, new_id, entry)
+                c, j = cluster(store, config, new_id, entry)
+                met += c
+                judged += j
         if isinstance(result, LocalFolder):
             gone = store.mark_gone(source.id, {e.item_key for e in got.entries}, now)
             if gone:
@@ -227,7 +237,8 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
             store.save_feed_info(source.id, got.feed_info)
     count = got.items
     message = f"{count} entr{'y' if count == 1 else 'ies'}"
-    return SourceOutcome(source.id, "ok", message, new, applied.updated, tuple(got.warnings))
+    return SourceOutcome(source.id, "ok", message, new, applied.updated, tuple(got.warnings),
+                         candidates=met, judged=judged)
 
 
 def reclassify_all(store: Store, topics_of: TopicsOf) -> int:

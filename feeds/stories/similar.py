@@ -346,11 +346,63 @@ def _features(title: str, summary: str) -> _Features:
         mentioned_numbers=frozenset(_amounts(t) | _amounts(head)),
         lead=frozenset(lead_shingles),
         lead_words=frozenset(lead_words),
-        lead_marks=frozenset(_root(_possessive(_fold(w))) for w in _WORD.findall(lead)
-                             if w[0].isupper() or any(c.isdigit() for c in w) or w in _AMOUNT_WORDS),
+        lead_marks=_lead_marks(lead),
         summary_words=frozenset(summary_words),
         summary_shingles=frozenset(summary_shingles),
     )
+
+
+@dataclass(frozen=True)
+class _Screen:
+    """What worth_judging() compares: a few dozen words an entry, so that many more
+    stored entries fit its cache than _features' (see there)."""
+
+    title_words: frozenset[str]
+    lead: frozenset[str]
+    lead_marks: frozenset[str]
+    numbers: frozenset[str]
+    mentioned_numbers: frozenset[str]
+
+
+# A stored entry meets many new ones while it is in their window: this keeps the
+# screen's features (about 3.5 KB an entry with its key) of a few days' entries
+# (docs/design.md, "One story, one entry").
+@lru_cache(maxsize=4096)
+def _screen(title: str, head: str) -> _Screen:
+    """The screen's features of an entry, ``head`` being its summary's first 600
+    characters: computed as _features() computes the same fields."""
+    t = canonical_amounts(clean_title(title))
+    head = canonical_amounts(head)
+    lead = _SENTENCE_END.split(head.strip(), maxsplit=1)[0]
+    title_words = _analyse(t)[0] | {_fold(x) for x in _LETTER.findall(t)}
+    numbers = _amounts(t)
+    return _Screen(frozenset(title_words), frozenset(_analyse(lead)[1]), _lead_marks(lead),
+                   frozenset(numbers), frozenset(numbers | _amounts(head)))
+
+
+def _lead_marks(lead: str) -> frozenset[str]:
+    """The names, numbers and currencies of a summary's opening sentence."""
+    return frozenset(_root(_possessive(_fold(w))) for w in _WORD.findall(lead)
+                     if w[0].isupper() or any(c.isdigit() for c in w) or w in _AMOUNT_WORDS)
+
+
+def worth_judging(title_a: str, summary_a: str, title_b: str, summary_b: str,
+                  thresholds: Thresholds = Thresholds()) -> bool:
+    """False when judge() would certainly say "not the same story", from the titles'
+    words and the summaries' opening sentences alone. judge() merges only when the
+    titles are at least min(title, title_floor) alike or the summaries open with the
+    same sentence (_same_opening's first two tests); stories cut from one template
+    ("X raises $20m to build Y") share a sketch with many others but seldom that;
+    and it applies judge()'s first rule, different numbers in the titles ("$20m"
+    and "$50m"). Exact, not an estimate: every pair it turns away, judge() turns
+    away too (tests/test_dedupe_cost.py checks it)."""
+    a, b = _screen(title_a, summary_a[:600]), _screen(title_b, summary_b[:600])
+    if (a.numbers - b.mentioned_numbers and b.mentioned_numbers - a.mentioned_numbers) or (
+            b.numbers - a.mentioned_numbers and a.mentioned_numbers - b.mentioned_numbers):
+        return False
+    if jaccard(a.title_words, b.title_words) >= min(thresholds.title, thresholds.title_floor):
+        return True
+    return jaccard(a.lead, b.lead) >= thresholds.lead and a.lead_marks == b.lead_marks
 
 
 def _same_opening(a: _Features, b: _Features, least: float) -> bool:
