@@ -44,6 +44,10 @@ _STOPWORDS: dict[str, frozenset[str]] = {
         "id": "dan yang di ini itu dengan untuk dari tidak akan pada juga ada atau",
     }.items()
 }
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _STOPWORDS.items():
+    for _word in _words:
+        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
 _WORD = re.compile(r"[^\W\d_]+")
 
 # A character's script, for the scripts that name (nearly) one language here.
@@ -58,6 +62,7 @@ _SCRIPTS = (
     ("th", re.compile(r"[\u0e00-\u0e7f]")),
     ("hi", re.compile(r"[\u0900-\u097f]")),
 )
+_OTHER_SCRIPTS = re.compile("|".join(p.pattern for _l, p in _SCRIPTS))
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _NON_LATIN_LANGUAGES = frozenset(lang for lang, _p in _SCRIPTS) | {"uk", "bg", "sr", "mk", "be", "kk",
@@ -68,7 +73,7 @@ SAMPLE_CHARS = 600  # enough words to tell; more costs time on every entry
 def detect(text: str) -> str | None:
     """A language code for ``text``, or None when the text does not tell."""
     sample = text[:SAMPLE_CHARS]
-    if not sample.isascii():
+    if not sample.isascii() and _OTHER_SCRIPTS.search(sample):
         latin = len(_LATIN.findall(sample))
         for lang, pattern in _SCRIPTS:
             found = len(pattern.findall(sample))
@@ -80,9 +85,8 @@ def detect(text: str) -> str | None:
                 return lang
     counts: dict[str, int] = {}
     for word in _WORD.findall(sample.lower()):
-        for lang, words in _STOPWORDS.items():
-            if word in words:
-                counts[lang] = counts.get(lang, 0) + 1
+        for lang in _LANGUAGES_OF.get(word, ()):
+            counts[lang] = counts.get(lang, 0) + 1
     if not counts:
         return None
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
