@@ -388,7 +388,8 @@ def _dedupe(c: _Checker, data: dict[str, Any]) -> DedupeSettings:
     )
 
 
-_TOPIC_ONLY = frozenset({"title", "description", "max_entries", "index", "include", "rules"})
+_TOPIC_ONLY = frozenset({"title", "description", "max_entries", "index", "include", "rules",
+                         "threshold"})
 
 
 def _valid_regexes(c: _Checker, p: Key, key: str, expressions: Iterable[str], what: str) -> bool:
@@ -413,7 +414,7 @@ def _rule(c: _Checker, body: Mapping[str, Any], p: Key, what: str, name: str,
     strings = {k: c.get_strings(body, p, k, what) for k in RULE_KEYS
                if not (topic_level_excludes and k in ("exclude", "exclude_regex"))}
     ok = True
-    for key in ("keywords", "all", "require", "exclude"):
+    for key in ("keywords", "weak", "all", "require", "exclude"):
         for term in strings.get(key, ()):
             try:
                 term_pattern(term)
@@ -422,7 +423,8 @@ def _rule(c: _Checker, body: Mapping[str, Any], p: Key, what: str, name: str,
                 ok = False
     for key in ("regex", "exclude_regex"):
         ok = _valid_regexes(c, p, key, strings.get(key, ()), what) and ok
-    if not any(strings.get(k) for k in ("keywords", "all", "regex", "categories", "sources", "authors")):
+    if not any(strings.get(k) for k in ("keywords", "weak", "all", "regex", "categories", "sources",
+                                        "authors")):
         return None
     return Rule(**strings, name=name) if ok else None
 
@@ -486,6 +488,7 @@ def _topics(c: _Checker, data: dict[str, Any]) -> list[Topic]:
             include=include,
             max_entries=c.get(body, p, "max_entries", int, None, what, _positive),
             index=c.get(body, p, "index", bool, True, what),
+            threshold=c.get(body, p, "threshold", float, 1.0, what, _positive),
         ))
     _check_includes(c, topics)
     return topics

@@ -91,11 +91,16 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("max_entries", "integer > 0", "[site] max_entries", "entries in this topic's feeds"),
         KeyDoc("index", "boolean", "true", "show the topic on the index page"),
         KeyDoc("include", "list of topic ids", "[]", "entries of these topics belong here too"),
+        KeyDoc("threshold", "number > 0", "1",
+               "evidence an entry needs: a term counts 3 in the title, 2 in the categories or the "
+               "first 300 characters of the summary, 1 further down (2 if found twice); 1 is any match"),
         KeyDoc("exclude", "list of strings", "[]", "any of these keeps an entry out of the topic"),
         KeyDoc("exclude_regex", "list of regular expressions (RE2 syntax)", "[]",
                "any match keeps an entry out of the topic"),
         KeyDoc("keywords", "list of strings", "[]",
                "the topic's first rule (the keys of [[topics.<id>.rules]] may stand here)"),
+        KeyDoc("weak", "list of strings", "[]",
+               "first rule: ambiguous keywords that count only when another term of the topic is found"),
         KeyDoc("all", "list of strings", "[]", "first rule: every one of these must match"),
         KeyDoc("require", "list of strings", "[]", "first rule: one of these must match too"),
         KeyDoc("regex", "list of regular expressions (RE2 syntax)", "[]", "first rule: any one matches"),
@@ -104,9 +109,10 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
                "first rule: only entries from these sources"),
         KeyDoc("authors", "list of strings", "[]", "first rule: only entries by these authors"),
         KeyDoc("languages", "list of language tags", "[]",
-               "first rule: only entries in these languages (en matches en-GB)"),
+               "first rule: only entries in these languages (en matches en-GB; und: language "
+               "unknown); declared by the feed, else guessed from the text"),
         KeyDoc("rules", "array of tables", "[]",
-               "more rules, any of which puts an entry in the topic; each takes keywords, all, "
+               "more rules, whose evidence adds up; each takes keywords, weak, all, "
                "require, regex, categories, sources, authors, languages, exclude, exclude_regex "
                "(its exclusions apply to that rule only)"),
     ),
@@ -147,7 +153,7 @@ def keys(table: str) -> set[str]:
     raise KeyError(table)
 
 
-RULE_KEYS = frozenset({"keywords", "all", "require", "regex", "categories", "sources", "authors",
+RULE_KEYS = frozenset({"keywords", "weak", "all", "require", "regex", "categories", "sources", "authors",
                        "languages", "exclude", "exclude_regex"})
 
 

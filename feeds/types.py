@@ -18,6 +18,8 @@ class Rule:
     ``sources``: the entry comes from one of these source ids or ``tag:`` tags;
     ``authors``, ``languages``: one of these; and none of ``exclude`` or
     ``exclude_regex`` (which keep the entry out of this rule only).
+    ``weak``: ambiguous terms that count as ``keywords`` only in company, when
+    another term of the topic is found too.
     """
 
     keywords: tuple[str, ...] = ()
@@ -30,6 +32,7 @@ class Rule:
     languages: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     exclude_regex: tuple[str, ...] = ()
+    weak: tuple[str, ...] = ()
     name: str = ""  # where it is written, for explanations: "rule 2 (config/feeds.toml:40)"
 
 
@@ -37,9 +40,10 @@ class Rule:
 class Topic:
     """A topic feed and the rules that route entries into it.
 
-    An entry is in the topic when any rule matches, none of the topic's
+    An entry is in the topic when the evidence of the rules that match (each term
+    weighed by where it was found) reaches ``threshold`` and none of the topic's
     ``exclude``/``exclude_regex`` match, or a source puts it there; or when it is
-    in one of the ``include``d topics.
+    in one of the ``include``d topics. The default threshold, 1, is any match.
     """
 
     id: str
@@ -51,6 +55,7 @@ class Topic:
     include: tuple[str, ...] = ()  # other topics whose entries belong here too
     max_entries: int | None = None  # default: [site] max_entries
     index: bool = True  # shown on the index page
+    threshold: float = 1.0  # evidence needed (stories/classify.py weighs it)
 
 
 @dataclass(frozen=True)

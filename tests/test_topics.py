@@ -35,8 +35,10 @@ def test_explain_says_why_and_gives_the_nearest_miss(project: Project) -> None:
     code, out, _ = run_cli(project.root, "explain", link)
     assert code == 0
     assert f": {SEED_TITLE}" in out
-    assert re.search(r"\bin ai: rule 1 \(line \d+\): AI\n", out)
-    assert re.search(r"\bin internet-policy: rule 1 \(line \d+\): restriction, internet, tech\n", out)
+    # Each term with where it was found and what it added, against the threshold.
+    assert re.search(r"\bin ai: score 2 of 1 needed: AI \(lead \+2\) \[rule 1 \(line \d+\)\]\n", out)
+    assert re.search(r"\bin internet-policy: score 3 of 1 needed: restriction \(title \+3\), "
+                     r"internet \(title, required\), tech \(title, required\) \[rule 1 \(line \d+\)\]\n", out)
     # Chips are named in the body only, which rules do not read.
     assert re.search(r"not in chips: rule 1 \(line \d+\): none of its keywords\n", out)
 

@@ -1,10 +1,13 @@
 """Trying the rules without fetching: ``feeds check`` (the config, the templates,
 and the topic rules on the entries held), ``feeds topics preview`` and ``diff``
-(which entries a rule change moves), and ``feeds explain`` (why an entry's
-copies were merged and which topics it is in)."""
+(which entries a rule change moves, and what it does to the scored labels),
+``feeds topics label`` and ``score`` (operators' judgements, and how the rules
+agree with them), and ``feeds explain`` (why an entry's copies were merged and
+which topics it is in, with the evidence)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,8 +16,12 @@ from feeds.cli.common import Options, check_templates, load, plural, say
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
 from feeds.errors import ConfigError, ConfigErrors, FeedsError, UsageError
 from feeds.store.state import Store
+from feeds.stories import scoring
 from feeds.stories.classify import Classifier, lint
+from feeds.stories.scoring import Judgement
 from feeds.types import Config, Entry, Source
+
+LABELS_FILE = FEEDS_FILE.parent / "labels.tsv"
 
 
 @click.command()
@@ -127,10 +134,14 @@ def _config_at(opts: Options, against: str) -> Config:
                    "or a git revision of config/.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="Titles shown per change.")
+@click.option("--labels", metavar="FILE",
+              help=f"Judgements to score both configs against (default {LABELS_FILE.as_posix()}, "
+                   "when it exists).")
 @click.pass_obj
-def topics_diff(opts: Options, against: str, limit: int) -> None:
+def topics_diff(opts: Options, against: str, limit: int, labels: str | None) -> None:
     """Review a rule change: which stored entries enter or leave each topic going
-    from CONFIG (before) to the working config in config/ (after).
+    from CONFIG (before) to the working config in config/ (after), and, with
+    labels, precision and recall before and after and the judgements that flip.
 
     As with `git diff REV`, the working config is the change under review: an
     `exclude` added to it shows the entries that would leave.
@@ -162,6 +173,149 @@ def topics_diff(opts: Options, against: str, limit: int) -> None:
                 say(f"  {sign} {title}")
             if len(titles) > limit:
                 click.echo(f"  {sign} ... and {len(titles) - limit} more")
+    path, shown = _labels_path(opts, labels)
+    if labels is not None or path.is_file():
+        _diff_labels(shown, _judgements(path, shown, current, None), base, current, before, after,
+                     limit)
+
+
+def _diff_labels(shown: str, judgements: list[Judgement], base: Config, current: Config,
+                 before: Classifier, after: Classifier, limit: int) -> None:
+    """What a rule change does to the scored labels: each topic's precision and recall
+    before and after, and the judgements the rules now get right or wrong."""
+    old = scoring.predictions(before, judgements, {s.id: s for s in base.sources})
+    new = scoring.predictions(after, judgements, {s.id: s for s in current.sources})
+    old_scores = {s.topic: s for s in scoring.score(before, judgements, {s.id: s for s in base.sources})}
+    new_scores = scoring.score(after, judgements, {s.id: s for s in current.sources})
+    click.echo(f"\nscored against {shown} ({plural(len(judgements), 'judgement')}):")
+    click.echo(f"{'topic':<17}{'precision':>20}{'recall':>20}")
+    for s in new_scores:
+        o = old_scores[s.topic]
+        click.echo(f"{s.topic:<17}{o.precision:>9.3f} -> {s.precision:.3f}{o.recall:>11.3f} -> "
+                   f"{s.recall:.3f}")
+    flips = [j for j in judgements if old[(j.sample.key, j.topic)][0] != new[(j.sample.key, j.topic)][0]]
+    if not flips:
+        click.echo("  no judged entry changes")
+    for j in flips[:limit]:
+        got = new[(j.sample.key, j.topic)]
+        verdict = "now right" if got[0] == j.expected else "now WRONG"
+        say(f"  {'+' if got[0] else '-'} {j.topic}: {j.sample.title} ({j.sample.key}; labelled "
+            f"{'in' if j.expected else 'out'}, {verdict}): {got[1]}")
+    if len(flips) > limit:
+        click.echo(f"  ... and {len(flips) - limit} more")
+
+def _labels_path(opts: Options, labels: str | None) -> tuple[Path, str]:
+    """The labels file (default: config/labels.tsv) and its name as the user gave it."""
+    if labels is not None:
+        return Path(labels), labels
+    return opts.root / LABELS_FILE, LABELS_FILE.as_posix()
+
+
+def _judgements(path: Path, shown: str, config: Config, split: str | None) -> list[Judgement]:
+    if not path.is_file():
+        hint = "" if shown != LABELS_FILE.as_posix() else \
+            " (record some with 'feeds topics label ENTRY TOPIC --in')"
+        raise UsageError(f"{shown}: no such labels file{hint}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{shown}: cannot read it: {exc}") from exc
+    try:
+        return scoring.parse(text, shown, config.topic_ids(), split)
+    except scoring.LabelsError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+@topics.command("label")
+@click.argument("entry", metavar="ENTRY")
+@click.argument("topic")
+@click.option("--in/--out", "member", default=None,
+              help="The entry belongs in TOPIC (--in) or not (--out).")
+@click.pass_obj
+def topics_label(opts: Options, entry: str, topic: str, member: bool | None) -> None:
+    """Record that ENTRY (an entry id, link or URL) belongs in TOPIC or not, in
+    config/labels.tsv, with a copy of what the rules read of it, so that
+    `feeds topics score` can judge rule changes against it after the entry is gone.
+    A later judgement of the same entry and topic replaces the earlier one."""
+    if member is None:
+        raise UsageError("say --in or --out: does the entry belong in the topic?")
+    config = load(opts.root)
+    if topic not in config.topic_ids():
+        raise UsageError(f"unknown topic '{topic}' (known: {', '.join(config.topic_ids())})")
+    if not config.settings.state_path.exists():
+        raise FeedsError("no runs yet: run 'feeds run' first")
+    titles = {s.id: s.title for s in config.sources}
+    with Store(config.settings.state_path) as store:
+        infos = store.feed_infos()
+        found: dict[str, Entry] = {}
+        for eid in store.find_entries(entry):
+            cluster = store.cluster_of(eid)
+            for m in cluster.members if cluster else ():
+                if m.id == eid:
+                    found[eid] = m.entry
+    if not found:
+        raise FeedsError(f"no entry with the id, link or URL {entry}")
+    def feed_title(source_id: str) -> str:
+        info = infos.get(source_id)
+        return titles.get(source_id) or (info.title if info is not None and info.title else "")
+
+    judged = datetime.now(UTC).strftime("%Y-%m-%d")
+    new = [Judgement(scoring.sample_of(eid, e, feed_title(e.source_id)), topic, member, judged)
+           for eid, e in found.items()]
+    path, shown = _labels_path(opts, None)
+    merged = scoring.merge(_judgements(path, shown, config, None) if path.exists() else [], new)
+    try:
+        path.write_text(scoring.render(merged), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{LABELS_FILE.as_posix()}: cannot write it: {exc}") from exc
+    for j in new:
+        say(f"{'in' if member else 'out of'} {topic}: {j.sample.title} ({j.sample.key})")
+    click.echo(f"{LABELS_FILE.as_posix()}: {plural(len(merged), 'judgement')}")
+
+
+def _rules_config(opts: Options, rules: str | None) -> Config:
+    return load(opts.root) if rules is None else _config_at(opts, rules)
+
+
+@topics.command("score")
+@click.option("--labels", metavar="FILE",
+              help=f"Judgements to score against (default {LABELS_FILE.as_posix()}); also a "
+                   "labelled set such as tests/data/topics/entries.tsv.")
+@click.option("--rules", metavar="CONFIG",
+              help="Score these rules instead of the working config: a feeds.toml file, a folder "
+                   "with config files, or a git revision of config/.")
+@click.option("--split", metavar="NAME",
+              help="Only the rows of a labelled set in this split (test, train...).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Disagreements shown per topic.")
+@click.pass_obj
+def topics_score(opts: Options, labels: str | None, rules: str | None, split: str | None,
+                 limit: int) -> None:
+    """Precision, recall and F1 of each topic's rules over the judged entries, then
+    every disagreement: the entry, the topic, what the label says, what the rules
+    say, and the evidence they weighed."""
+    config = _rules_config(opts, rules)
+    path, shown = _labels_path(opts, labels)
+    judgements = _judgements(path, shown, config, split)
+    classifier = Classifier(config.topics, config.sources)
+    scores = scoring.score(classifier, judgements, {s.id: s for s in config.sources})
+    entries = len({j.sample.key for j in judgements})
+    click.echo(f"{shown}: {plural(len(judgements), 'judgement')} of "
+               f"{plural(entries, 'entry', 'entries')}; rules: {rules or FEEDS_FILE.as_posix()}")
+    for line in scoring.table(scores):
+        click.echo(line)
+    for s in scores:
+        if not s.disagreements:
+            continue
+        click.echo(f"\n{s.topic}: {s.fp} in by the rules, out by the labels; "
+                   f"{s.fn} out by the rules, in by the labels")
+        for d in s.disagreements[:limit]:
+            say(f"  {'FP' if d.got else 'FN'} {d.key}: {d.title}")
+            say(f"     expected {'in' if d.expected else 'out'}, got {'in' if d.got else 'out'}: "
+                f"{d.evidence}")
+        if len(s.disagreements) > limit:
+            click.echo(f"  ... and {len(s.disagreements) - limit} more")
+
 
 @click.command()
 @click.argument("what", metavar="URL_OR_ID")

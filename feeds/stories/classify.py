@@ -26,8 +26,10 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from math import ceil
 from typing import Protocol
 
+from feeds.stories.language import effective_language, language_matches
 from feeds.types import Entry, Rule, Source, Topic, TopicMatch
 
 
@@ -71,8 +73,12 @@ def term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + r"[\s\-]+".join(parts) + r"(?![\w])", re.IGNORECASE)
 
 
+class Found(Protocol):
+    def end(self) -> int: ...
+
+
 class Searcher(Protocol):
-    def search(self, text: str, /) -> object: ...
+    def search(self, text: str, /) -> Found | None: ...
 
 
 class UnsupportedRegex(ValueError):
@@ -106,7 +112,7 @@ class _Re2:
                 "it has no lookaround, backreferences or verbose mode, and writes the end "
                 "of text as \\z") from None
         self.pattern = expression
-        self.search: Callable[[str], object] = compiled.search
+        self.search: Callable[[str], Found | None] = compiled.search
 
 
 def regex_pattern(expression: str) -> Searcher:
@@ -171,10 +177,34 @@ def _hits(terms: Terms, text: str, folded: str) -> tuple[str, ...]:
                  if (needle is None or needle in folded) and pattern.search(text))
 
 
+# What a term found in each place of an entry adds to its topic's score.
+TITLE, CATEGORY, LEAD, BODY = 3, 2, 2, 1
+LEAD_CHARS = 300  # the summary's opening, which says what the entry is about
+ENGINE = "evidence-1"  # in the fingerprint: a change of how rules are read reclassifies
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A term of a matching rule found in an entry: where, and what it adds."""
+
+    term: str
+    where: str  # title, categories, lead, body, body twice; or conditions
+    weight: int  # what it adds to the score: 0 for a required word or a weak term alone
+    rule: str
+    note: str = ""  # "required", "weak", "weak, alone"
+
+    def __str__(self) -> str:
+        said = f"{self.term} ({self.where}"
+        if self.note in ("required", "weak, alone"):
+            return f"{said}, {self.note})"
+        return f"{said} +{self.weight}{', weak' if self.note == 'weak' else ''})"
+
+
 @dataclass(frozen=True)
 class _Rule:
     rule: Rule
     keywords: Terms
+    weak: Terms
     all: Terms
     require: Terms
     regex: Terms
@@ -196,57 +226,108 @@ class Explanation:
 
     topic: str
     member: bool
-    how: str  # the rule and the words, or what was missing
+    how: str  # the evidence and the threshold, or what was missing
+    evidence: tuple[Evidence, ...] = ()
+    score: float = 0.0
+    threshold: float = 0.0
 
 
 @dataclass(frozen=True)
 class _Facts:
     text: str
     folded: str
+    places: tuple[tuple[str, str, str, int], ...]  # (where, text, folded, weight), best first
+    body: str  # the summary past its lead
+    body_folded: str
     categories: frozenset[str]
     authors: frozenset[str]
-    language: str
+    language: str | None
     source_ids: frozenset[str]
     tags: frozenset[str]
 
 
-def _facts(entry: Entry, sources: Sequence[Source]) -> _Facts:
+def _facts(entry: Entry, sources: Sequence[Source], detect: bool = True) -> _Facts:
     text = "\n".join([entry.title, entry.summary_text, *entry.categories])
+    summary = entry.summary_text
+    cut = len(summary)
+    if cut > LEAD_CHARS:
+        cut = summary.rfind(" ", 0, LEAD_CHARS) + 1 or LEAD_CHARS
+    lead, body = summary[:cut], summary[cut:]
+    cats = "\n".join(entry.categories)
+    if detect:
+        language = effective_language(entry.language, entry.title + "\n" + summary)
+    else:
+        language = (entry.language or "").strip().casefold() or None
     return _Facts(
         text=text,
         folded=_fold(text),
+        places=(("title", entry.title, _fold(entry.title), TITLE),
+                ("categories", cats, _fold(cats), CATEGORY),
+                ("lead", lead, _fold(lead), LEAD)),
+        body=body,
+        body_folded=_fold(body),
         categories=frozenset(c.casefold() for c in entry.categories),
         authors=frozenset(a.name.casefold() for a in entry.authors),
-        language=(entry.language or "").casefold(),
+        language=language,
         source_ids=frozenset(s.id for s in sources),
         tags=frozenset(t for s in sources for t in s.tags),
     )
 
 
-def _check(r: _Rule, f: _Facts) -> tuple[bool, str, int]:
-    """(matched, words or what was missing, how close: the number of parts satisfied)."""
+def _locate(pattern: Searcher, needle: str | None, f: _Facts) -> tuple[str, int] | None:
+    """Where a term is best found in the entry, and its weight there."""
+    if needle is not None and needle not in f.folded:
+        return None
+    for where, text, folded, weight in f.places:
+        if text and (needle is None or needle in folded) and pattern.search(text):
+            return where, weight
+    if f.body and (needle is None or needle in f.body_folded):
+        found = pattern.search(f.body)
+        if found is not None:
+            again = pattern.search(f.body[found.end():])
+            return ("body twice", 2 * BODY) if again is not None else ("body", BODY)
+    return None
+
+
+def _evidence(terms: Terms, f: _Facts, rule: str, note: str = "") -> list[Evidence]:
+    out: list[Evidence] = []
+    folded = f.folded
+    for name, pattern, needle in terms:
+        if needle is not None and needle not in folded:
+            continue  # most terms end here, for the cost of a substring search
+        at = _locate(pattern, needle, f)
+        if at is not None:
+            out.append(Evidence(name, at[0], 0 if note == "required" else at[1], rule, note))
+    return out
+
+
+def _check(r: _Rule, f: _Facts) -> tuple[bool, str, int, list[Evidence]]:
+    """(matched, what was missing, how close: the number of parts satisfied, evidence)."""
     rule = r.rule
-    found: list[str] = []
+    name = rule.name or "rule"
+    found: list[Evidence] = []
     missing: list[str] = []
     done = 0
-    positives = bool(r.keywords or r.regex or rule.categories)
-    if positives:
-        hits = _hits(r.keywords, f.text, f.folded) + _hits(r.regex, f.text, f.folded)
-        hits += tuple(c for c in rule.categories if c.casefold() in f.categories)
+    if r.keywords or r.regex or rule.categories or r.weak:
+        hits = _evidence(r.keywords, f, name) + _evidence(r.regex, f, name)
+        hits += [Evidence(c, "categories", CATEGORY, name) for c in rule.categories
+                 if c.casefold() in f.categories]
+        hits += _evidence(r.weak, f, name, "weak")
         if hits:
             found += hits
             done += 1
         else:
             missing.append("none of its keywords")
     if r.all:
-        hits = _hits(r.all, f.text, f.folded)
+        hits = _evidence(r.all, f, name)
         if len(hits) == len(r.all):
             found += hits
             done += 1
         else:
-            missing.append("all of " + ", ".join(t for t, _p, _n in r.all if t not in hits))
+            have = {e.term for e in hits}
+            missing.append("all of " + ", ".join(t for t, _p, _n in r.all if t not in have))
     if r.require:
-        hits = _hits(r.require, f.text, f.folded)
+        hits = _evidence(r.require, f, name, "required")
         if hits:
             found += hits
             done += 1
@@ -264,17 +345,49 @@ def _check(r: _Rule, f: _Facts) -> tuple[bool, str, int]:
         else:
             missing.append("an author among " + ", ".join(rule.authors))
     if rule.languages:
-        if any(f.language == lang.casefold() or f.language.startswith(lang.casefold() + "-")
-               for lang in rule.languages):
+        if any(language_matches(f.language, lang) for lang in rule.languages):
             done += 1
         else:
-            missing.append("a language among " + ", ".join(rule.languages))
+            missing.append("a language among " + ", ".join(rule.languages)
+                           + f" (the entry's: {f.language or 'unknown'})")
     if missing:
-        return False, "; ".join(missing), done
+        return False, "; ".join(missing), done, found
     excluded = _hits(r.exclude, f.text, f.folded) + _hits(r.exclude_regex, f.text, f.folded)
     if excluded:
-        return False, "excluded by " + ", ".join(excluded), done
-    return True, ", ".join(dict.fromkeys(found)), done
+        return False, "excluded by " + ", ".join(excluded), done, found
+    if not any(e.note != "required" for e in found):
+        # A rule of sources, authors or languages alone: its conditions are the evidence.
+        found.append(Evidence("its conditions", "conditions", -1, name))
+    return True, "", done, found
+
+
+def _tally(found: list[Evidence], threshold: float) -> tuple[float, tuple[Evidence, ...]]:
+    """The score of the evidence of the matching rules: each term once, at its best
+    place; a weak term only beside another term that counts."""
+    best: dict[str, Evidence] = {}
+    for e in found:
+        if e.weight < 0:  # a rule without terms decides alone
+            e = Evidence(e.term, e.where, max(1, ceil(threshold)), e.rule, "its conditions hold")
+        key = e.term.casefold()
+        held = best.get(key)
+        if held is None or e.weight > held.weight or (held.note == "weak" and e.note != "weak"):
+            best[key] = e
+    out = list(best.values())
+    if not any(e.weight > 0 and e.note != "weak" for e in out) \
+            and sum(1 for e in out if e.note == "weak") < 2:
+        out = [Evidence(e.term, e.where, 0, e.rule, "weak, alone") if e.note == "weak" else e
+               for e in out]
+    return float(sum(e.weight for e in out)), tuple(out)
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _describe(score: float, threshold: float, evidence: Sequence[Evidence]) -> str:
+    rules = ", ".join(dict.fromkeys(e.rule for e in evidence))
+    terms = ", ".join(str(e) for e in evidence)
+    return f"score {_number(score)} of {_number(threshold)} needed: {terms} [{rules}]"
 
 
 class Classifier:
@@ -284,7 +397,7 @@ class Classifier:
         self._topics = tuple(
             _Topic(
                 t,
-                tuple(_Rule(r, _terms(r.keywords), _terms(r.all), _terms(r.require),
+                tuple(_Rule(r, _terms(r.keywords), _terms(r.weak), _terms(r.all), _terms(r.require),
                             _regexes(r.regex), _terms(r.exclude), _regexes(r.exclude_regex))
                       for r in t.rules),
                 _terms(t.exclude),
@@ -292,6 +405,7 @@ class Classifier:
             )
             for t in topics
         )
+        self._detect = any(r.languages for t in topics for r in t.rules)
         self._eligible: dict[str, frozenset[str]] = {}
         for s in sources:
             for t in s.eligible:
@@ -299,7 +413,7 @@ class Classifier:
         self._includes = {t.id: t.include for t in topics}
         self._named = {name for t in topics for r in t.rules for name in r.sources}
         self.fingerprint = hashlib.sha256(json.dumps(
-            [[asdict(t) for t in topics],
+            [ENGINE, [asdict(t) for t in topics],
              [[s.id, s.topics, s.tags, s.eligible] for s in sorted(sources, key=lambda s: s.id)]],
             sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -312,43 +426,55 @@ class Classifier:
 
     def _direct(self, entry: Entry, sources: Sequence[Source]
                 ) -> tuple[dict[str, TopicMatch], dict[str, Explanation]]:
-        f = _facts(entry, sources)
+        """Topics the entry is in by its sources and rules, and for every topic the
+        explanation: the evidence weighed, or the nearest miss."""
+        f = _facts(entry, sources, self._detect)
         defaults = {t for s in sources for t in s.topics}
         matched: dict[str, TopicMatch] = {}
-        misses: dict[str, Explanation] = {}
+        why: dict[str, Explanation] = {}
         for ct in self._topics:
             topic_id = ct.topic.id
+            threshold = ct.topic.threshold
             if topic_id in defaults:
                 names = ", ".join(s.id for s in sources if topic_id in s.topics)
                 matched[topic_id] = TopicMatch(topic_id, "source default", (names,))
+                why[topic_id] = Explanation(topic_id, True, f"source default: {names}")
                 continue
             eligible = self._eligible.get(topic_id)
             if eligible is not None and not (eligible & f.source_ids):
                 only = ", ".join(sorted(eligible))
-                misses[topic_id] = Explanation(topic_id, False, f"its rules apply only to sources {only}")
+                why[topic_id] = Explanation(topic_id, False, f"its rules apply only to sources {only}")
                 continue
             best: tuple[int, str] | None = None
+            found: list[Evidence] = []
             for r in ct.rules:
-                ok, detail, done = _check(r, f)
+                ok, detail, done, evidence = _check(r, f)
                 if ok:
-                    excluded = (_hits(ct.exclude, f.text, f.folded)
-                                + _hits(ct.exclude_regex, f.text, f.folded))
-                    if excluded:
-                        ok, detail = False, "excluded by " + ", ".join(excluded)
-                        done += 10  # all but the exclusion matched: the nearest of misses
-                    else:
-                        matched[topic_id] = TopicMatch(topic_id, r.rule.name or "rule",
-                                                       tuple(detail.split(", ")) if detail else ())
-                        break
-                if best is None or done > best[0]:
+                    found += evidence
+                elif best is None or done > best[0]:
                     best = (done, f"{r.rule.name or 'rule'}: {detail}")
-            if topic_id not in matched:
-                misses[topic_id] = Explanation(topic_id, False, best[1] if best else "it has no rules")
-        return matched, misses
+            if not found:
+                why[topic_id] = Explanation(topic_id, False, best[1] if best else "it has no rules")
+                continue
+            score, counted = _tally(found, threshold)
+            excluded = _hits(ct.exclude, f.text, f.folded) + _hits(ct.exclude_regex, f.text, f.folded)
+            if excluded:
+                why[topic_id] = Explanation(topic_id, False, "excluded by " + ", ".join(excluded),
+                                            counted, score, threshold)
+                continue
+            how = _describe(score, threshold, counted)
+            if score < threshold:
+                why[topic_id] = Explanation(topic_id, False, how, counted, score, threshold)
+                continue
+            rules = " + ".join(dict.fromkeys(e.rule for e in counted))
+            terms = tuple(e.term for e in counted if e.where != "conditions" and e.note != "weak, alone")
+            matched[topic_id] = TopicMatch(topic_id, rules, terms)
+            why[topic_id] = Explanation(topic_id, True, how, counted, score, threshold)
+        return matched, why
 
     def classify(self, entry: Entry, sources: Sequence[Source]) -> tuple[TopicMatch, ...]:
         """The entry's topics; ``sources`` are the sources that carry it."""
-        matched, _misses = self._direct(entry, sources)
+        matched, _why = self._direct(entry, sources)
         return tuple(self._with_includes(matched).values())
 
     def _with_includes(self, matched: dict[str, TopicMatch]) -> dict[str, TopicMatch]:
@@ -367,19 +493,18 @@ class Classifier:
         return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], 0)))
 
     def explain(self, entry: Entry, sources: Sequence[Source]) -> list[Explanation]:
-        """For every topic: the rule and words that put the entry in it, or the nearest miss."""
-        matched, misses = self._direct(entry, sources)
+        """For every topic: the evidence that put the entry in it (each term, where it was
+        found, what it added, and the threshold), or the nearest miss."""
+        matched, why = self._direct(entry, sources)
         full = self._with_includes(matched)
         out: list[Explanation] = []
         for ct in self._topics:
             t = ct.topic.id
-            if t in full:
-                m = full[t]
-                out.append(Explanation(t, True, f"{m.rule}: {', '.join(m.terms)}" if m.terms else m.rule))
+            if t in full and t not in matched:
+                out.append(Explanation(t, True, "included topic: " + ", ".join(full[t].terms)))
             else:
-                out.append(misses.get(t, Explanation(t, False, "no rule matched")))
+                out.append(why.get(t, Explanation(t, False, "no rule matched")))
         return out
-
 
 
 @dataclass(frozen=True)
@@ -395,7 +520,7 @@ class TopicStats:
 def rule_stats(classifier: Classifier, samples: Sequence[tuple[Entry, Sequence[Source]]]
                ) -> list[TopicStats]:
     out: list[TopicStats] = []
-    facts = [_facts(e, s) for e, s in samples]
+    facts = [_facts(e, s, classifier._detect) for e, s in samples]
     memberships = [{m.topic for m in classifier.classify(e, s)} for e, s in samples]
     for ct in classifier._topics:
         hits: list[tuple[str, int]] = []
