@@ -73,6 +73,11 @@ def test_splits_are_disjoint_by_feed_and_about_a_third_is_test() -> None:
         splits[_feed(row["source"])].add(row["split"])
     both = sorted(feed for feed, seen in splits.items() if len(seen) > 1)
     assert not both, f"feeds in both splits: {both}"
+    by_title: dict[str, set[str]] = collections.defaultdict(set)
+    for row in rows:
+        by_title[row["feed_title"]].add(row["split"])
+    both = sorted(title for title, seen in by_title.items() if len(seen) > 1)
+    assert not both, f"one feed (by title) in both splits: {both}"
     share = sum(row["split"] == "test" for row in rows) / len(rows)
     assert 0.25 <= share <= 0.40, share
 
