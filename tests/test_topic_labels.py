@@ -164,7 +164,8 @@ def test_shipped_rules_on_the_labelled_headlines() -> None:
 ENTRIES = REPO / "tests" / "data" / "topics" / "entries.tsv"
 
 
-@pytest.mark.skipif(not ENTRIES.exists(), reason="entries.tsv arrives with the labelled-entries work")
+@pytest.mark.xfail(strict=True, reason="issue #21 is open: the shipped rules are not yet tuned on "
+                   "whole entries; strict, so this turns red the day the targets are met")
 def test_shipped_rules_on_the_test_split_of_whole_entries() -> None:
     """Issue #21's targets on whole real entries: precision >= 0.9, recall >= 0.8 per topic."""
     scores = _shipped_scores(ENTRIES, "test")
