@@ -315,3 +315,16 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
         return p
 
     return make
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL of an empty PostgreSQL schema of this test's own (tests/pg.py): skips
+    when there is no PostgreSQL, fails instead under FEEDS_REQUIRE_POSTGRES=1."""
+    import pg
+
+    server_url, schema, url = pg.fresh_schema()
+    try:
+        yield url
+    finally:
+        pg.drop_schema(server_url, schema)

@@ -16,8 +16,8 @@ from feeds.errors import FetchError, SourceError
 from feeds.run.ingest import Ingest, ingest
 from feeds.sources.fetch import Result, body_hash
 from feeds.sources.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
+from feeds.store.protocol import StoreProtocol
 from feeds.store.rows import Carried, Retopic, Row, StillSeen, changed_entry, new_entry, retopic
-from feeds.store.state import Store
 from feeds.stories.classify import Classifier
 from feeds.stories.dedupe import Action, Alias, Insert, Update, plan
 from feeds.stories.similar import Thresholds, judge
@@ -37,7 +37,7 @@ from feeds.types import (
 log = logging.getLogger("feeds")
 
 
-def cluster(store: Store, config: Config, entry_id: str, entry: Entry,
+def cluster(store: StoreProtocol, config: Config, entry_id: str, entry: Entry,
             thresholds: Thresholds | None = None) -> None:
     """Join a new entry to the stories it is a copy of, from other sources.
     ``thresholds``: the judge's (default: the configured title and text thresholds)."""
@@ -79,7 +79,7 @@ def topics_function(config: Config, classifier: Classifier) -> TopicsOf:
     return topics_of
 
 
-def finished_rows(store: Store, source_id: str, actions: Iterable[Action], topics_of: TopicsOf, *,
+def finished_rows(store: StoreProtocol, source_id: str, actions: Iterable[Action], topics_of: TopicsOf, *,
                   encoded: Mapping[int, str] | None = None, preclassified: bool = True,
                   carrying_matters: bool = True) -> Iterator[Row]:
     """The rows the store writes for one source's planned actions, with their topics
@@ -114,7 +114,7 @@ def finished_rows(store: Store, source_id: str, actions: Iterable[Action], topic
             yield StillSeen(action.entry_id, entry.item_key)
 
 
-def _topics_again(store: Store, entry_id: str, topics_of: TopicsOf) -> Iterator[Retopic]:
+def _topics_again(store: StoreProtocol, entry_id: str, topics_of: TopicsOf) -> Iterator[Retopic]:
     """A ``Retopic`` row when the story's carriers (as stored now) give it other topics."""
     stored = store.stored_entry(entry_id)
     if stored is None:
@@ -124,11 +124,11 @@ def _topics_again(store: Store, entry_id: str, topics_of: TopicsOf) -> Iterator[
         yield retopic(entry_id, replace(stored, topics=topics))
 
 
-def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
+def store_outcome(config: Config, store: StoreProtocol, topics: Topics, source: Source,
                   result: Result, now: datetime, jitter: float,
                   ingested: Ingest | SourceError | None = None,
                   known: SourceHealth | None = None, seconds: float | None = None) -> SourceOutcome:
-    """Store what fetching ``source`` gave, in one transaction: its entries (ingested
+    """StoreProtocol what fetching ``source`` gave, in one transaction: its entries (ingested
     here unless a worker did, ``ingested``), their clusters, its cache and health.
     ``known``: its health as the run found it (else read from the store)."""
     settings = config.settings.fetch
@@ -200,7 +200,7 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
     return SourceOutcome(source.id, "ok", message, new, applied.updated, tuple(got.warnings))
 
 
-def reclassify_all(store: Store, topics_of: TopicsOf) -> int:
+def reclassify_all(store: StoreProtocol, topics_of: TopicsOf) -> int:
     """Give every stored story the topics the rules give it now. Returns how many
     moved between topics (a change of evidence alone is written, not counted)."""
     moved = 0
@@ -214,7 +214,7 @@ def reclassify_all(store: Store, topics_of: TopicsOf) -> int:
     return moved
 
 
-def reclassify_if_rules_changed(config: Config, store: Store, classifier: Classifier) -> None:
+def reclassify_if_rules_changed(config: Config, store: StoreProtocol, classifier: Classifier) -> None:
     fingerprint = classifier.fingerprint
     if store.get_meta("rules") == fingerprint:
         return
