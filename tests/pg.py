@@ -106,15 +106,14 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_server: tuple[str | None, str] | None = None  # (url, why not) for this process
+_server: list[tuple[str | None, str]] = []  # (url, why not), found once in this process
 
 
 def server() -> tuple[str | None, str]:
     """The test server's URL, or None and why there is none."""
-    global _server
-    if _server is None:
-        _server = _find_server()
-    return _server
+    if not _server:
+        _server.append(_find_server())
+    return _server[0]
 
 
 def _find_server() -> tuple[str | None, str]:

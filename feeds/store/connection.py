@@ -37,6 +37,7 @@ class Connection:
     ``StateError`` through ``failure``."""
 
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    dialect = "sqlite"
     db: Any
 
     def __init__(self, path: Path, *, shared: bool = False) -> None:

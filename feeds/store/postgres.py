@@ -211,6 +211,7 @@ class PgStore(Store):
     ``options=-csearch_path=...``). Every public method raises only ``StateError``."""
 
     errors = (psycopg.Error,)
+    dialect = "postgresql"
 
     def __init__(self, url: str, *, shared: bool = False) -> None:
         """``shared`` is accepted for ``Store``'s sake: a psycopg connection may be used
