@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, FeedServer, Project
-from helpers import full_project, make_entry, run_cli
+from helpers import NOW, full_project, make_entry, run_cli
 
 from feeds.config import load_config
 from feeds.errors import LockedError, StateError
@@ -20,6 +20,7 @@ from feeds.publish.publisher import publish
 from feeds.store.codec import entry_json
 from feeds.store.copying import check_tables, copy_state, summary
 from feeds.store.factory import open_location, parse_location
+from feeds.store.rows import new_entry
 from feeds.store.schema import _SCHEMA_V1
 from feeds.store.state import Store
 
@@ -123,6 +124,10 @@ def test_an_old_sqlite_state_migrates_and_copies_into_postgres(tmp_path: Path, p
         assert (copied.sources, copied.entries, copied.validators) == (1, 1, 1)
         assert pg.http_cache("a").etag == '"v1"'
         assert [e for _id, e, _c in pg.all_entries()] == [e for _id, e, _c in lite.all_entries()]
+        with pg.transaction():  # new entries get new numbers: the counter was carried over
+            pg.apply("a", [new_entry("tag:x,2026:2", make_entry(source_id="a", item_key="guid:2",
+                                                                url_key="https://a.example/2"))], NOW)
+        assert pg.count_entries() == 2
 
 
 def test_the_copy_knows_every_table_and_column(tmp_path: Path) -> None:

@@ -20,3 +20,16 @@ class TestPostgresStore(StoreContract):
     @pytest.fixture
     def make_store(self, pg_url: str) -> StoreFactory:
         return lambda: _pg_store(pg_url)
+
+
+def test_no_postgres_is_a_skip_that_says_why_or_a_failure_when_required(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pg
+
+    monkeypatch.setattr(pg, "_server", [(None, "no PostgreSQL: set FEEDS_TEST_DATABASE_URL")])
+    monkeypatch.delenv(pg.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL tests skipped: no PostgreSQL"):
+        pg.fresh_schema()
+    monkeypatch.setenv(pg.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="PostgreSQL is required"):
+        pg.fresh_schema()
