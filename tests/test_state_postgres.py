@@ -153,7 +153,7 @@ def test_two_runs_on_one_postgres_state_do_not_interleave(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         code, _out, err = run_cli(project.root, "run")
         assert code == 3
-        assert "another feeds run is in progress" in err and "run lock of postgresql://" in err
+        assert "another feeds run is in progress" in err and "run lock of postgresql:" in err
         assert not project.public.exists()
     finally:
         holder.communicate("", timeout=30)
@@ -176,7 +176,7 @@ def test_errors_name_the_database_without_its_password() -> None:
     with pytest.raises(StateError) as info:
         open_location(url)
     assert "s3cret-pw" not in str(info.value)
-    assert "postgresql://127.0.0.1:1/nowhere" in str(info.value)
+    assert "postgresql://feeds@127.0.0.1:1/nowhere" in str(info.value)
     assert "cannot connect" in str(info.value)
 
 
@@ -187,6 +187,15 @@ def test_a_schema_holding_other_tables_is_refused(pg_url: str) -> None:
         conn.execute("CREATE TABLE unrelated (x int)")
     with pytest.raises(StateError, match="not a feeds state database"):
         open_location(pg_url)
+
+
+def test_database_names_keep_their_form_and_lose_passwords() -> None:
+    pytest.importorskip("psycopg")
+    from feeds.store.postgres import database_name
+
+    assert database_name("postgresql://u:pw@h:5/db?sslmode=require&password=x") == (
+        "postgresql://u@h:5/db?sslmode=require")
+    assert database_name("postgresql://u@/db?host=%2Ftmp%2Fs&port=5") == "postgresql://u@/db?host=%2Ftmp%2Fs&port=5"
 
 
 def test_locations_on_the_command_line(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import click
 
 from feeds.cli.common import Options, load, lock_path, say
 from feeds.errors import UsageError
-from feeds.redact import redact_url
 from feeds.run.lock import run_lock
 from feeds.store.copying import copy_state
 from feeds.store.factory import is_postgres, open_location, parse_location, state_location
@@ -49,5 +48,4 @@ def state_copy(opts: Options, to: str, from_: str | None, force: bool) -> None:
                 locks.enter_context(pg_run_lock(side))
         with open_location(source) as src, open_location(target) as dst:
             copied = copy_state(src, dst, force=force)
-    shown = {str(side): redact_url(side) if isinstance(side, str) else str(side) for side in (source, target)}
-    say(f"copied {shown[str(source)]} to {shown[str(target)]}: {copied.describe()}")
+            say(f"copied {src.name} to {dst.name}: {copied.describe()}")

@@ -25,7 +25,6 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from feeds.errors import LockedError, StateError
-from feeds.redact import redact_url
 from feeds.store.connection import sealed
 from feeds.store.pgsql import PgDb
 from feeds.store.schema import SCHEMA_VERSION
@@ -139,8 +138,15 @@ MIGRATIONS: dict[int, str | Callable[[psycopg.Connection[Any]], None]] = {}
 
 
 def database_name(url: str) -> str:
-    """The database as errors and messages name it: its URL without credentials."""
-    return redact_url(url)
+    """The database as errors and messages name it: its URL without the password
+    (in the user part or as a ``password`` parameter). A URL with no host (a unix
+    socket named by ``?host=``) keeps its form."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    query = "&".join(q for q in parts.query.split("&")
+                     if q and not q.lower().startswith(("password=", "passfile=")))
+    return f"{parts.scheme}://{user}{host}{parts.path}{'?' if query else ''}{query}"
 
 
 def _lock_key(conn: psycopg.Connection[Any], purpose: str) -> int:
