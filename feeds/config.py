@@ -356,6 +356,7 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         language=language,
         output_dir=root / c.get(site, p, "output_dir", str, "public", "site"),
         state_path=root / c.get(site, p, "state_path", str, "var/state.db", "site"),
+        state_url=_state_url(c, c.get(site, p, "state_url", str, None, "site", _postgres_url)),
         max_entries=c.get(site, p, "max_entries", int, 50, "site", _positive),
         retention_days=c.get(site, p, "retention_days", int, 90, "site", _positive),
         fetch=fetch_settings,
@@ -365,6 +366,28 @@ def _settings(c: _Checker, data: dict[str, Any], root: Path) -> Settings | None:
         secret_query_params=c.get_strings(site, p, "secret_query_params", "site"),
         public_status=c.get(site, p, "public_status", bool, False, "site"),
     )
+
+
+STATE_URL_ENV = "FEEDS_STATE_URL"
+
+
+def _postgres_url(value: Any) -> str | None:
+    if str(value).startswith(("postgresql://", "postgres://")):
+        return None
+    return "must be a PostgreSQL URL (postgresql://user@host/database)"
+
+
+def _state_url(c: _Checker, configured: str | None) -> str | None:
+    """The state's URL: FEEDS_STATE_URL if set (an operator's override for one
+    machine or one command), else ``[site] state_url``; None keeps SQLite."""
+    env = os.environ.get(STATE_URL_ENV, "").strip()
+    if not env:
+        return configured
+    if _postgres_url(env) is not None:
+        c.error(("site", "state_url"), f"environment variable {STATE_URL_ENV} "
+                f"must be a PostgreSQL URL (postgresql://user@host/database)")
+        return None
+    return env
 
 
 def _share(value: Any) -> str | None:

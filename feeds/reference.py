@@ -29,6 +29,9 @@ REFERENCE: dict[str, tuple[KeyDoc, ...]] = {
         KeyDoc("output_dir", "path", '"public"', "where the outputs are written"),
         KeyDoc("state_path", "path", '"var/state.db"',
                "the SQLite state database; the run lock sits beside it"),
+        KeyDoc("state_url", "PostgreSQL URL", "none",
+               "keep the state in PostgreSQL instead (postgresql://user@host/database); "
+               "the environment variable FEEDS_STATE_URL overrides it"),
         KeyDoc("max_entries", "integer > 0", "50", "entries in each published feed"),
         KeyDoc("retention_days", "integer > 0", "90",
                "days an entry is kept, counted from when it was first seen"),

@@ -135,6 +135,9 @@ class Settings:
     language: str = "en"
     output_dir: Path = Path("public")
     state_path: Path = Path("var/state.db")
+    # The state on PostgreSQL ("postgresql://..."); None: SQLite at state_path.
+    # FEEDS_STATE_URL overrides [site] state_url (feeds.config).
+    state_url: str | None = None
     max_entries: int = 50
     retention_days: int = 90
     fetch: FetchSettings = field(default_factory=FetchSettings)

@@ -315,3 +315,23 @@ def make_project(tmp_path: Path) -> Callable[[str], Project]:
         return p
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _state_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FEEDS_STATE_URL in the developer's shell must not send every test's state
+    to PostgreSQL; the tests that want it set it."""
+    monkeypatch.delenv("FEEDS_STATE_URL", raising=False)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL of an empty PostgreSQL schema of this test's own (tests/pg.py): skips
+    when there is no PostgreSQL, fails instead under FEEDS_REQUIRE_POSTGRES=1."""
+    import pg
+
+    server_url, schema, url = pg.fresh_schema()
+    try:
+        yield url
+    finally:
+        pg.drop_schema(server_url, schema)

@@ -417,7 +417,7 @@ class StoreContract:
         for name, call in calls.items():
             with pytest.raises(StateError) as info:
                 call()
-            assert str(store.path) in str(info.value), name
+            assert store.name in str(info.value), name
         for context in (store.transaction, store.batch):
             with pytest.raises(StateError), context():
                 pass

@@ -183,8 +183,9 @@ def test_positions_of_clusters_that_are_gone_are_dropped(tmp_path: Path) -> None
     from feeds.types import TopicMatch
 
     def rows(store: Store) -> list[tuple[str, str, int]]:
-        return store.db.execute("SELECT cluster_id, topic, pos FROM archive_positions"
-                                " ORDER BY topic, pos").fetchall()
+        found: list[tuple[str, str, int]] = store.db.execute(
+            "SELECT cluster_id, topic, pos FROM archive_positions ORDER BY topic, pos").fetchall()
+        return found
 
     with Store(tmp_path / "state.db") as store:
         for n in range(4):

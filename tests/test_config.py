@@ -133,3 +133,24 @@ def test_locate_keys_handles_arrays_and_multiline_lists() -> None:
     assert ("site", '"a') not in lines
     assert lines[("s", 0, "id")] == 10
     assert lines[("s", 1, "id")] == 12
+
+
+def test_state_url_from_the_config_and_feeds_state_url_over_it(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FEEDS_STATE_URL", raising=False)
+    assert load_config(project.root).settings.state_url is None  # SQLite by default
+    feeds = MINIMAL.replace("[site]\n", '[site]\nstate_url = "postgresql://feeds@db.example/feeds"\n')
+    (project.root / "config" / "feeds.toml").write_text(feeds, encoding="utf-8")
+    assert load_config(project.root).settings.state_url == "postgresql://feeds@db.example/feeds"
+    monkeypatch.setenv("FEEDS_STATE_URL", "postgresql://other@127.0.0.1/x")
+    assert load_config(project.root).settings.state_url == "postgresql://other@127.0.0.1/x"
+
+
+def test_a_state_url_that_is_not_postgres_is_refused(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FEEDS_STATE_URL", raising=False)
+    feeds = MINIMAL.replace("[site]\n", '[site]\nstate_url = "mysql://db/x"\n')
+    assert any("state_url" in e and "PostgreSQL URL" in e for e in errors_of(project, feeds=feeds))
+    monkeypatch.setenv("FEEDS_STATE_URL", "var/other.db")
+    errors = errors_of(project, feeds=MINIMAL)
+    assert any("FEEDS_STATE_URL must be a PostgreSQL URL" in e for e in errors)

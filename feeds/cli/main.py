@@ -20,6 +20,7 @@ from feeds import __version__
 from feeds.cli.common import Options, load, report_error
 from feeds.cli.run import daemon, run
 from feeds.cli.sources import sources
+from feeds.cli.state import state
 from feeds.cli.status import status
 from feeds.cli.topics import check, explain, topics
 from feeds.errors import FeedsError, UsageError
@@ -109,7 +110,8 @@ def init_command(opts: Options, directory: Path | None) -> None:
     click.echo(next_steps(root, given=root != Path(".")), nl=False)
 
 
-for _command in (run, daemon, check, status, explain, topics, sources, serve_command, init_command):
+for _command in (run, daemon, check, status, explain, topics, sources, state, serve_command,
+                 init_command):
     cli.add_command(_command)
 
 
@@ -128,6 +130,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "explain": ("feeds explain https://example.com/2026/some-story",),
     "serve": ("feeds serve --port 8000    # then open http://127.0.0.1:8000/",),
     "init": ("feeds init mysite", "feeds --root /srv/feeds init"),
+    "state": ("feeds state copy --to postgresql://feeds@db.example/feeds",),
+    "state copy": ("feeds state copy --to postgresql://feeds@db.example/feeds",
+                   "feeds state copy --to sqlite:///srv/feeds/var/backup.db --force"),
     "topics": ("feeds topics preview ai", "feeds topics diff --against HEAD~1"),
     "topics preview": ("feeds topics preview", "feeds topics preview ai --limit 30"),
     "topics diff": ("feeds topics diff --against HEAD", "feeds topics diff --against ../draft.toml"),

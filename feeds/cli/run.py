@@ -22,7 +22,9 @@ from feeds.publish.status import iso
 from feeds.run.lock import run_lock
 from feeds.run.pipeline import run_once
 from feeds.sources.fetch import HttpFetcher, Result
-from feeds.store.state import Store
+from feeds.store.factory import open_store
+from feeds.store.factory import run_lock as state_run_lock
+from feeds.store.protocol import StoreProtocol
 from feeds.types import Config, RunReport, Source, SourceHealth
 
 if TYPE_CHECKING:
@@ -183,7 +185,7 @@ def do_run(config: Config, *, strict: bool, only: set[str] | None, opts: Options
     started = datetime.now(UTC)
     show_bar = verbosity >= 0 and opts.log_format == "text" and sys.stderr.isatty()
     bar, advance = _progress(show_bar)
-    with run_lock(lock_path(config)), Store(config.settings.state_path) as store:
+    with run_lock(lock_path(config)), state_run_lock(config.settings), open_store(config.settings) as store:
         if bar is not None:
             bar.update(bar.task_ids[0], total=sum(1 for s in config.sources if s.enabled))
             bar.start()
@@ -297,18 +299,19 @@ def daemon(opts: Options, tick: timedelta, debounce: timedelta, metrics_port: in
         logging.getLogger("feeds").setLevel(logging.DEBUG if opts.verbosity > 0 else logging.INFO)
     fetches: Counter[str] = Counter()
 
-    def on_report(report: RunReport, cfg: Config, store: Store) -> None:
+    def on_report(report: RunReport, cfg: Config, store: StoreProtocol) -> None:
         fetches.update(o.status for o in report.outcomes if o.status not in ("skipped", "gone"))
         # A fetch round publishes nothing: its files are counted by the publish line.
         log_report(report, opts.verbosity, opts.log_format, files=False)
 
-    def on_publish(done: Published, cfg: Config, store: Store) -> None:
+    def on_publish(done: Published, cfg: Config, store: StoreProtocol) -> None:
         log.info("%s", done.describe(names=opts.verbosity > 0), extra={
             "event": "publish", "files_written": len(done.written),
             "files_unchanged": done.unchanged, "rounds": done.rounds,
             "new_entries": done.new_entries, "updated_entries": done.updated_entries})
 
-    with run_lock(lock_path(config)), Store(config.settings.state_path, shared=True) as store:
+    with (run_lock(lock_path(config)), state_run_lock(config.settings),
+          open_store(config.settings, shared=True) as store):
         daemon_ = Daemon(opts.root, config, store, tick=tick, debounce=debounce,
                          on_report=on_report, on_publish=on_publish)
         metrics = None

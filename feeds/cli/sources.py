@@ -13,7 +13,7 @@ from feeds.cli.common import Options, load, plural, say
 from feeds.config import SOURCES_FILE
 from feeds.errors import FeedsError, SourceError, UsageError
 from feeds.publish.files import write_atomic
-from feeds.store.state import Store
+from feeds.store.factory import open_store, state_exists
 from feeds.stories.sourceinfo import FeedInfo, clean_title, home_pages, with_feed_titles
 from feeds.types import Config
 
@@ -53,9 +53,9 @@ def sources_export(opts: Options, output: Path | None, with_secrets: bool) -> No
 
 def _feed_infos(config: Config) -> dict[str, FeedInfo]:
     """What each feed said about itself when last fetched; nothing before the first run."""
-    if not config.settings.state_path.exists():
+    if not state_exists(config.settings):
         return {}
-    with Store(config.settings.state_path) as store:
+    with open_store(config.settings) as store:
         return store.feed_infos()
 
 

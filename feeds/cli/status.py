@@ -16,7 +16,8 @@ from feeds.cli.statustext import Zone
 from feeds.logs import scrub
 from feeds.logs import url_policy as current_url_policy
 from feeds.publish.status import status_rows
-from feeds.store.state import Store
+from feeds.store.factory import open_store, state_exists
+from feeds.store.protocol import StoreProtocol
 from feeds.stories.sourceinfo import with_feed_titles
 from feeds.types import Config, SourceState
 
@@ -26,7 +27,7 @@ _STATE_ORDER: dict[SourceState, int] = {
 _SORT_KEYS = ("state", "id", "last-success", "failures", "entries", "next-due")
 
 
-def rows_from(store: Store | None, config: Config) -> list[dict[str, object]]:
+def rows_from(store: StoreProtocol | None, config: Config) -> list[dict[str, object]]:
     """The status rows; without a store (no run yet), every source as new."""
     if store is None:
         return status_rows(config, {}, {}, {}, current_url_policy())
@@ -72,8 +73,8 @@ def status(opts: Options, as_json: bool, fmt: str | None, local: bool, width: in
     from feeds.cli.statustext import zone_label
 
     config = load(opts.root)
-    if config.settings.state_path.exists():
-        with Store(config.settings.state_path) as store:
+    if state_exists(config.settings):
+        with open_store(config.settings) as store:
             rows = rows_from(store, config)
             total = store.count_entries()
     else:

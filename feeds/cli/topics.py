@@ -15,7 +15,7 @@ import click
 from feeds.cli.common import Options, check_templates, load, plural, say
 from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
 from feeds.errors import ConfigError, ConfigErrors, FeedsError, UsageError
-from feeds.store.state import Store
+from feeds.store.factory import open_store, state_exists
 from feeds.stories import scoring
 from feeds.stories.classify import Classifier, lint
 from feeds.stories.scoring import Judgement
@@ -49,10 +49,10 @@ def check(opts: Options, reference: bool) -> None:
 
 def _samples(config: Config) -> list[tuple[Entry, list[Source]]]:
     """Stored entries with the sources that carry them, for trying rules on."""
-    if not config.settings.state_path.exists():
+    if not state_exists(config.settings):
         return []
     by_id = {s.id: s for s in config.sources}
-    with Store(config.settings.state_path) as store:
+    with open_store(config.settings) as store:
         rows = store.all_entries()
     return [(entry, [by_id[s] for s in carriers if s in by_id]) for _id, entry, carriers in rows]
 
@@ -242,10 +242,10 @@ def topics_label(opts: Options, entry: str, topic: str, member: bool | None) -> 
     config = load(opts.root)
     if topic not in config.topic_ids():
         raise UsageError(f"unknown topic '{topic}' (known: {', '.join(config.topic_ids())})")
-    if not config.settings.state_path.exists():
+    if not state_exists(config.settings):
         raise FeedsError("no runs yet: run 'feeds run' first")
     titles = {s.id: s.title for s in config.sources}
-    with Store(config.settings.state_path) as store:
+    with open_store(config.settings) as store:
         infos = store.feed_infos()
         found: dict[str, Entry] = {}
         for eid in store.find_entries(entry):
@@ -325,11 +325,11 @@ def explain(opts: Options, what: str) -> None:
     from feeds.publish.clusters import representative
 
     config = load(opts.root)
-    if not config.settings.state_path.exists():
+    if not state_exists(config.settings):
         raise FeedsError("no runs yet: run 'feeds run' first")
     sources = {s.id: s for s in config.sources}
     classifier = Classifier(config.topics, config.sources)
-    with Store(config.settings.state_path) as store:
+    with open_store(config.settings) as store:
         found = store.find_entries(what)
         clusters = {c.id: c for eid in found if (c := store.cluster_of(eid)) is not None}
     if not clusters:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from feeds.redact import public_sources, url_policy
-from feeds.store.state import ArchiveOrder, ClusterRow, Store, clusters_from_rows
+from feeds.store.protocol import StoreProtocol
+from feeds.store.state import ArchiveOrder, ClusterRow, clusters_from_rows
 from feeds.types import Config, Source
 
 
@@ -139,7 +140,7 @@ ARCHIVE_JOB_STORIES = 1000
 PlannedPage: TypeAlias = "tuple[FeedView, ArchivePage, tuple[Path, ...]]"
 
 
-def archive_jobs(config: Config, store: Store, pages: Iterable[PlannedPage]
+def archive_jobs(config: Config, store: StoreProtocol, pages: Iterable[PlannedPage]
                   ) -> Iterator[tuple[tuple[Path, ...], ArchiveJob]]:
     """``pages`` (in the order of ``time_ordered``) in jobs of about
     ``ARCHIVE_JOB_STORIES`` stories, with the files of each job's pages."""
@@ -162,7 +163,7 @@ def time_ordered(plan: list[ArchivePage], all_ids: list[str]) -> list[ArchivePag
     return sorted(plan, key=lambda p: (order.get(p.ids[0], 0) if p.ids else 0, p.topic))
 
 
-def _archive_job(config: Config, store: Store, pages: list[PlannedPage]
+def _archive_job(config: Config, store: StoreProtocol, pages: list[PlannedPage]
                  ) -> tuple[tuple[Path, ...], ArchiveJob]:
     ids = list(dict.fromkeys(i for _view, page, _files in pages for i in page.ids))
     rows = store.cluster_rows(ids)
@@ -209,7 +210,7 @@ def archive_fingerprint(digests: dict[str, bytes], view: FeedView, page: Archive
     return stories.hexdigest()[:32] + _sha256(page_setting)[:16]
 
 
-def changed_archive_pages(config: Config, store: Store, views: Sequence[FeedView],
+def changed_archive_pages(config: Config, store: StoreProtocol, views: Sequence[FeedView],
                           plan: list[ArchivePage], all_ids: list[str],
                           archived: set[Path], fingerprints: dict[str, str]) -> Iterator[PlannedPage]:
     """The archive pages to render: those whose fingerprint changed since they were

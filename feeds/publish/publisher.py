@@ -36,7 +36,7 @@ from feeds.publish.views import (
 from feeds.publish.websub import ping_hub
 from feeds.redact import url_policy
 from feeds.sources.fetch import body_hash, make_client
-from feeds.store.state import Store
+from feeds.store.protocol import StoreProtocol
 from feeds.stories.sourceinfo import home_pages, with_feed_titles
 from feeds.types import Config, RunReport
 
@@ -61,7 +61,7 @@ def _outputs_key(config: Config) -> str:
     return body_hash(f"{__version__} {OUTPUT_FORMAT} {config!r} {templates}".encode())
 
 
-def _outputs_current(config: Config, store: Store, generation: int) -> int | None:
+def _outputs_current(config: Config, store: StoreProtocol, generation: int) -> int | None:
     """How many files the last publication wrote, if nothing they show has changed
     since and they are all still there; None if they must be rendered."""
     record = store.get_meta("outputs")
@@ -91,7 +91,7 @@ def _outputs_current(config: Config, store: Store, generation: int) -> int | Non
     return len(names)
 
 
-def publish(config: Config, store: Store, pool: Executor | None = None,
+def publish(config: Config, store: StoreProtocol, pool: Executor | None = None,
             warnings: list[str] | None = None) -> tuple[list[str], int]:
     """Render every output and write those whose bytes changed. Returns (written, unchanged).
 
@@ -167,8 +167,9 @@ def publish(config: Config, store: Store, pool: Executor | None = None,
     return written, unchanged
 
 
-def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids: dict[str, list[str]],
-                  plan: list[ArchivePage], renderer: Renderer, archived: set[Path],
+def _render_feeds(config: Config, store: StoreProtocol, views: list[FeedView],
+                  topic_ids: dict[str, list[str]], plan: list[ArchivePage], renderer: Renderer,
+                  archived: set[Path],
                   fingerprints: dict[str, str]) -> None:
     """The topic feeds, the archive pages whose stories changed, and the health feed."""
     s = config.settings
@@ -183,7 +184,8 @@ def _render_feeds(config: Config, store: Store, views: list[FeedView], topic_ids
                  ("atom", "rss"))
 
 
-def _article_pages(config: Config, store: Store, site: Site, templates: Templates) -> dict[Path, bytes]:
+def _article_pages(config: Config, store: StoreProtocol, site: Site, templates: Templates
+                   ) -> dict[Path, bytes]:
     """A page for each stored local article that links to a page of ours, at
     ``articles/<source>/<slug>.html``. The slug is made from the file's path in its
     folder (the item key); the stored link only tells which of that path's forms
@@ -245,7 +247,7 @@ async def ping_hub_for(config: Config, written: Sequence[str]) -> list[str]:
         return await ping_hub(client, s.hub, changed)
 
 
-def finish_publish(config: Config, store: Store, report: RunReport | None,
+def finish_publish(config: Config, store: StoreProtocol, report: RunReport | None,
                    written: Sequence[str], now: datetime) -> list[str]:
     """The publish step: everything after rendering, for ``feeds run`` and the
     daemon alike. Pings the hub for the topic feeds in ``written`` (what
@@ -271,7 +273,7 @@ def status_page_paths(config: Config) -> tuple[Path, Path]:
     return (public, private) if s.public_status else (private, public)
 
 
-def write_status_page(config: Config, store: Store, now: datetime) -> Path:
+def write_status_page(config: Config, store: StoreProtocol, now: datetime) -> Path:
     """Render status.html as of ``now`` and write it if its bytes changed, like
     status.json; a copy left in the other place is removed, so that setting
     ``public_status`` back to false takes the page off the site."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from feeds.publish.archive import ArchivePage, archive_plan, archive_url
 from feeds.redact import public_sources, strip_controls, url_policy
-from feeds.store.state import Store
+from feeds.store.protocol import StoreProtocol
 from feeds.stories.dedupe import entry_id
 from feeds.types import Config, Entry, Person
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 ALL_TOPIC = "all"
 
 
-def read_topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
+def read_topic_ids(config: Config, store: StoreProtocol) -> dict[str, list[str]]:
     """Each topic's cluster ids (and the all-topics feed's), newest first: read once
     per publication, for the feeds and their archives alike."""
     found = store.topic_cluster_ids(t.id for t in config.topics)
@@ -31,14 +31,15 @@ def read_topic_ids(config: Config, store: Store) -> dict[str, list[str]]:
     return ids
 
 
-def read_archive_plan(config: Config, store: Store, topic_ids: dict[str, list[str]]) -> list[ArchivePage]:
+def read_archive_plan(config: Config, store: StoreProtocol,
+                      topic_ids: dict[str, list[str]]) -> list[ArchivePage]:
     """Every topic's archive pages (and the all-topics feed's), from the stories'
     stable positions; stories new to a topic get theirs here (``Store.archive_positions``)."""
     orders = store.archive_positions({None if t == ALL_TOPIC else t: ids for t, ids in topic_ids.items()})
     return archive_plan(config, topic_ids, {ALL_TOPIC if t is None else t: o for t, o in orders.items()})
 
 
-def build_views(config: Config, store: Store, topic_ids: dict[str, list[str]],
+def build_views(config: Config, store: StoreProtocol, topic_ids: dict[str, list[str]],
                 newest_archive: Mapping[str, int]) -> list[FeedView]:
     """Each topic's view and then the all-topics one: its newest ``max_entries``
     stories, with a link to its newest archive page (``newest_archive``) when it
@@ -75,7 +76,7 @@ HEALTH_TOPIC = "health"
 HEALTH_ENTRIES = 100
 
 
-def health_view(config: Config, store: Store) -> FeedView:
+def health_view(config: Config, store: StoreProtocol) -> FeedView:
     """The operators' feed: one entry per change in a source's health."""
     from feeds.publish.emit import FeedView, Item
     from feeds.stories.sanitize import text_to_html
@@ -108,7 +109,7 @@ def health_view(config: Config, store: Store) -> FeedView:
         items=items, empty_updated=_empty_updated(store))
 
 
-def _empty_updated(store: Store) -> datetime:
+def _empty_updated(store: StoreProtocol) -> datetime:
     newest = store.newest_update()
     created = store.get_meta("created")
     return newest or (datetime.fromisoformat(created) if created else datetime.now(UTC))

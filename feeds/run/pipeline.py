@@ -25,7 +25,7 @@ from feeds.run.workers import PoolFactory, ingest_as_fetched, worker_pool
 from feeds.sources.fetch import Retrieved
 from feeds.sources.health import reset_if_reconfigured
 from feeds.sources.polling import DUE_SLACK, is_due
-from feeds.store.state import Store
+from feeds.store.protocol import StoreProtocol
 from feeds.stories.classify import Classifier
 from feeds.stories.sourceinfo import with_feed_titles
 from feeds.types import Config, Document, HttpCache, RunReport, Source, SourceHealth, SourceOutcome
@@ -56,7 +56,7 @@ class _Selection:
 BATCH_SECONDS = 5.0
 
 
-def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
+def _select(config: Config, store: StoreProtocol, now: datetime, only: set[str] | None,
             force: bool, due_slack: timedelta = DUE_SLACK) -> _Selection:
     health = store.all_health()
     chosen: list[Source] = []
@@ -85,7 +85,7 @@ def _select(config: Config, store: Store, now: datetime, only: set[str] | None,
     return _Selection(chosen, skipped, urls, caches, health)
 
 
-async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datetime,
+async def run_once(config: Config, *, store: StoreProtocol, fetcher: Fetcher, now: datetime,
                    only: set[str] | None = None, force: bool = False,
                    rng: random.Random | None = None, publish_outputs: bool = True,
                    due_slack: timedelta = DUE_SLACK, workers: PoolFactory = worker_pool) -> RunReport:
@@ -126,7 +126,7 @@ async def run_once(config: Config, *, store: Store, fetcher: Fetcher, now: datet
     )
 
 
-def _record_dedupe_cost(store: Store, outcomes: Sequence[SourceOutcome]) -> None:
+def _record_dedupe_cost(store: StoreProtocol, outcomes: Sequence[SourceOutcome]) -> None:
     """What near-duplicate search cost this run, kept in the meta table
     (``dedupe_cost``: new entries, candidates met, pairs judged) for the benchmark
     to read (``feeds -v run`` prints it): a few candidates an entry, whatever the text."""
@@ -137,7 +137,7 @@ def _record_dedupe_cost(store: Store, outcomes: Sequence[SourceOutcome]) -> None
         store.set_meta("dedupe_cost", f"{new} {met} {judged}")
 
 
-async def _run_and_publish(config: Config, store: Store, fetcher: Fetcher, selection: _Selection,
+async def _run_and_publish(config: Config, store: StoreProtocol, fetcher: Fetcher, selection: _Selection,
                            classifier: Classifier, now: datetime, rng: random.Random,
                            outcomes: list[SourceOutcome], pool: Executor | None,
                            publish_outputs: bool, warnings: list[str]) -> tuple[list[str], int, int]:

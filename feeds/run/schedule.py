@@ -37,7 +37,8 @@ from feeds.publish.publisher import finish_publish, publish
 from feeds.publish.status import make_snapshot, render_metrics
 from feeds.run.pipeline import run_once
 from feeds.sources.fetch import HttpFetcher
-from feeds.store.state import Store
+from feeds.store.factory import open_store, state_location
+from feeds.store.protocol import StoreProtocol
 from feeds.types import Config, RunReport
 
 log = logging.getLogger("feeds")
@@ -81,9 +82,9 @@ class Published:
 
 
 class Daemon:
-    def __init__(self, root: Path, config: Config, store: Store, *, tick: timedelta,
-                 debounce: timedelta, on_report: Callable[[RunReport, Config, Store], None],
-                 on_publish: Callable[[Published, Config, Store], None]) -> None:
+    def __init__(self, root: Path, config: Config, store: StoreProtocol, *, tick: timedelta,
+                 debounce: timedelta, on_report: Callable[[RunReport, Config, StoreProtocol], None],
+                 on_publish: Callable[[Published, Config, StoreProtocol], None]) -> None:
         """``on_publish`` is told what each publish step did, once the step (the
         outputs, the hub ping, status.json) is done: it reports, nothing more."""
         self.root = root
@@ -130,8 +131,9 @@ class Daemon:
             log.error("config not reloaded, keeping the running one: %s",
                       "; ".join(str(e) for e in exc.errors))
             return
-        if config.settings.state_path != self.config.settings.state_path:
-            log.error("config not reloaded: state_path cannot change while the daemon runs")
+        if state_location(config.settings) != state_location(self.config.settings):
+            log.error("config not reloaded: the state (state_path, state_url) cannot change "
+                      "while the daemon runs")
             return
         self.config = config
         self._dirty = True
@@ -190,7 +192,7 @@ class Daemon:
 
     def metrics_text(self, fetches_total: dict[str, int]) -> str:
         # Read on the metrics thread: a second connection keeps it off the worker's.
-        with Store(self.config.settings.state_path) as store:
+        with open_store(self.config.settings) as store:
             snapshot = make_snapshot(self.config, store.all_health(), store.topic_counts(),
                                      store.count_entries(), self.stats.last_report)
         return render_metrics(snapshot, fetches_total=fetches_total, up_since=self.stats.started)

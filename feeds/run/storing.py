@@ -17,8 +17,8 @@ from feeds.errors import FetchError, SourceError
 from feeds.run.ingest import Ingest, Seen, ingest
 from feeds.sources.fetch import Result, body_hash
 from feeds.sources.health import CADENCE_SAMPLE, after_failure, after_success, cadence, reset_if_reconfigured
+from feeds.store.protocol import StoreProtocol
 from feeds.store.rows import Carried, Retopic, Row, StillSeen, changed_entry, new_entry, retopic
-from feeds.store.state import Store
 from feeds.stories.classify import Classifier
 from feeds.stories.dedupe import Action, Alias, Insert, Update, plan, unique_in_batch
 from feeds.stories.similar import Thresholds, judge, worth_judging
@@ -38,7 +38,7 @@ from feeds.types import (
 log = logging.getLogger("feeds")
 
 
-def cluster(store: Store, config: Config, entry_id: str, entry: Entry,
+def cluster(store: StoreProtocol, config: Config, entry_id: str, entry: Entry,
             thresholds: Thresholds | None = None) -> tuple[int, int]:
     """Join a new entry to the stories it is a copy of, from other sources.
     ``thresholds``: the judge's (default: the configured title and text thresholds).
@@ -87,7 +87,7 @@ def topics_function(config: Config, classifier: Classifier) -> TopicsOf:
     return topics_of
 
 
-def finished_rows(store: Store, source_id: str, actions: Iterable[Action], topics_of: TopicsOf, *,
+def finished_rows(store: StoreProtocol, source_id: str, actions: Iterable[Action], topics_of: TopicsOf, *,
                   encoded: Mapping[int, str] | None = None, preclassified: bool = True,
                   carrying_matters: bool = True) -> Iterator[Row]:
     """The rows the store writes for one source's planned actions, with their topics
@@ -122,7 +122,7 @@ def finished_rows(store: Store, source_id: str, actions: Iterable[Action], topic
             yield StillSeen(action.entry_id, entry.item_key)
 
 
-def _topics_again(store: Store, entry_id: str, topics_of: TopicsOf) -> Iterator[Retopic]:
+def _topics_again(store: StoreProtocol, entry_id: str, topics_of: TopicsOf) -> Iterator[Retopic]:
     """A ``Retopic`` row when the story's carriers (as stored now) give it other topics."""
     stored = store.stored_entry(entry_id)
     if stored is None:
@@ -132,7 +132,7 @@ def _topics_again(store: Store, entry_id: str, topics_of: TopicsOf) -> Iterator[
         yield retopic(entry_id, replace(stored, topics=topics))
 
 
-def seen_items(store: Store, run_key: str | None, source: Source) -> Seen | None:
+def seen_items(store: StoreProtocol, run_key: str | None, source: Source) -> Seen | None:
     """What the store holds of ``source``'s items by hash, for ``ingest`` to skip
     those sent again unchanged (None: ``run_key`` None, skip nothing)."""
     if run_key is None:
@@ -140,7 +140,7 @@ def seen_items(store: Store, run_key: str | None, source: Source) -> Seen | None
     return Seen(run_key, {raw: key for raw, (key, _) in store.raw_items(source.id).items()})
 
 
-def _still_seen(store: Store, source_id: str, keys: list[str]) -> Iterator[StillSeen]:
+def _still_seen(store: StoreProtocol, source_id: str, keys: list[str]) -> Iterator[StillSeen]:
     """Items sent again unchanged: what ``plan`` makes of an item whose entry is stored
     as it is (``Seen``), without normalising it."""
     held = dict(store.raw_items(source_id).values())
@@ -149,7 +149,7 @@ def _still_seen(store: Store, source_id: str, keys: list[str]) -> Iterator[Still
             yield StillSeen(held[key], key)
 
 
-def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
+def store_outcome(config: Config, store: StoreProtocol, topics: Topics, source: Source,
                   result: Result, now: datetime, jitter: float,
                   ingested: Ingest | SourceError | None = None,
                   known: SourceHealth | None = None, seconds: float | None = None,
@@ -241,7 +241,7 @@ def store_outcome(config: Config, store: Store, topics: Topics, source: Source,
                          candidates=met, judged=judged)
 
 
-def reclassify_all(store: Store, topics_of: TopicsOf) -> int:
+def reclassify_all(store: StoreProtocol, topics_of: TopicsOf) -> int:
     """Give every stored story the topics the rules give it now. Returns how many
     moved between topics (a change of evidence alone is written, not counted)."""
     moved = 0
@@ -255,7 +255,7 @@ def reclassify_all(store: Store, topics_of: TopicsOf) -> int:
     return moved
 
 
-def reclassify_if_rules_changed(config: Config, store: Store, classifier: Classifier) -> None:
+def reclassify_if_rules_changed(config: Config, store: StoreProtocol, classifier: Classifier) -> None:
     fingerprint = classifier.fingerprint
     if store.get_meta("rules") == fingerprint:
         return

@@ -93,7 +93,7 @@ def assign_positions(db: sqlite3.Connection, orders: Mapping[str | None, Sequenc
                 nxt += 1
         if new:
             db.executemany("INSERT INTO archive_positions(cluster_id, topic, pos) VALUES (?, ?, ?)", new)
-        if nxt != start or key not in nexts:
+        if nxt != start:  # no row means 0, the start of every sequence
             db.execute("INSERT INTO archive_next(topic, next) VALUES (?, ?)"
                        " ON CONFLICT(topic) DO UPDATE SET next = excluded.next", (key, nxt))
         out[topic] = ArchiveOrder({cid: positions[cid] for cid in ids}, nxt)

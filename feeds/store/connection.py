@@ -29,12 +29,22 @@ _LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class Connection:
-    """One connection to the state database, with its transactions."""
+    """One connection to the state database, with its transactions.
+
+    ``db`` is an ``sqlite3.Connection``, or for PostgreSQL (``store.postgres``) a
+    wrapper with the same few methods that speaks SQLite's dialect; ``errors`` are
+    the driver's exceptions that ``sealed`` and the transactions turn into
+    ``StateError`` through ``failure``."""
+
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    dialect = "sqlite"
+    db: Any
 
     def __init__(self, path: Path, *, shared: bool = False) -> None:
         """``shared``: the connection may be used from another thread (one at a time),
         as the daemon's worker thread does."""
         self.path = path
+        self.name = str(path)  # what errors call the database
         self._batch_started: float | None = None
         self._batch_seconds = 1.0
         self._large_cache = False
@@ -106,16 +116,16 @@ class Connection:
                 # committed. Outside a batch the transaction is undone; inside one, the
                 # whole batch is (it lost what a crash would) and a new one begins.
                 self._lsh_later = []
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(*self.errors):
                     if self.db.in_transaction:
                         self.db.execute("ROLLBACK")
                     if batched:
                         self.db.execute("BEGIN IMMEDIATE")
                         self._batch_started = time.monotonic()
                 raise
-        except sqlite3.Error as exc:
+        except self.errors as exc:
             self._lsh_later = []
-            with contextlib.suppress(sqlite3.Error):  # in_transaction raises when closed
+            with contextlib.suppress(*self.errors):  # in_transaction raises when closed
                 if self.db.in_transaction and not batched:
                     self.db.execute("ROLLBACK")
             raise self.failure(exc, "transaction") from None
@@ -162,9 +172,9 @@ class Connection:
                 raise
             self._batch_started = None
             self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except self.errors as exc:
             self._batch_started = None
-            with contextlib.suppress(sqlite3.Error):  # in_transaction raises when closed
+            with contextlib.suppress(*self.errors):  # in_transaction raises when closed
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
             raise self.failure(exc, "batch") from None
@@ -178,7 +188,7 @@ class Connection:
         self.db.execute("BEGIN IMMEDIATE")
         self._batch_started = time.monotonic()
 
-    def failure(self, exc: sqlite3.Error, operation: str | None = None) -> StateError:
+    def failure(self, exc: Exception, operation: str | None = None) -> StateError:
         """What to tell the operator about an SQLite error on this database, met in
         ``operation`` (a method of the store)."""
         during = f" (in {operation})" if operation else ""
@@ -199,9 +209,10 @@ _C = TypeVar("_C", bound=type[Connection])
 
 
 def sealed(cls: _C) -> _C:
-    """Make every public method of ``cls`` (its own and inherited) turn an ``sqlite3``
-    error into the ``StateError`` of ``Connection.failure``, naming the method: the
-    one place where the store's promise is kept, so that no caller imports sqlite3."""
+    """Make every public method of ``cls`` (its own and inherited) turn a driver's
+    error (``cls.errors``: sqlite3's, or psycopg's) into the ``StateError`` of
+    ``Connection.failure``, naming the method: the one place where the store's
+    promise is kept, so that no caller imports a driver."""
     for name in dir(cls):
         if name.startswith("_") or name == "failure":
             continue
@@ -216,7 +227,7 @@ def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     def guarded(self: Connection, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except self.errors as exc:
             raise self.failure(exc, method.__name__) from None
     return guarded
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from pathlib import Path
 from typing import Protocol, Self
 
 from feeds.store.archive import ArchiveOrder
@@ -35,7 +34,7 @@ from feeds.types import Entry, HealthEvent, HttpCache, SourceDay, SourceHealth
 class StoreProtocol(Protocol):
     """The state of every run: sources, entries, clusters and small facts."""
 
-    path: Path
+    name: str  # what errors call the database: its file, or its URL without credentials
 
     # --- lifetime and transactions ---
     def close(self) -> None: ...
