@@ -22,6 +22,7 @@ from feeds.cli.run import daemon, run
 from feeds.cli.sources import sources
 from feeds.cli.status import status
 from feeds.cli.topics import check, explain, topics
+from feeds.cli.worker import worker
 from feeds.errors import FeedsError, UsageError
 from feeds.logs import setup_logging
 
@@ -109,7 +110,8 @@ def init_command(opts: Options, directory: Path | None) -> None:
     click.echo(next_steps(root, given=root != Path(".")), nl=False)
 
 
-for _command in (run, daemon, check, status, explain, topics, sources, serve_command, init_command):
+for _command in (run, daemon, check, status, explain, topics, sources, serve_command, init_command,
+                 worker):
     cli.add_command(_command)
 
 

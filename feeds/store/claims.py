@@ -57,6 +57,8 @@ NEVER = datetime(9000, 1, 1, tzinfo=UTC)  # a gone source's due time
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+Conn = psycopg.Connection[Any]  # autocommit: each function below is its own transaction
+
 
 def _sealed(what: str) -> Callable[[F], F]:
     """psycopg errors become ``StateError`` naming the operation."""
@@ -93,9 +95,9 @@ class QueueStats:
     oldest_due: datetime | None  # the most overdue claimable source's ready time
 
 
-def shard_of(url: str) -> str:
+def shard_of(url: str | None) -> str:
     """The politeness shard of a source: the host it is fetched from."""
-    if not url.startswith(("http://", "https://")):
+    if not url or not url.startswith(("http://", "https://")):
         return "local"
     return (urlsplit(url).hostname or "").lower() or "local"
 
@@ -114,20 +116,31 @@ def batches(claims: Iterable[Claim], size: int) -> list[Batch]:
 
 
 @contextmanager
-def _tx(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Cursor[Any]]:
+def _tx(conn: Conn) -> Iterator[psycopg.Cursor[Any]]:
     with conn.transaction(), conn.cursor() as cur:
         yield cur
 
 
+@_sealed("connect")
+def connect(url: str) -> Conn:
+    return psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+
+@_sealed("read the synced source list")
+def synced_fingerprint(conn: Conn) -> str | None:
+    row = conn.execute("SELECT value FROM feeds_claims_meta WHERE key = 'sources'").fetchone()
+    return row[0] if row else None
+
+
 @_sealed("create the claims tables")
-def create_tables(conn: psycopg.Connection[Any]) -> None:
+def create_tables(conn: Conn) -> None:
     with _tx(conn) as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         cur.execute(SCHEMA)
 
 
 @_sealed("read the database clock")
-def db_now(conn: psycopg.Connection[Any]) -> datetime:
+def db_now(conn: Conn) -> datetime:
     with _tx(conn) as cur:
         row = cur.execute("SELECT now()").fetchone()
     assert row is not None
@@ -135,7 +148,7 @@ def db_now(conn: psycopg.Connection[Any]) -> datetime:
 
 
 @_sealed("sync the source list")
-def sync_sources(conn: psycopg.Connection[Any], sources: Sequence[tuple[str, str, datetime | None]],
+def sync_sources(conn: Conn, sources: Sequence[tuple[str, str, datetime | None]],
                  now: datetime, spread: timedelta, rng: random.Random, fingerprint: str) -> bool:
     """Make the table hold exactly ``sources`` ((id, shard, due time the state knows
     or None)). A new source is due at its known time, else at a random moment in
@@ -163,7 +176,7 @@ def sync_sources(conn: psycopg.Connection[Any], sources: Sequence[tuple[str, str
 
 
 @_sealed("claim due sources")
-def claim(conn: psycopg.Connection[Any], now: datetime, *, budget: int, lease: timedelta,
+def claim(conn: Conn, now: datetime, *, budget: int, lease: timedelta,
           token: str) -> list[Claim]:
     """Lease the most overdue claimable sources to ``token``: at most ``budget`` in
     flight in all, counting those leased already, so an outage's backlog is let out
@@ -189,7 +202,7 @@ def claim(conn: psycopg.Connection[Any], now: datetime, *, budget: int, lease: t
 
 
 @_sealed("renew leases")
-def renew(conn: psycopg.Connection[Any], token: str, source_ids: Sequence[str], now: datetime,
+def renew(conn: Conn, token: str, source_ids: Sequence[str], now: datetime,
           lease: timedelta) -> list[str]:
     """Extend the lease of those of ``source_ids`` still held by ``token``; returns
     them. A source whose lease ran out and was claimed again is someone else's."""
@@ -202,7 +215,7 @@ def renew(conn: psycopg.Connection[Any], token: str, source_ids: Sequence[str], 
 
 
 @_sealed("release sources")
-def release(conn: psycopg.Connection[Any], token: str, due: Sequence[tuple[str, datetime]]) -> int:
+def release(conn: Conn, token: str, due: Sequence[tuple[str, datetime]]) -> int:
     """Give back sources with their next due time, each only if ``token`` still holds
     it. Returns how many were released."""
     if not due:
@@ -216,7 +229,7 @@ def release(conn: psycopg.Connection[Any], token: str, due: Sequence[tuple[str, 
 
 
 @_sealed("read the queue statistics")
-def stats(conn: psycopg.Connection[Any], now: datetime) -> QueueStats:
+def stats(conn: Conn, now: datetime) -> QueueStats:
     with _tx(conn) as cur:
         row = cur.execute(
             "SELECT count(*), count(*) FILTER (WHERE ready_at <= %s),"
