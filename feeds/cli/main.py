@@ -127,6 +127,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "status": ("feeds status --sort failures",
                "feeds status --format tsv | cut -f1,3,11    # id, state, note"),
     "daemon": ("feeds daemon --tick 1m --metrics-port 9108",),
+    "worker": ("feeds worker --processes 2    # database from $FEEDS_STATE_URL",
+               "feeds worker --queues publish --database postgresql://feeds@db/feeds"),
     "explain": ("feeds explain https://example.com/2026/some-story",),
     "serve": ("feeds serve --port 8000    # then open http://127.0.0.1:8000/",),
     "init": ("feeds init mysite", "feeds --root /srv/feeds init"),

@@ -30,6 +30,8 @@ def _child(root: Path, db_url: str, queues: tuple[str, ...], concurrency: int, s
     from feeds.run.queue import WorkerState, run_worker
 
     setup_logging(level, log_format)
+    # procrastinate's own lines at -v (INFO: each job), its debug chatter never.
+    logging.getLogger("procrastinate").setLevel(max(level, logging.INFO))
     assert isinstance(settings, QueueSettings)
     state = WorkerState(root, load(root), db_url, settings)
     run_worker(state, queues, concurrency, name)

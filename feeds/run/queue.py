@@ -152,13 +152,15 @@ def make_app(state: WorkerState) -> procrastinate.App:
 async def _fail_stalled(app: procrastinate.App, settings: QueueSettings, publish_task: Any) -> None:
     """Jobs of workers that stopped sending heartbeats (killed, or cut off) hold their
     lock for ever: mark them failed. Their sources' leases run out and the next
-    dispatch claims them again; a lost publish is deferred again."""
+    dispatch claims them again; a publish is deferred in their place."""
     stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=settings.stalled_seconds)
     for job in stalled:
         assert job.id is not None
         await app.job_manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
         log.warning("job %s (%s) of a worker that stopped was marked failed", job.id, job.task_name)
-        if job.task_name == "feeds.publish":
+        # A dead batch may have stored sources before it could ask for a publish,
+        # and fetching them again finds nothing new: publish in its place.
+        if job.task_name in ("feeds.publish", "feeds.batch"):
             with contextlib.suppress(pex.AlreadyEnqueued):
                 await publish_task.configure(queueing_lock="publish", lock="publish").defer_async()
 
