@@ -56,6 +56,12 @@ fuzz: $(TSTAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+## make bench-scale: feeds worker's cost to PostgreSQL (bench/scale.py): a dispatch tick at
+## 10k and 100k due sources, rows written per source, procrastinate's cost per job
+.PHONY: bench-scale
+bench-scale: $(TSTAMP)
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
+
 ## make bench-quick: the same on 200 feeds, once (about a minute)
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

@@ -51,7 +51,9 @@ class FeedServer:
     Content-Length), /drop (closes the connection before answering).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """``host``: the loopback address to listen on (each of 127.0.0.0/8 is another
+        host to the fetcher's per-host limit)."""
         self.routes: dict[str, Route] = {}
         self.hits: list[Hit] = []
         self.stopping = threading.Event()
@@ -91,10 +93,10 @@ class FeedServer:
             def handle_error(self, request: object, client_address: object) -> None:
                 pass  # clients that hang up on purpose (size caps, timeouts) are expected
 
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()

@@ -23,6 +23,7 @@ from feeds.cli.sources import sources
 from feeds.cli.state import state
 from feeds.cli.status import status
 from feeds.cli.topics import check, explain, topics
+from feeds.cli.worker import worker
 from feeds.errors import FeedsError, UsageError
 from feeds.logs import setup_logging
 
@@ -111,7 +112,7 @@ def init_command(opts: Options, directory: Path | None) -> None:
 
 
 for _command in (run, daemon, check, status, explain, topics, sources, state, serve_command,
-                 init_command):
+                 init_command, worker):
     cli.add_command(_command)
 
 
@@ -127,6 +128,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "status": ("feeds status --sort failures",
                "feeds status --format tsv | cut -f1,3,11    # id, state, note"),
     "daemon": ("feeds daemon --tick 1m --metrics-port 9108",),
+    "worker": ("feeds worker --processes 2    # database from $FEEDS_STATE_URL",
+               "feeds worker --queues publish --database postgresql://feeds@db/feeds"),
     "explain": ("feeds explain https://example.com/2026/some-story",),
     "serve": ("feeds serve --port 8000    # then open http://127.0.0.1:8000/",),
     "init": ("feeds init mysite", "feeds --root /srv/feeds init"),
