@@ -269,6 +269,18 @@ def _read(root: Path, relpath: Path) -> tuple[str, Any]:
     return text, data
 
 
+def config_mtimes(root: Path) -> tuple[int, ...]:
+    """When the two config files were last changed (0: missing), so that a long-running
+    process can tell an edit without reading them."""
+    out = []
+    for rel in (FEEDS_FILE, SOURCES_FILE):
+        try:
+            out.append((root / rel).stat().st_mtime_ns)
+        except OSError:
+            out.append(0)
+    return tuple(out)
+
+
 def load_config(root: Path) -> Config:
     """Read and validate both config files; raise ``ConfigErrors`` listing every problem."""
     root = root.resolve()

@@ -32,7 +32,7 @@ import procrastinate
 from procrastinate import exceptions as pex
 from procrastinate.jobs import Status
 
-from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
+from feeds.config import config_mtimes, load_config
 from feeds.errors import ConfigErrors, FeedsError, StateError
 from feeds.run.batch import QueueSettings, StoreFactory, configured_store, dispatch, run_batch, run_publish
 from feeds.store import claims
@@ -57,19 +57,10 @@ class WorkerState:
     _mtimes: tuple[int, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _config_mtimes(self) -> tuple[int, ...]:
-        out = []
-        for rel in (FEEDS_FILE, SOURCES_FILE):
-            try:
-                out.append((self.root / rel).stat().st_mtime_ns)
-            except OSError:
-                out.append(0)
-        return tuple(out)
-
     def current(self) -> Config:
         """The config, reloaded after an edit; a bad edit keeps the running one."""
         with self._lock:
-            mtimes = self._config_mtimes()
+            mtimes = config_mtimes(self.root)
             if not self._mtimes:
                 self._mtimes = mtimes
             elif mtimes != self._mtimes:

@@ -31,7 +31,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feeds.config import FEEDS_FILE, SOURCES_FILE, load_config
+from feeds.config import config_mtimes, load_config
 from feeds.errors import ConfigErrors, FeedsError
 from feeds.publish.publisher import finish_publish, publish
 from feeds.publish.status import make_snapshot, render_metrics
@@ -97,7 +97,7 @@ class Daemon:
         self.stats = DaemonStats(started=datetime.now(UTC))
         self.stop = threading.Event()
         self.reload_requested = threading.Event()
-        self._mtimes = self._config_mtimes()
+        self._mtimes = config_mtimes(self.root)
         self._dirty = False
         self._touched = 0.0  # monotonic time of the last change
         self._pending = (0, 0, 0)  # rounds, new and updated entries not yet published
@@ -108,19 +108,10 @@ class Daemon:
 
     # --- config -------------------------------------------------------------------
 
-    def _config_mtimes(self) -> tuple[int, ...]:
-        out = []
-        for rel in (FEEDS_FILE, SOURCES_FILE):
-            try:
-                out.append((self.root / rel).stat().st_mtime_ns)
-            except OSError:
-                out.append(0)
-        return tuple(out)
-
     def maybe_reload(self) -> None:
         """On SIGHUP or when a config file changed: load and validate it; a bad edit
         keeps the config that is running and says why, once."""
-        mtimes = self._config_mtimes()
+        mtimes = config_mtimes(self.root)
         if not self.reload_requested.is_set() and mtimes == self._mtimes:
             return
         self.reload_requested.clear()
