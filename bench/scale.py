@@ -151,7 +151,13 @@ def _throughput(url: str, workers: int, n_sources: int, concurrency: int) -> dic
                     stdout=(root / f"worker{i}.log").open("wb"), stderr=subprocess.STDOUT, env=env))
             deadline = time.monotonic() + DONE_TIMEOUT
             while True:
-                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                try:  # a failed batch keeps its sources leased (--lease): nothing more comes
+                    failed = conn.execute("SELECT count(*) FROM procrastinate_jobs"
+                                          " WHERE status = 'failed'").fetchone()
+                except psycopg.errors.UndefinedTable:
+                    failed = None
+                if (time.monotonic() > deadline or any(p.poll() is not None for p in procs)
+                        or (failed and failed[0])):
                     logs = "".join((root / f"worker{i}.log").read_text(errors="replace")[-2000:]
                                    for i in range(workers))
                     raise RuntimeError(f"{workers} worker(s) did not store the corpus:\n{logs}")
@@ -186,7 +192,13 @@ def _throughput(url: str, workers: int, n_sources: int, concurrency: int) -> dic
             "state_rows": rows.get(schema, 0), "queue_rows": rows.get("public", 0)}
 
 
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    # SIGTERM (a timeout) unwinds like Ctrl-C: workers, nginx and databases are cleaned up
+    signal.signal(signal.SIGTERM, _interrupted)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--repeat", type=int, default=7)
