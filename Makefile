@@ -57,7 +57,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## make bench-scale: feeds worker's cost to PostgreSQL (bench/scale.py): a dispatch tick at
-## 10k and 100k due sources, rows written per source, procrastinate's cost per job
+## 10k and 100k due sources, rows written per source, procrastinate's cost per job; with
+## BENCH_ARGS="--quick --throughput": 1 and 2 feeds worker processes on the bench corpus
 .PHONY: bench-scale
 bench-scale: $(TSTAMP)
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)

@@ -84,7 +84,7 @@ http {{
     server_tokens off;
 
     server {{
-        listen 127.0.0.1:{port};
+{listen}
         server_name localhost;
         root {root};
         etag on;
@@ -202,10 +202,13 @@ class StaticServer:
 class NginxServer(StaticServer):
     kind = "nginx"
 
-    def __init__(self, binary: str, root: Path) -> None:
+    def __init__(self, binary: str, root: Path, addresses: tuple[str, ...] = ("127.0.0.1",)) -> None:
         super().__init__()
         self.binary = binary
         self.root = root.resolve()
+        # loopback addresses to listen on (the first is base_url's): several hosts to
+        # a client that shards by host (bench/scale.py)
+        self.addresses = addresses
 
     def version(self) -> str:
         out = subprocess.run([self.binary, "-v"], check=False, capture_output=True, text=True, timeout=10)
@@ -218,8 +221,9 @@ class NginxServer(StaticServer):
             self.port = free_port()
             user = "user root root;\n" if os.geteuid() == 0 else ""
             conf = self.prefix / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(user=user, prefix=self.prefix, port=self.port, root=self.root),
-                            encoding="utf-8")
+            listen = "\n".join(f"        listen {a}:{self.port};" for a in self.addresses)
+            conf.write_text(NGINX_CONF.format(user=user, prefix=self.prefix, port=self.port, root=self.root,
+                                              listen=listen), encoding="utf-8")
             base = [self.binary, "-c", str(conf), "-p", str(self.prefix),
                     "-e", str(self.prefix / "error.log")]
             test = subprocess.run([*base, "-t", "-q"], check=False, capture_output=True, text=True,
@@ -273,12 +277,14 @@ class PythonServer(StaticServer):
         raise RuntimeError(f"the Python server did not start: {last}")
 
 
-def start_server(root: Path, kind: str = "auto") -> StaticServer:
-    """nginx, or (only if it cannot be had, or ``kind == 'python'``) the Python server."""
+def start_server(root: Path, kind: str = "auto",
+                 addresses: tuple[str, ...] = ("127.0.0.1",)) -> StaticServer:
+    """nginx, or (only if it cannot be had, or ``kind == 'python'``) the Python server.
+    ``addresses``: loopback addresses nginx listens on (the Python server: 127.0.0.1)."""
     if kind in ("auto", "nginx"):
         binary = ensure_nginx()
         if binary is not None:
-            return NginxServer(binary, root).start()
+            return NginxServer(binary, root, addresses).start()
         if kind == "nginx":
             raise RuntimeError("nginx is not installed and could not be installed")
     banner = "!" * 78

@@ -58,10 +58,12 @@ def _child(root: Path, db_url: str, queues: tuple[str, ...], concurrency: int, s
               help="Seconds between dispatches (each runs on one worker).")
 @click.option("--stalled-after", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
               help="Seconds without a heartbeat after which a worker's jobs are failed.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve the queue's figures at http://127.0.0.1:PORT/metrics (Prometheus).")
 @click.pass_obj
 def worker(opts: Options, queues: str, processes: int, concurrency: int, database: str | None,
            batch_size: int, budget: int, lease: timedelta, spread: timedelta, dispatch_every: int,
-           stalled_after: float) -> None:
+           stalled_after: float, metrics_port: int | None) -> None:
     """Run feeds' jobs from a PostgreSQL queue until SIGTERM or SIGINT.
 
     Any number of workers on any number of machines share the database: one of
@@ -87,6 +89,28 @@ def worker(opts: Options, queues: str, processes: int, concurrency: int, databas
                        dispatch_seconds=dispatch_every, heartbeat_seconds=min(10.0, stalled_after / 3),
                        stalled_seconds=stalled_after)
     level = logging.getLogger().level
+    if metrics_port is None:
+        _run(opts, database, wanted, processes, concurrency, settings, level)
+        return
+    from feeds.run.metrics import MetricsServer, QueueMetrics
+
+    figures = QueueMetrics(database)
+    try:
+        server = MetricsServer(figures.text, metrics_port)
+    except OSError as exc:
+        raise UsageError(f"--metrics-port {metrics_port}: cannot listen on 127.0.0.1: "
+                         f"{exc.strerror or exc}") from None
+    click.echo(f"queue metrics at {server.url}", err=True)
+    try:
+        _run(opts, database, wanted, processes, concurrency, settings, level)
+    finally:
+        server.close()
+        figures.close()
+
+
+def _run(opts: Options, database: str, wanted: tuple[str, ...], processes: int, concurrency: int,
+         settings: object, level: int) -> None:
+    """The worker processes, until they end (SIGTERM and SIGINT are passed on)."""
     host = socket.gethostname()
     if processes == 1:
         _child(opts.root, database, wanted, concurrency, settings, f"{host}-{os.getpid()}", level,

@@ -193,6 +193,9 @@ def store_outcome(config: Config, store: StoreProtocol, topics: Topics, source: 
     ttl = got.ttl
 
     with store.transaction():
+        # First: another worker storing a copy of one of these stories now waits,
+        # or is waited for, so lookup and clustering see its copy (PostgreSQL).
+        store.lock_stories(got.entries)
         by_item, by_url, by_story = store.lookup(source.id, got.entries)
         actions = plan(got.entries, by_item, by_url, now, by_story, also_present=got.unchanged)
         rows: Iterable[Row] = finished_rows(

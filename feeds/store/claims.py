@@ -238,3 +238,19 @@ def stats(conn: Conn, now: datetime) -> QueueStats:
             (now, now, now)).fetchone()
     assert row is not None
     return QueueStats(row[0], row[1], row[2], row[3])
+
+
+@_sealed("count the batches waiting for their hosts")
+def host_waits(conn: Conn, most: int = 10) -> tuple[int, list[tuple[str, int]]]:
+    """Batch jobs waiting in procrastinate's queue (``todo``): how many in all, and
+    the ``most`` hosts with the most waiting (a host's batches run one at a time,
+    under its ``host:<shard>`` lock), most first. None before the queue exists."""
+    try:
+        with _tx(conn) as cur:
+            rows = cur.execute(
+                "SELECT substr(lock, 6), count(*) FROM procrastinate_jobs"
+                " WHERE task_name = 'feeds.batch' AND status = 'todo' AND lock LIKE 'host:%%'"
+                " GROUP BY lock ORDER BY count(*) DESC, lock").fetchall()
+    except psycopg.errors.UndefinedTable:
+        return 0, []
+    return sum(int(n) for _h, n in rows), [(str(h), int(n)) for h, n in rows[:most]]

@@ -57,6 +57,13 @@ def clusters_from_rows(ids: Sequence[str], rows: Iterable[ClusterRow]) -> list[C
 class ClusterStore(MetaStore):
     """Clusters (``entries.cluster_id``) and the ``lsh`` table's candidates."""
 
+    def lock_stories(self, entries: Sequence[Entry]) -> None:
+        """Keep other writers storing copies of these entries (the same URL identity,
+        or a shared sketch band) out until this transaction ends, so that its lookup
+        and candidate search see their copies committed, or they see this one. Call
+        first in the transaction. SQLite's writers are serialised already
+        (``BEGIN IMMEDIATE``): nothing to do; PostgreSQL takes advisory locks."""
+
     def cluster_candidates(self, entry_id: str, entry: Entry, since: datetime,
                            until: datetime, min_bands: int = 2, most: int = 32) -> list[Candidate]:
         """Entries of other sources published in [since, until] that share at least

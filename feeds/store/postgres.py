@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,10 +28,17 @@ from psycopg import errors as pgerrors
 from feeds.errors import LockedError, StateError
 from feeds.store.connection import sealed
 from feeds.store.pgsql import PgDb
+from feeds.store.rows import entry_bands
 from feeds.store.schema import SCHEMA_VERSION
 from feeds.store.state import Store
+from feeds.types import Entry
 
 PG_FIRST_VERSION = 11  # SQLite's schema version that the PostgreSQL schema began at
+# A transaction storing more story keys than this takes the one story lock of the
+# schema instead (exclusive, where every other takes it shared): advisory locks
+# live in the server's shared lock table (max_locks_per_transaction per connection),
+# and a source's first fetch of 200 entries would otherwise want some 3,400.
+STORY_LOCKS_MOST = 512
 
 _SCHEMA_FIRST = """
 CREATE TABLE sources (
@@ -166,6 +174,23 @@ def _lock_key(conn: psycopg.Connection[Any], purpose: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def story_lock_keys(schema: str, entries: Sequence[Entry]) -> list[int]:
+    """The advisory lock keys of storing ``entries`` in ``schema``, sorted (two
+    transactions taking them in one order cannot deadlock) and without repeats: each
+    entry's URL identity and each of its sketch bands (band, bucket). A copy of a
+    story shares its URL identity or, to be a near-duplicate candidate at all, at
+    least one band (``cluster_candidates`` asks for two). Pure."""
+    names: set[str] = set()
+    for entry in entries:
+        if entry.url_key:
+            names.add(f"url:{entry.url_key}")
+        names.update(f"band:{band}:{bucket}" for band, bucket in enumerate(entry_bands(entry))
+                     if bucket >= 0)
+    return sorted(int.from_bytes(hashlib.blake2b(f"feeds:story:{schema}:{name}".encode(),
+                                                 digest_size=8).digest(), "big", signed=True)
+                  for name in names)
+
+
 def connect(url: str, *, application: str = "feeds") -> psycopg.Connection[Any]:
     """An autocommit connection to ``url``; a ``StateError`` naming it if there is none."""
     try:
@@ -248,6 +273,36 @@ class PgStore(Store):
             raise StateError(f"{self.name}: cannot open the state database: "
                              f"{_message(exc, url)}") from None
         self.db = PgDb(conn)
+        row = conn.execute("SELECT current_schema()").fetchone()
+        self._schema = "" if row is None else str(row[0])
+        self._stories_key = _lock_key(conn, "stories")
+
+    def lock_stories(self, entries: Sequence[Entry]) -> None:
+        """Advisory locks, held to the end of the transaction, on the entries' URL
+        identities and sketch bands (``story_lock_keys``), in sorted order, after the
+        schema's story lock in shared mode; more than ``STORY_LOCKS_MOST`` keys take
+        that lock exclusive instead. Under READ COMMITTED a writer storing a copy
+        waits here for the first to commit, and its lookup and candidate search then
+        see the first's rows (docs/design.md).
+
+        Inside a batch, what the batch did so far is committed first: a transaction
+        holding one source's story locks must never wait for another's, or two
+        workers' batches could each hold what the other waits for."""
+        keys = story_lock_keys(self._schema, entries)
+        if not keys:
+            return
+        if self._batch_started is not None and self._in_transaction:
+            # Called first in the source's savepoint, which has done nothing yet.
+            for statement in ("RELEASE tx", "COMMIT", "BEGIN", "SAVEPOINT tx"):
+                self.db.conn.execute(statement)
+            self._batch_started = time.monotonic()
+        if len(keys) > STORY_LOCKS_MOST:
+            self.db.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._stories_key,))
+            return
+        self.db.conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self._stories_key,))
+        # unnest yields the array in order: the locks are taken in sorted order
+        self.db.conn.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k",
+                             (keys,))
 
     def failure(self, exc: Exception, operation: str | None = None) -> StateError:
         during = f" (in {operation})" if operation else ""
