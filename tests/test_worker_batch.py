@@ -97,3 +97,18 @@ def test_unchanged_sources_do_not_ask_for_a_publish(site: Project, conn: Any) ->
     assert sum(len(b.source_ids) for b in d.batches) == 7
     assert not any(run_batch(config, conn, configured_store, d.token, list(b.source_ids), SETTINGS).changed
                    for b in d.batches)
+
+
+def test_a_state_that_cannot_be_used_is_one_sentence_before_any_worker_starts(
+        site: Project, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FEEDS_STATE_URL names both the queue and the state by default: a database that
+    already holds another program's tables is refused with a sentence and an exit code,
+    not a traceback from every job."""
+    from helpers import run_cli
+
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("CREATE TABLE someone_elses (x int)")
+    monkeypatch.setenv("FEEDS_STATE_URL", pg_url)
+    code, out, err = run_cli(site.root, "worker", "--processes", "1")
+    assert code != 0 and "Traceback" not in out + err
+    assert "not a feeds state database" in err and "state_url" in err

@@ -19,6 +19,7 @@ from feeds.cli.common import Options, check_templates, load
 from feeds.cli.run import Duration
 from feeds.errors import UsageError
 from feeds.logs import setup_logging
+from feeds.store.factory import open_store
 
 ENV_URL = "FEEDS_STATE_URL"
 
@@ -85,6 +86,11 @@ def worker(opts: Options, queues: str, processes: int, concurrency: int, databas
                          "the queues are fetch and publish")
     config = load(opts.root)
     check_templates(config)
+    # Open the state once here, so that a state that cannot be used (another program's
+    # tables, a server that refuses) is one sentence and an exit code, not a traceback
+    # from every job the workers would start.
+    with open_store(config.settings):
+        pass
     settings = replace(QueueSettings(), batch_size=batch_size, budget=budget, lease=lease, spread=spread,
                        dispatch_seconds=dispatch_every, heartbeat_seconds=min(10.0, stalled_after / 3),
                        stalled_seconds=stalled_after)
