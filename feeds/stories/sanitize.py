@@ -431,15 +431,7 @@ def _scan_plain(s: str) -> str | None:
             else:
                 _end_tag(model, name, foreign)
             continue
-        if foreign:
-            model.reach(0)
-        else:
-            pops_to = _POPS_TO.get(name)
-            if pops_to is not None:
-                _pop_implied(model, name)
-                lowest = model.lowest(pops_to)
-                if lowest >= 0:
-                    model.reach(lowest)
+        _start_tag(model, name, foreign)
         if name in _VOID_ALWAYS or (name in _VOID and not foreign):
             continue
         names.append(name)
@@ -491,15 +483,7 @@ def _scan(s: str) -> str | None:
                 continue
             if model.pending and not model.copy():
                 return _COPIES
-            if foreign:
-                model.reach(0)
-            else:
-                pops_to = _POPS_TO.get(name)
-                if pops_to is not None:
-                    _pop_implied(model, name)
-                    lowest = model.lowest(pops_to)
-                    if lowest >= 0:
-                        model.reach(lowest)
+            _start_tag(model, name, foreign)
             if name in _VOID_ALWAYS or (name in _VOID and not foreign):
                 continue
             names.append(name)
@@ -535,6 +519,22 @@ _POPS_TO_TOP: dict[str, frozenset[str]] = {name: frozenset({"p"}) for name in _C
 _POPS_TO_TOP.update({"li": frozenset({"p", "li"}), "dd": frozenset({"p", "dd", "dt"}),
                      "dt": frozenset({"p", "dd", "dt"}), "td": _CELLS | _IMPLIED_END,
                      "th": _CELLS | _IMPLIED_END, "tr": _CELLS | _ROWS | _IMPLIED_END})
+
+
+def _start_tag(model: _Model, name: str, foreign: bool) -> None:
+    """What a start tag does to the elements already open, before it is pushed: in
+    <svg>, <math> or <select> html5ever may pop any of them (``reach(0)``);
+    elsewhere those it certainly closes are popped, and those it may close, from
+    the lowest element it closes up to (``_POPS_TO``), are reached."""
+    if foreign:
+        model.reach(0)
+        return
+    pops_to = _POPS_TO.get(name)
+    if pops_to is not None:
+        _pop_implied(model, name)
+        lowest = model.lowest(pops_to)
+        if lowest >= 0:
+            model.reach(lowest)
 
 
 def _pop_implied(model: _Model, name: str) -> None:
