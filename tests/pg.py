@@ -139,16 +139,23 @@ def with_schema(url: str, schema: str) -> str:
     return f"{url}{joiner}options={quote(f'-csearch_path={schema}', safe='')}"
 
 
-def fresh_schema() -> tuple[str, str, str]:
-    """A new, empty schema: (the server's URL, the schema's name, a URL using it).
-    Skips (or, with FEEDS_REQUIRE_POSTGRES=1, fails) without a server."""
-    import psycopg
-
+def required_server() -> str:
+    """The test server's URL; without one the test is skipped, or fails under
+    FEEDS_REQUIRE_POSTGRES=1."""
     url, why = server()
     if url is None:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"PostgreSQL is required ({REQUIRE_ENV}=1): {why}")
         pytest.skip(f"PostgreSQL tests skipped: {why}")
+    return url
+
+
+def fresh_schema() -> tuple[str, str, str]:
+    """A new, empty schema: (the server's URL, the schema's name, a URL using it).
+    Skips (or, with FEEDS_REQUIRE_POSTGRES=1, fails) without a server."""
+    import psycopg
+
+    url = required_server()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")

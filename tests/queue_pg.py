@@ -8,7 +8,6 @@ objects. Without a server the tests are skipped, or fail under FEEDS_REQUIRE_POS
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -27,11 +26,7 @@ def _with_db(url: str, name: str) -> str:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """The URL of a fresh, empty database, dropped afterwards."""
-    admin_url, why = pg.server()
-    if admin_url is None:
-        if os.environ.get(pg.REQUIRE_ENV) == "1":
-            pytest.fail(f"PostgreSQL is required ({pg.REQUIRE_ENV}=1): {why}")
-        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    admin_url = pg.required_server()
     admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=10)
     name = "feeds_q_" + uuid.uuid4().hex[:12]
     with admin:
